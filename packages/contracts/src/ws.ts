@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { SYMBOL_RE } from './primitives.ts';
+
+/**
+ * WebSocket protocol of the predictor's live stream (`ws://host:port/ws`), version 1.
+ * Client → server frames are JSON objects validated here; anything else gets an error frame.
+ */
+export const WS_PROTOCOL_VERSION = 1;
+export const WS_MAX_FRAME_BYTES = 16 * 1024;
+
+const SymbolOrAll = z.string().refine((s) => s === '*' || SYMBOL_RE.test(s), 'symbol must match the symbol pattern or be "*"');
+
+export const WsClientMessage = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('subscribe'), symbols: z.array(SymbolOrAll).min(1).max(500), id: z.string().max(64).optional() }),
+  z.strictObject({ op: z.literal('unsubscribe'), symbols: z.array(SymbolOrAll).min(1).max(500), id: z.string().max(64).optional() }),
+  z.strictObject({ op: z.literal('ping'), id: z.string().max(64).optional() }),
+]);
+export type WsClientMessage = z.infer<typeof WsClientMessage>;
+
+export type WsServerMessage =
+  | { type: 'welcome'; protocol: number; heartbeatMs: number }
+  | { type: 'subscribed'; symbols: string[]; id?: string }
+  | { type: 'unsubscribed'; symbols: string[]; id?: string }
+  | { type: 'snapshot'; symbol: string; prediction: unknown | null }
+  | { type: 'prediction'; data: unknown }
+  | { type: 'heartbeat'; ts: string }
+  | { type: 'pong'; id?: string }
+  | { type: 'error'; code: string; message: string; id?: string };
+
+/** Close codes the server uses (4000–4999 are application codes). */
+export const WS_CLOSE = {
+  slowConsumer: 4008,
+  unauthorized: 4001,
+  forbiddenOrigin: 4003,
+  tooManyErrors: 4009,
+  messageTooBig: 1009,
+  goingAway: 1001,
+} as const;
+
+export function parseWsClientMessage(raw: string): { ok: true; msg: WsClientMessage } | { ok: false; code: string; message: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: 'E_JSON', message: 'frame is not valid JSON' };
+  }
+  const r = WsClientMessage.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    return { ok: false, code: 'E_BAD_REQUEST', message: `${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}` };
+  }
+  return { ok: true, msg: r.data };
+}

@@ -1,0 +1,6 @@
+/** News providers (the seed's news_api): RSS/Atom, NewsAPI, Alpha Vantage NEWS_SENTIMENT, Yahoo search. */
+export * from './news/common.ts';
+export * from './news/rss.ts';
+export * from './news/newsapi.ts';
+export * from './news/alphavantage-news.ts';
+export * from './news/yahoo-search.ts';

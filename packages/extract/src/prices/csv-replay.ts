@@ -1,0 +1,244 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { parseCursor } from '../cursor.ts';
+import { ExtractError } from '../errors.ts';
+import type { FetchRequest, InvalidItemPolicy, PriceFetchResult, PriceProvider } from '../provider.ts';
+import { resolveRuntime, type Runtime } from '../runtime.ts';
+import { checkIsoDate, dateKeyTs, parseZonedDateTime } from '../time.ts';
+import { assertSymbol, isValidSymbol } from '../validate.ts';
+import { finishBars, isDateKeyed, makeBar, type BarDraft, type IntervalName } from './common.ts';
+
+/**
+ * Replays Yahoo-format CSV price files: one file, or a directory of `<SYMBOL>.csv` files.
+ *
+ * Accepted layouts (all seen in real downloads): `Date,Open,High,Low,Close,Adj Close,Volume`;
+ * the same with `Volume` before `Adj Close`; no `Adj Close`; lower-case headers; an unnamed
+ * leading index column; float volumes; rows newest-first. Rows are sorted by date; rows with an
+ * empty or `null` cell are skipped (Yahoo writes `null` rows for missing days) and counted in
+ * `warnings`. Dates without a time are daily bars (keyed `YYYY-MM-DDT00:00:00.000Z`); date-times
+ * without an offset are read in `timeZone`.
+ *
+ * Pacing (`speed`):
+ * - `0` (default): as fast as the caller polls; each fetch returns up to `maxItems` bars.
+ * - `N > 0`: N× real time. The first fetch for a symbol anchors the replay clock at the first
+ *   bar after the cursor; afterwards a fetch returns the bars whose timestamp is at most
+ *   `anchorBar + (now - anchorWall) × N`. Gaps between bars (nights, weekends) are scaled the
+ *   same way: at N = 86_400 one calendar day of data takes one second; at N = 864_000, 100 ms.
+ *
+ * The cursor is the timestamp of the last bar returned: a restarted replay given the stored
+ * cursor resumes with the next bar (and re-anchors its clock there).
+ */
+export interface CsvReplayOptions {
+  name?: string;
+  /** A .csv file or a directory of them. */
+  path: string;
+  /** Interval of the bars in the files. Default '1d'. */
+  interval?: IntervalName;
+  speed?: number;
+  /** Bars per fetch at most. Default 1000. */
+  maxItems?: number;
+  /** ISO currency to stamp on the bars, when known. */
+  currency?: string;
+  /** Zone of date-times without an offset. Default 'UTC'. */
+  timeZone?: string;
+  /** File base name → symbol, where the name is not the symbol (default: the upper-cased base name). */
+  symbols?: Record<string, string>;
+  onInvalid?: InvalidItemPolicy;
+  runtime?: Partial<Runtime>;
+}
+
+export interface CsvReplayProvider extends PriceProvider {
+  /** The symbols that have a file. */
+  symbols(): Promise<string[]>;
+}
+
+const COLUMN_ALIASES: Record<string, string> = {
+  date: 'date',
+  datetime: 'date',
+  timestamp: 'date',
+  time: 'date',
+  open: 'open',
+  high: 'high',
+  low: 'low',
+  close: 'close',
+  adjclose: 'adjClose',
+  volume: 'volume',
+};
+const REQUIRED = ['date', 'open', 'high', 'low', 'close', 'volume'] as const;
+
+function splitCsvLine(line: string): string[] {
+  if (!line.includes('"')) return line.split(',');
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Parse one Yahoo-format CSV text into bar drafts (pure; exported for tests and tools). */
+export function parseYahooCsv(
+  text: string,
+  ctx: { provider: string; symbol: string; interval: IntervalName; currency?: string; timeZone?: string; file?: string },
+): { bars: BarDraft[]; warnings: string[] } {
+  const { provider, symbol, interval } = ctx;
+  const file = ctx.file ?? symbol;
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const header = splitCsvLine(lines[0] ?? '').map((h) => COLUMN_ALIASES[h.trim().toLowerCase().replace(/[^a-z]/g, '')]);
+  const col: Record<string, number> = {};
+  header.forEach((name, i) => {
+    if (name && col[name] === undefined) col[name] = i;
+  });
+  const missing = REQUIRED.filter((c) => col[c] === undefined);
+  if (missing.length) {
+    throw new ExtractError('E_SCHEMA', `${file}: header "${lines[0]?.slice(0, 120)}" lacks column(s) ${missing.join(', ')}`, { provider, symbol });
+  }
+  const timeZone = ctx.timeZone ?? 'UTC';
+  const warnings: string[] = [];
+  const bars: BarDraft[] = [];
+  let holes = 0;
+  let badDates = 0;
+  for (let n = 1; n < lines.length; n++) {
+    const line = lines[n];
+    if (!line?.trim()) continue;
+    const cells = splitCsvLine(line);
+    const cell = (c: string) => {
+      const i = col[c];
+      return i === undefined ? undefined : cells[i]?.trim();
+    };
+    if (REQUIRED.some((c) => !cell(c) || cell(c)!.toLowerCase() === 'null')) {
+      holes++;
+      continue;
+    }
+    const rawDate = cell('date')!;
+    let ts: string | undefined;
+    const date = checkIsoDate(rawDate);
+    if (date) ts = isDateKeyed(interval) ? dateKeyTs(date) : new Date(parseZonedDateTime(date, timeZone)).toISOString();
+    else {
+      const t = /[zZ]|[+-]\d{2}:?\d{2}$/.test(rawDate) ? Date.parse(rawDate) : parseZonedDateTime(rawDate, timeZone);
+      if (!Number.isNaN(t)) ts = isDateKeyed(interval) ? dateKeyTs(new Date(t).toISOString().slice(0, 10)) : new Date(t).toISOString();
+    }
+    if (!ts) {
+      badDates++;
+      continue;
+    }
+    const adj = cell('adjClose');
+    bars.push({
+      where: `${file} line ${n + 1}`,
+      bar: makeBar({
+        symbol,
+        interval,
+        ts,
+        open: Number(cell('open')),
+        high: Number(cell('high')),
+        low: Number(cell('low')),
+        close: Number(cell('close')),
+        adjClose: adj && adj.toLowerCase() !== 'null' ? Number(adj) : undefined,
+        volume: Number(cell('volume')),
+        currency: ctx.currency,
+      }),
+    });
+  }
+  if (holes) warnings.push(`${file}: skipped ${holes} row(s) with empty or null cells`);
+  if (badDates) warnings.push(`${file}: skipped ${badDates} row(s) with an unreadable date`);
+  return { bars, warnings };
+}
+
+export function createCsvReplayProvider(opts: CsvReplayOptions): CsvReplayProvider {
+  const name = opts.name ?? 'csv-replay';
+  if (!opts.path) throw new ExtractError('E_CONFIG', 'missing required option: path', { provider: name });
+  const speed = opts.speed ?? 0;
+  if (!(speed >= 0) || !Number.isFinite(speed)) throw new ExtractError('E_CONFIG', `speed must be >= 0, got ${opts.speed}`, { provider: name });
+  const interval = opts.interval ?? '1d';
+  const maxItems = opts.maxItems ?? 1000;
+  const rt = resolveRuntime(opts.runtime);
+  const onInvalid = opts.onInvalid ?? 'error';
+
+  let index: Promise<Map<string, string>> | undefined;
+  const parsed = new Map<string, Promise<{ bars: BarDraft[]; warnings: string[] }>>();
+  const anchors = new Map<string, { wall: number; data: number }>();
+
+  async function buildIndex(): Promise<Map<string, string>> {
+    const files = new Map<string, string>();
+    let st;
+    try {
+      st = await stat(opts.path);
+    } catch (err) {
+      throw new ExtractError('E_IO', `cannot read ${opts.path}: ${(err as Error).message}`, { provider: name, cause: err });
+    }
+    const paths = st.isDirectory()
+      ? (await readdir(opts.path)).filter((f) => extname(f).toLowerCase() === '.csv').sort().map((f) => join(opts.path, f))
+      : [opts.path];
+    for (const p of paths) {
+      const base = basename(p, extname(p));
+      const symbol = opts.symbols?.[base] ?? base.toUpperCase();
+      if (isValidSymbol(symbol)) files.set(symbol, p);
+    }
+    return files;
+  }
+
+  async function load(symbol: string, file: string) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ExtractError('E_IO', `cannot read ${file}: ${(err as Error).message}`, { provider: name, symbol, cause: err });
+    }
+    return parseYahooCsv(text, {
+      provider: name,
+      symbol,
+      interval,
+      file: basename(file),
+      ...(opts.currency && { currency: opts.currency }),
+      ...(opts.timeZone && { timeZone: opts.timeZone }),
+    });
+  }
+
+  return {
+    name,
+    kind: 'prices',
+    async symbols() {
+      return [...(await (index ??= buildIndex())).keys()];
+    },
+    async fetchSince(req: FetchRequest): Promise<PriceFetchResult> {
+      assertSymbol(name, req.symbol);
+      const file = (await (index ??= buildIndex())).get(req.symbol);
+      if (!file) throw new ExtractError('E_CONFIG', `no CSV file for this symbol under ${opts.path}`, { provider: name, symbol: req.symbol });
+      let entry = parsed.get(req.symbol);
+      if (!entry) {
+        entry = load(req.symbol, file);
+        parsed.set(req.symbol, entry);
+        entry.catch(() => parsed.delete(req.symbol));
+      }
+      const { bars, warnings } = await entry;
+
+      let until = req.until;
+      if (speed > 0) {
+        const pos = parseCursor(req.cursor, name, req.symbol);
+        let anchor = anchors.get(req.symbol);
+        if (!anchor) {
+          const first = bars.map((b) => Date.parse(b.bar.ts)).filter((t) => pos === undefined || t > pos.time).sort((a, b) => a - b)[0];
+          if (first === undefined) return { items: [], actions: [], nextCursor: req.cursor, warnings: [...warnings] };
+          anchor = { wall: rt.now(), data: first };
+          anchors.set(req.symbol, anchor);
+        }
+        const horizon = anchor.data + (rt.now() - anchor.wall) * speed;
+        until = new Date(Math.min(horizon, req.until?.getTime() ?? Infinity));
+      }
+      return finishBars(bars, { ...req, until }, { provider: name, onInvalid, warnings: [...warnings], maxItems });
+    },
+  };
+}

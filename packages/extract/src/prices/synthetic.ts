@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { ExtractError } from '../errors.ts';
+import type { FetchRequest, PriceFetchResult, PriceProvider } from '../provider.ts';
+import { resolveRuntime, type Runtime } from '../runtime.ts';
+import { checkIsoDate } from '../time.ts';
+import { assertSymbol } from '../validate.ts';
+import { finishBars, INTERVAL_MS, isDateKeyed, makeBar, type BarDraft, type IntervalName } from './common.ts';
+
+/**
+ * Seeded synthetic prices: a geometric random walk with valid OHLC, for demos and load tests
+ * when no market data may be used. Every bar has `synthetic: true`; the provider's name (the
+ * envelope `source`) is 'synthetic'.
+ *
+ * The series of a symbol depends only on (seed, symbol, start, interval, parameters): bar i is
+ * the same whatever the cursor, the call pattern or the process. Daily bars fall on weekdays
+ * (keyed by date); intraday bars run around the clock every `interval` from `start`. Bars are
+ * produced up to `until` or the runtime clock, whichever is earlier.
+ */
+export interface SyntheticOptions {
+  name?: string;
+  seed: number | string;
+  /** First bar: `YYYY-MM-DD` or an ISO timestamp. */
+  start: string;
+  interval?: IntervalName;
+  initialPrice?: number;
+  /** Annualized drift and volatility of the log price. Defaults 0.05 and 0.25. */
+  drift?: number;
+  volatility?: number;
+  /** Mean volume per bar. Default 1_000_000. */
+  volume?: number;
+  currency?: string;
+  maxItems?: number;
+  runtime?: Partial<Runtime>;
+}
+
+/** mulberry32: small, fast, good enough for simulation; deterministic across platforms. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function seedOf(seed: number | string, symbol: string): number {
+  return createHash('sha256').update(`${seed}\u001f${symbol}`).digest().readUInt32BE(0);
+}
+
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+const TRADING_YEAR_MS = 252 * 6.5 * 3_600_000;
+
+interface WalkState {
+  rand: () => number;
+  spare: number | undefined;
+  close: number;
+  t: number;
+  bars: BarDraft[];
+}
+
+export function createSyntheticProvider(opts: SyntheticOptions): PriceProvider {
+  const name = opts.name ?? 'synthetic';
+  const interval = opts.interval ?? '1d';
+  const daily = isDateKeyed(interval);
+  const startMs = checkIsoDate(opts.start) ? Date.parse(`${opts.start}T00:00:00Z`) : Date.parse(opts.start);
+  if (Number.isNaN(startMs)) throw new ExtractError('E_CONFIG', `start "${opts.start}" is not a date`, { provider: name });
+  if (opts.seed === undefined || opts.seed === '') throw new ExtractError('E_CONFIG', 'missing required option: seed', { provider: name });
+  const mu = opts.drift ?? 0.05;
+  const sigma = opts.volatility ?? 0.25;
+  const initial = opts.initialPrice ?? 100;
+  if (!(initial > 0) || !(sigma >= 0)) throw new ExtractError('E_CONFIG', 'initialPrice must be > 0 and volatility >= 0', { provider: name });
+  const meanVolume = opts.volume ?? 1_000_000;
+  const step = INTERVAL_MS[interval];
+  const dt = interval === '1d' ? 1 / 252 : interval === '1wk' ? 1 / 52 : step / TRADING_YEAR_MS;
+  const rt = resolveRuntime(opts.runtime);
+  const walks = new Map<string, WalkState>();
+
+  function gaussian(s: WalkState): number {
+    if (s.spare !== undefined) {
+      const v = s.spare;
+      s.spare = undefined;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = s.rand();
+    const v = s.rand();
+    const r = Math.sqrt(-2 * Math.log(u));
+    s.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  function nextTime(t: number): number {
+    let n = t + step;
+    if (interval === '1d') while ([0, 6].includes(new Date(n).getUTCDay())) n += step;
+    return n;
+  }
+
+  function extend(symbol: string, s: WalkState, upTo: number): void {
+    const sd = sigma * Math.sqrt(dt);
+    while (s.t <= upTo) {
+      const open = s.close * Math.exp(0.1 * sd * gaussian(s));
+      const close = open * Math.exp((mu - (sigma * sigma) / 2) * dt + sd * gaussian(s));
+      const high = Math.max(open, close) * Math.exp(0.5 * sd * Math.abs(gaussian(s)));
+      const low = Math.min(open, close) * Math.exp(-0.5 * sd * Math.abs(gaussian(s)));
+      const volume = Math.round(meanVolume * Math.exp(0.3 * gaussian(s) - 0.045));
+      const ts = new Date(s.t).toISOString();
+      s.bars.push({
+        where: `bar ${s.bars.length}`,
+        bar: makeBar({
+          symbol,
+          interval,
+          ts,
+          open: round4(open),
+          high: round4(high),
+          low: round4(low),
+          close: round4(close),
+          volume,
+          currency: opts.currency,
+          synthetic: true,
+        }),
+      });
+      s.close = close;
+      s.t = nextTime(s.t);
+    }
+  }
+
+  let firstTs = startMs;
+  if (interval === '1d') while ([0, 6].includes(new Date(firstTs).getUTCDay())) firstTs += step;
+  if (daily) firstTs -= firstTs % 86_400_000;
+
+  return {
+    name,
+    kind: 'prices',
+    async fetchSince(req: FetchRequest): Promise<PriceFetchResult> {
+      assertSymbol(name, req.symbol);
+      const horizon = Math.min(req.until?.getTime() ?? Infinity, rt.now());
+      let s = walks.get(req.symbol);
+      if (!s) {
+        s = { rand: mulberry32(seedOf(opts.seed, req.symbol)), spare: undefined, close: initial, t: firstTs, bars: [] };
+        walks.set(req.symbol, s);
+      }
+      extend(req.symbol, s, horizon);
+      return finishBars(s.bars, { ...req, until: new Date(horizon) }, {
+        provider: name,
+        onInvalid: 'error',
+        warnings: [],
+        maxItems: opts.maxItems ?? 1000,
+      });
+    },
+  };
+}

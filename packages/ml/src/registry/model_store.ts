@@ -1,0 +1,238 @@
+import { Binary, type Collection, type Db } from 'mongodb';
+
+/**
+ * Model registry on MongoDB (FerretDB-compatible: no transactions, no GridFS).
+ *
+ * - `model_versions`: one flat document per (name, version) with status, metrics, params,
+ *   feature schema hash, normalization statistics, data window, lineage, git sha.
+ * - `model_artifacts`: the artifact bytes (tfjs model.json and weights) as binary chunks.
+ * - `model_aliases`: one document per (name, alias) holding the version and its history, so
+ *   moving an alias is a single atomic document update; rollback pops the history.
+ * - `model_counters`: auto-incremented version numbers.
+ *
+ * Registration writes the artifacts first and the version document last, so a crash in the
+ * middle never leaves a half-registered version visible (orphan chunks are swept).
+ */
+
+export type ModelTask = 'price' | 'sentiment';
+export type ModelStatus = 'candidate' | 'production' | 'archived' | 'rejected';
+
+export interface ModelVersion {
+  name: string;
+  version: number;
+  task: ModelTask;
+  status: ModelStatus;
+  statusReason: string;
+  metrics: Record<string, number>;
+  params: Record<string, unknown>;
+  featureSchemaHash: string;
+  normalization: Record<string, unknown> | null;
+  reference: Record<string, unknown> | null;
+  dataWindow: { from: string; to: string; rows: number } | null;
+  lineage: Record<string, unknown>;
+  gitSha: string;
+  createdAt: string;
+  artifactBytes: number;
+}
+
+export interface ModelArtifacts {
+  /** JSON-serializable parts (tfjs topology + weight specs, vocabularies, configs). */
+  json: Record<string, unknown>;
+  /** Binary weights. */
+  weights: Uint8Array;
+}
+
+export interface AliasDoc {
+  _id: string;
+  name: string;
+  alias: string;
+  version: number;
+  history: number[];
+  updatedAt: string;
+  reason: string;
+}
+
+interface ArtifactChunk {
+  _id: string;
+  name: string;
+  version: number;
+  part: 'json' | 'weights';
+  seq: number;
+  data: Binary;
+  createdAt: number;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    readonly code: 'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+const CHUNK = 1024 * 1024;
+
+export type RegisterInput = Omit<ModelVersion, 'version' | 'status' | 'statusReason' | 'createdAt' | 'artifactBytes'> & {
+  artifacts: ModelArtifacts;
+};
+
+export class ModelStore {
+  readonly versions: Collection<ModelVersion>;
+  readonly chunks: Collection<ArtifactChunk>;
+  readonly aliases: Collection<AliasDoc>;
+  private readonly counters: Collection<{ _id: string; seq: number }>;
+
+  constructor(db: Db) {
+    this.versions = db.collection<ModelVersion>('model_versions');
+    this.chunks = db.collection<ArtifactChunk>('model_artifacts');
+    this.aliases = db.collection<AliasDoc>('model_aliases');
+    this.counters = db.collection<{ _id: string; seq: number }>('model_counters');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.versions.createIndex({ name: 1, version: 1 }, { unique: true });
+    await this.chunks.createIndex({ name: 1, version: 1, part: 1, seq: 1 });
+  }
+
+  private async nextVersion(name: string): Promise<number> {
+    const doc = await this.counters.findOneAndUpdate(
+      { _id: name },
+      { $inc: { seq: 1 } },
+      { upsert: true, returnDocument: 'after' },
+    );
+    if (!doc) throw new Error('counter update returned nothing');
+    return doc.seq;
+  }
+
+  async register(input: RegisterInput): Promise<ModelVersion> {
+    const version = await this.nextVersion(input.name);
+    const jsonBytes = Buffer.from(JSON.stringify(input.artifacts.json));
+    const weightBytes = Buffer.from(input.artifacts.weights.buffer, input.artifacts.weights.byteOffset, input.artifacts.weights.byteLength);
+    const chunks: ArtifactChunk[] = [];
+    for (const [part, bytes] of [
+      ['json', jsonBytes],
+      ['weights', weightBytes],
+    ] as const) {
+      for (let seq = 0, off = 0; off < bytes.length || seq === 0; seq++, off += CHUNK) {
+        chunks.push({
+          _id: `${input.name}:${version}:${part}:${seq}`,
+          name: input.name,
+          version,
+          part,
+          seq,
+          data: new Binary(bytes.subarray(off, off + CHUNK)),
+          createdAt: Date.now(),
+        });
+        if (off + CHUNK >= bytes.length) break;
+      }
+    }
+    await this.chunks.insertMany(chunks, { ordered: false });
+    const { artifacts: _a, ...meta } = input;
+    const doc: ModelVersion = {
+      ...meta,
+      version,
+      status: 'candidate',
+      statusReason: 'registered',
+      createdAt: new Date().toISOString(),
+      artifactBytes: jsonBytes.length + weightBytes.length,
+    };
+    await this.versions.insertOne({ ...doc });
+    return doc;
+  }
+
+  async get(name: string, version: number): Promise<ModelVersion> {
+    const doc = await this.versions.findOne({ name, version }, { projection: { _id: 0 } });
+    if (!doc) throw new RegistryError('E_MODEL_NOT_FOUND', `model ${name}@${version} not found`);
+    return doc;
+  }
+
+  async list(name?: string): Promise<ModelVersion[]> {
+    const docs = await this.versions.find(name ? { name } : {}, { projection: { _id: 0 } }).toArray();
+    return docs.sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+  }
+
+  async latest(name: string): Promise<ModelVersion | undefined> {
+    const all = await this.list(name);
+    return all.at(-1);
+  }
+
+  async getAlias(name: string, alias: string): Promise<AliasDoc | null> {
+    return this.aliases.findOne({ _id: `${name}:${alias}` });
+  }
+
+  /** Resolve `name@version`, `name@alias` or a bare name (= production). */
+  async resolve(ref: string): Promise<ModelVersion> {
+    const [name, sel = 'production'] = ref.split('@') as [string, string?];
+    if (/^\d+$/.test(sel)) return this.get(name, Number(sel));
+    const a = await this.getAlias(name, sel);
+    if (!a) throw new RegistryError('E_ALIAS_NOT_FOUND', `model ${name} has no "${sel}" alias`);
+    return this.get(name, a.version);
+  }
+
+  async loadArtifacts(name: string, version: number): Promise<ModelArtifacts> {
+    const chunks = await this.chunks.find({ name, version }).toArray();
+    if (chunks.length === 0) throw new RegistryError('E_MODEL_NOT_FOUND', `no artifacts for ${name}@${version}`);
+    const join = (part: 'json' | 'weights') =>
+      Buffer.concat(
+        chunks
+          .filter((c) => c.part === part)
+          .sort((a, b) => a.seq - b.seq)
+          .map((c) => Buffer.from(c.data.buffer)),
+      );
+    try {
+      return { json: JSON.parse(join('json').toString()) as Record<string, unknown>, weights: new Uint8Array(join('weights')) };
+    } catch (err) {
+      throw new RegistryError('E_ARTIFACT_CORRUPT', `artifacts of ${name}@${version} are corrupt: ${(err as Error).message}`);
+    }
+  }
+
+  async setStatus(name: string, version: number, status: ModelStatus, reason: string): Promise<void> {
+    await this.versions.updateOne({ name, version }, { $set: { status, statusReason: reason } });
+  }
+
+  /** Point `alias` at `version`, remembering the previous holder for rollback. */
+  async setAlias(name: string, alias: string, version: number, reason: string): Promise<{ previous: number | undefined }> {
+    await this.get(name, version);
+    const cur = await this.getAlias(name, alias);
+    const history = cur ? [...cur.history, cur.version].slice(-20) : [];
+    await this.aliases.updateOne(
+      { _id: `${name}:${alias}` },
+      { $set: { name, alias, version, history, updatedAt: new Date().toISOString(), reason } },
+      { upsert: true },
+    );
+    if (alias === 'production') {
+      if (cur && cur.version !== version) await this.setStatus(name, cur.version, 'archived', `replaced by v${version}`);
+      await this.setStatus(name, version, 'production', reason);
+    }
+    return { previous: cur?.version };
+  }
+
+  /** Move `alias` back to the version it pointed at before. */
+  async rollback(name: string, alias = 'production', reason = 'rollback'): Promise<{ from: number; to: number }> {
+    const cur = await this.getAlias(name, alias);
+    if (!cur) throw new RegistryError('E_ALIAS_NOT_FOUND', `model ${name} has no "${alias}" alias`);
+    const to = cur.history.at(-1);
+    if (to === undefined) throw new RegistryError('E_NO_PREVIOUS', `model ${name}@${alias} has no previous version`);
+    await this.aliases.updateOne(
+      { _id: cur._id },
+      { $set: { version: to, history: cur.history.slice(0, -1), updatedAt: new Date().toISOString(), reason } },
+    );
+    if (alias === 'production') {
+      await this.setStatus(name, cur.version, 'archived', reason);
+      await this.setStatus(name, to, 'production', reason);
+    }
+    return { from: cur.version, to };
+  }
+
+  /** Remove artifact chunks whose version document was never written (crash during registration). */
+  async sweepOrphans(olderThanMs = 10 * 60_000): Promise<number> {
+    const known = new Set((await this.versions.find({}, { projection: { name: 1, version: 1 } }).toArray()).map((v) => `${v.name}:${v.version}`));
+    const chunks = await this.chunks.find({}, { projection: { name: 1, version: 1, _id: 1, createdAt: 1 } }).toArray();
+    const cutoff = Date.now() - olderThanMs;
+    const orphans = chunks.filter((c) => !known.has(`${c.name}:${c.version}`) && c.createdAt < cutoff).map((c) => c._id);
+    if (orphans.length) await this.chunks.deleteMany({ _id: { $in: orphans } });
+    return orphans.length;
+  }
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_PRICE_CONFIG } from './models/price_predictor.ts';
+
+/**
+ * Training configuration: defaults ← optional JSON config file ← CLI/env overrides.
+ * Validated with zod; a bad value names the key and what is wrong.
+ */
+export const GateConfig = z.strictObject({
+  /** Metric the gate compares (lower is better). */
+  metric: z.enum(['rmse', 'mae']).default('rmse'),
+  /** Which naive baseline the candidate must beat: one of them, or the best of all. */
+  baseline: z.enum(['zero', 'persistence', 'movingAverage', 'best']).default('zero'),
+  /** Required relative improvement over the baseline (0.001 = 0.1 %); negative allows a worse model. */
+  baselineMargin: z.number().min(-1).max(1).default(0),
+  /** Required relative improvement over the current production model on the same test window. */
+  productionMargin: z.number().min(-1).max(1).default(0),
+});
+export type GateConfig = z.infer<typeof GateConfig>;
+
+export const PriceTrainConfig = z.strictObject({
+  model: z
+    .strictObject({
+      arch: z.enum(['mlp', 'lstm', 'gru']).default(DEFAULT_PRICE_CONFIG.arch),
+      lookback: z.number().int().min(1).max(256).default(DEFAULT_PRICE_CONFIG.lookback),
+      hidden: z.number().int().min(1).max(1024).default(DEFAULT_PRICE_CONFIG.hidden),
+      dropout: z.number().min(0).max(0.9).default(DEFAULT_PRICE_CONFIG.dropout),
+      learningRate: z.number().positive().max(1).default(DEFAULT_PRICE_CONFIG.learningRate),
+      l2: z.number().min(0).max(1).default(DEFAULT_PRICE_CONFIG.l2),
+      epochs: z.number().int().min(1).max(1000).default(DEFAULT_PRICE_CONFIG.epochs),
+      batchSize: z.number().int().min(1).max(65536).default(DEFAULT_PRICE_CONFIG.batchSize),
+      patience: z.number().int().min(1).max(1000).default(DEFAULT_PRICE_CONFIG.patience),
+      seed: z.number().int().min(0).default(DEFAULT_PRICE_CONFIG.seed),
+      horizon: z.number().int().min(1).max(60).default(DEFAULT_PRICE_CONFIG.horizon),
+    })
+    .prefault({}),
+  data: z
+    .strictObject({
+      trainFrac: z.number().min(0.1).max(0.9).default(0.7),
+      valFrac: z.number().min(0.05).max(0.5).default(0.15),
+      testFrac: z.number().min(0.05).max(0.5).default(0.15),
+      /** Periods dropped between splits; at least the horizon. */
+      embargo: z.number().int().min(0).default(5),
+      /** Restrict to these symbols (default: every symbol with features). */
+      symbols: z.array(z.string()).optional(),
+      /** Use only the most recent N rows per symbol (0 = all). */
+      maxRowsPerSymbol: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  gate: GateConfig.prefault({}),
+  backtest: z.strictObject({ costBps: z.number().min(0).max(1000).default(5) }).prefault({}),
+});
+export type PriceTrainConfig = z.infer<typeof PriceTrainConfig>;
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let cur: Record<string, unknown> = obj;
+  for (const k of keys.slice(0, -1)) {
+    const next = cur[k];
+    if (next === undefined || typeof next !== 'object' || next === null) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]!] = value;
+}
+
+function coerce(v: string): unknown {
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v)) return Number(v);
+  if (v.startsWith('[') || v.startsWith('{')) return JSON.parse(v);
+  return v;
+}
+
+/**
+ * Build the config from an optional JSON file and `key.path=value` overrides
+ * (e.g. `model.arch=gru`, `model.epochs=5`, `gate.baselineMargin=0.001`).
+ */
+export function loadPriceTrainConfig(file?: string, overrides: string[] = []): PriceTrainConfig {
+  const base: Record<string, unknown> = file ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  for (const o of overrides) {
+    const i = o.indexOf('=');
+    if (i <= 0) throw Object.assign(new Error(`override "${o}" must look like key.path=value`), { code: 'E_CONFIG' });
+    setPath(base, o.slice(0, i), coerce(o.slice(i + 1)));
+  }
+  const r = PriceTrainConfig.safeParse(base);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw Object.assign(new Error(`invalid training config: ${msg}`), { code: 'E_CONFIG' });
+  }
+  return r.data;
+}

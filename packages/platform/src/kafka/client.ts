@@ -1,0 +1,55 @@
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from 'pino';
+import { resolveTopics, TOPIC_DEFS, TOPIC_KEYS, type Topics } from '@stock-mlops/contracts';
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** kafkajs client whose own log lines go through pino. Retries are bounded. */
+export function createKafka(opts: { brokers: string; clientId: string; log: Logger; extra?: Partial<KafkaConfig> }): Kafka {
+  const log = opts.log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers.split(','),
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[LEVELS[level] ?? 'info'](rest, message);
+      },
+    ...opts.extra,
+  });
+}
+
+/** Create every topic of the contract that is missing (idempotent). */
+export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor = 1): Promise<Topics> {
+  const topics = resolveTopics(prefix);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = TOPIC_KEYS.filter((k) => !existing.has(topics[k]));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((k) => ({
+          topic: topics[k],
+          numPartitions: TOPIC_DEFS[k].partitions,
+          replicationFactor,
+          configEntries: TOPIC_DEFS[k].compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return topics;
+}

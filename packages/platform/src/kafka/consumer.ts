@@ -1,0 +1,161 @@
+import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import {
+  decode,
+  DLQ_HEADERS,
+  TRACE_HEADER,
+  type DataTopicKey,
+  type EnvelopeOf,
+  type Stage,
+  type Topics,
+} from '@stock-mlops/contracts';
+import type { Metrics } from '../metrics.ts';
+import type { BatchingProducer, OutMessage } from './producer.ts';
+
+export interface Consumed<K extends DataTopicKey> {
+  topicKey: K;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  envelope: EnvelopeOf<K>;
+  traceId: string | undefined;
+  raw: KafkaMessage;
+}
+
+export interface BatchContext {
+  /** Send one consumed record to this stage's dead-letter topic with a reason (before the commit). */
+  deadLetter: (msg: { topic: string; partition: number; offset: string; raw: KafkaMessage }, code: string, reason: string) => void;
+  heartbeat: () => Promise<void>;
+  isStopping: () => boolean;
+}
+
+export interface ConsumerOptions<K extends DataTopicKey> {
+  kafka: Kafka;
+  groupId: string;
+  topics: Topics;
+  subscribe: readonly K[];
+  stage: Stage;
+  dlqTopic: string;
+  producer: BatchingProducer;
+  log: Logger;
+  metrics?: Metrics;
+  fromBeginning?: boolean;
+  partitionsConsumedConcurrently?: number;
+  /** Handle the valid records of one batch (one topic-partition, in offset order). */
+  handle: (messages: Consumed<K>[], ctx: BatchContext) => Promise<void>;
+  /** Called when the consumer crashed and kafkajs will not restart it. */
+  onFatal: (err: Error) => void;
+}
+
+function header(headers: IHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  if (v === undefined) return undefined;
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : one.toString();
+}
+
+export function dlqMessage(
+  stage: Stage,
+  src: { topic: string; partition: number; offset: string; raw: KafkaMessage },
+  code: string,
+  reason: string,
+): OutMessage {
+  const headers: IHeaders = {
+    ...(src.raw.headers ?? {}),
+    [DLQ_HEADERS.reason]: reason.slice(0, 2000),
+    [DLQ_HEADERS.code]: code,
+    [DLQ_HEADERS.stage]: stage,
+    [DLQ_HEADERS.sourceTopic]: src.topic,
+    [DLQ_HEADERS.sourcePartition]: String(src.partition),
+    [DLQ_HEADERS.sourceOffset]: src.offset,
+    [DLQ_HEADERS.time]: new Date().toISOString(),
+  };
+  return { key: src.raw.key?.toString() ?? '', value: src.raw.value ?? Buffer.alloc(0), headers };
+}
+
+/**
+ * An `eachBatch` consumer with at-least-once semantics: offsets are committed only after the
+ * handler's side effects and the batch's dead-letter records are durable. Invalid messages
+ * never reach the handler: they go to the stage's dead-letter topic with the reason.
+ */
+export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<K>): Promise<Consumer> {
+  const consumer = opts.kafka.consumer({
+    groupId: opts.groupId,
+    sessionTimeout: 30_000,
+    rebalanceTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    allowAutoTopicCreation: false,
+    maxBytesPerPartition: 1024 * 1024,
+    retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+  });
+  const byName = new Map<string, K>(opts.subscribe.map((k) => [opts.topics[k], k]));
+  let stopping = false;
+  consumer.on(consumer.events.CRASH, (e) => {
+    const { error, restart } = e.payload as { error: Error; restart: boolean };
+    opts.log.error({ err: error, restart }, 'consumer crashed');
+    if (!restart && !stopping) opts.onFatal(error);
+  });
+  const disconnect = consumer.disconnect.bind(consumer);
+  consumer.disconnect = async () => {
+    stopping = true;
+    await disconnect();
+  };
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: opts.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
+    eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
+      if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+      const started = process.hrtime.bigint();
+      const topicKey = byName.get(batch.topic);
+      if (topicKey === undefined) return;
+      const dead: OutMessage[] = [];
+      const deadLetter: BatchContext['deadLetter'] = (src, code, reason) => {
+        dead.push(dlqMessage(opts.stage, src, code, reason));
+        opts.metrics?.deadLettered.inc({ stage: opts.stage, code });
+        opts.log.warn(
+          { topic: src.topic, partition: src.partition, offset: src.offset, code, reason, traceId: header(src.raw.headers, TRACE_HEADER) },
+          'dead-lettered',
+        );
+      };
+      const valid: Consumed<K>[] = [];
+      for (const raw of batch.messages) {
+        const src = { topic: batch.topic, partition: batch.partition, offset: raw.offset, raw };
+        const r = decode(topicKey, raw.value);
+        if (!r.ok) {
+          deadLetter(src, r.code, r.reason);
+          continue;
+        }
+        valid.push({
+          topicKey,
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: raw.offset,
+          key: raw.key?.toString() ?? '',
+          envelope: r.envelope,
+          traceId: header(raw.headers, TRACE_HEADER) ?? r.envelope.traceId,
+          raw,
+        });
+      }
+      if (valid.length > 0) {
+        await opts.handle(valid, { deadLetter, heartbeat, isStopping: () => stopping || !isRunning() });
+      }
+      if (dead.length > 0) await opts.producer.send(opts.dlqTopic, dead);
+      const last = batch.lastOffset();
+      await consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      ]);
+      resolveOffset(last);
+      await heartbeat();
+      const okCount = valid.length;
+      opts.metrics?.processed.inc({ topic: batch.topic, outcome: 'ok' }, okCount);
+      if (dead.length) opts.metrics?.processed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, dead.length);
+      opts.metrics?.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+      opts.metrics?.stageLatency.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
+    },
+  });
+  return consumer;
+}

@@ -1,0 +1,84 @@
+import type { Kafka } from 'kafkajs';
+import type { z } from 'zod';
+import type { Topics } from '@stock-mlops/contracts';
+import { BaseEnv, loadConfig } from './config.ts';
+import { startOpsServer, type OpsServerOptions } from './http.ts';
+import { createKafka, ensureTopics } from './kafka/client.ts';
+import { BatchingProducer } from './kafka/producer.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { connectMongo, type MongoHandle } from './mongo.ts';
+import { Shutdown } from './shutdown.ts';
+
+export interface ServiceContext<C> {
+  name: string;
+  config: C;
+  log: Logger;
+  metrics: Metrics;
+  shutdown: Shutdown;
+  kafka: Kafka;
+  producer: BatchingProducer;
+  topics: Topics;
+  mongo: MongoHandle | undefined;
+  /** Mark a readiness condition; `/readyz` is ready when every condition is true. */
+  setReady: (condition: string, ready: boolean) => void;
+  opsPort: number;
+  /** Exit with a non-zero code after a clean shutdown (a supervisor restarts us). */
+  fatal: (err: unknown) => void;
+}
+
+export interface ServiceOptions<S extends z.ZodObject> {
+  name: string;
+  env: S;
+  mongo?: boolean;
+  http?: Pick<OpsServerOptions, 'extra'>;
+}
+
+/** Common wiring for a service process: config, logs, metrics, Kafka, optional MongoDB, ops HTTP, shutdown. */
+export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S>): Promise<ServiceContext<z.infer<S> & BaseEnv>> {
+  const schema = BaseEnv.extend(opts.env.shape);
+  const config = loadConfig(schema) as z.infer<S> & BaseEnv;
+  const log = createLogger(opts.name, config.LOG_LEVEL);
+  const metrics = createMetrics(opts.name);
+  const shutdown = new Shutdown(log, config.SHUTDOWN_TIMEOUT_MS);
+  const conditions = new Map<string, boolean>();
+  const setReady = (c: string, r: boolean) => conditions.set(c, r);
+  let exitCode = 0;
+  const fatal = (err: unknown) => {
+    if (shutdown.isStopping) {
+      log.warn({ err }, 'error during shutdown');
+      return;
+    }
+    log.fatal({ err }, 'fatal error; shutting down');
+    exitCode = 1;
+    void shutdown.run().finally(() => process.exit(exitCode));
+  };
+  process.on('unhandledRejection', (err) => fatal(err));
+  shutdown.installSignalHandlers();
+
+  const ops = await startOpsServer({
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    readiness: () => {
+      const detail = Object.fromEntries(conditions);
+      return { ready: conditions.size > 0 && [...conditions.values()].every(Boolean), detail: { conditions: detail } };
+    },
+    ...(opts.http ?? {}),
+  });
+  shutdown.add('ops-http', ops.close);
+  log.info({ port: ops.port }, 'ops http listening (/healthz, /readyz, /metrics)');
+
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? opts.name, log });
+  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX);
+  const producer = new BatchingProducer(kafka, { log, metrics });
+  await producer.connect();
+  shutdown.add('producer', () => producer.disconnect());
+
+  let mongo: MongoHandle | undefined;
+  if (opts.mongo) {
+    mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log);
+    shutdown.add('mongo', () => mongo!.close());
+  }
+  return { name: opts.name, config, log, metrics, shutdown, kafka, producer, topics, mongo, setReady, opsPort: ops.port, fatal };
+}

@@ -1,0 +1,183 @@
+/**
+ * The OHLCV bar every transform stage consumes, and a parser for the Yahoo-style daily CSVs
+ * the trainer reads (the streaming path receives the same `Bar` shape from the extractor).
+ */
+import { TransformError } from './errors.ts';
+
+export interface Bar {
+  symbol: string;
+  /** ISO-8601 UTC start of the bar in canonical `Date#toISOString()` form, e.g. 2004-08-19T00:00:00.000Z. */
+  ts: string;
+  /** Bar length, e.g. '1d', '1m'. */
+  interval: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  /** Split/dividend-adjusted close when the source provides one (Yahoo `Adj Close`). */
+  adjClose?: number;
+  volume: number;
+  /** Where the bar came from, e.g. 'yahoo-csv', 'yahoo-v8'. Part of the de-duplication key. */
+  source: string;
+}
+
+export interface CsvRejection {
+  /** 1-based physical line number in the input text. */
+  line: number;
+  reason: string;
+}
+
+export interface ParsedCsv {
+  /** Ascending by `ts`, whatever the file order (DJI.csv is newest-first). */
+  bars: Bar[];
+  rejected: CsvRejection[];
+}
+
+export interface ParseCsvOptions {
+  /** Interval stamped on every bar; default '1d'. */
+  interval?: string;
+}
+
+type Column = 'date' | 'open' | 'high' | 'low' | 'close' | 'adjclose' | 'volume';
+const REQUIRED: readonly Column[] = ['date', 'open', 'high', 'low', 'close', 'volume'];
+const PRICE_COLUMNS = ['open', 'high', 'low', 'close'] as const;
+
+/** Strict decimal/scientific number; rejects '', 'null', 'NaN', 'inf', '0x10', '1,000'. */
+const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const DATE_ONLY_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/** Date-time with an explicit zone (Z or ±hh:mm); a zone-less time would depend on the host TZ. */
+const DATE_TIME_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+/** Header cell → canonical column: case, spaces and underscores are ignored ('Adj Close' → adjclose). */
+function canonicalColumn(cell: string): Column | undefined {
+  const key = cell.trim().replace(/^"|"$/g, '').toLowerCase().replace(/[\s_]/g, '');
+  switch (key) {
+    case 'date':
+    case 'datetime':
+    case 'timestamp':
+      return 'date';
+    case 'open':
+    case 'high':
+    case 'low':
+    case 'close':
+    case 'volume':
+      return key;
+    case 'adjclose':
+    case 'adjustedclose':
+      return 'adjclose';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Date cell → canonical ISO UTC string, or undefined when it is not a real calendar date.
+ * A bare `YYYY-MM-DD` is the trading day and maps to 00:00:00.000Z of that day.
+ */
+export function toIsoTimestamp(cell: string): string | undefined {
+  const m = DATE_ONLY_RE.exec(cell);
+  if (m) {
+    const iso = `${cell}T00:00:00.000Z`;
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) || d.toISOString() !== iso ? undefined : iso;
+  }
+  if (!DATE_TIME_RE.test(cell)) return undefined;
+  const ms = Date.parse(cell.replace(' ', 'T'));
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+function unquote(cell: string): string {
+  const t = cell.trim();
+  return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1) : t;
+}
+
+/**
+ * Parses Yahoo-style OHLCV CSV text. Handles the shared formats:
+ * `Date,Open,High,Low,Close,Adj Close,Volume`; `,date,open,high,low,close,volume` (unnamed pandas
+ * index column, no adjusted close); `Date,Open,High,Low,Close,Volume,Adj Close` (DJI order).
+ * Columns are found by name, so any order works; unknown columns are ignored.
+ *
+ * Rows with a missing/`null`/non-numeric value, a wrong cell count or an invalid date are
+ * returned in `rejected` with their line number — never turned into NaN. Semantic checks
+ * (high ≥ low, positive prices …) belong to `validateBar` in the Cleaner, not to the parser.
+ * Output bars are sorted ascending by timestamp (stable: equal timestamps keep file order).
+ *
+ * @throws TransformError E_CSV_HEADER when a required column is missing.
+ */
+export function parseYahooCsv(text: string, symbol: string, source: string, options: ParseCsvOptions = {}): ParsedCsv {
+  const interval = options.interval ?? '1d';
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const headerIdx = lines.findIndex((l) => l.trim() !== '');
+  if (headerIdx < 0) throw new TransformError('E_CSV_HEADER', 'CSV is empty');
+
+  const headerCells = (lines[headerIdx] ?? '').split(',');
+  const index = new Map<Column, number>();
+  headerCells.forEach((cell, i) => {
+    const col = canonicalColumn(cell);
+    if (col && !index.has(col)) index.set(col, i);
+  });
+  const missing = REQUIRED.filter((c) => !index.has(c));
+  if (missing.length > 0) {
+    throw new TransformError('E_CSV_HEADER', `CSV header lacks column(s): ${missing.join(', ')}`, {
+      header: lines[headerIdx],
+    });
+  }
+
+  const bars: Bar[] = [];
+  const rejected: CsvRejection[] = [];
+  for (let i = headerIdx + 1; i < lines.length; i++) {
+    const raw = lines[i] ?? '';
+    if (raw.trim() === '') continue;
+    const line = i + 1;
+    const cells = raw.split(',');
+    if (cells.length !== headerCells.length) {
+      rejected.push({ line, reason: `expected ${headerCells.length} cells, found ${cells.length}` });
+      continue;
+    }
+    const cell = (col: Column): string | undefined => {
+      const at = index.get(col);
+      return at === undefined ? undefined : unquote(cells[at] ?? '');
+    };
+
+    const dateCell = cell('date') ?? '';
+    const ts = toIsoTimestamp(dateCell);
+    if (ts === undefined) {
+      rejected.push({ line, reason: `invalid date '${dateCell}'` });
+      continue;
+    }
+
+    const numbers: Partial<Record<Column, number>> = {};
+    let reason: string | undefined;
+    for (const col of [...PRICE_COLUMNS, 'volume', 'adjclose'] as const) {
+      const value = cell(col);
+      if (value === undefined) continue; // optional adjclose column absent
+      if (!NUMBER_RE.test(value)) {
+        const kind = value === '' || value.toLowerCase() === 'null' ? 'missing' : 'non-numeric';
+        reason = `${kind} value '${value}' in column ${col}`;
+        break;
+      }
+      numbers[col] = Number(value);
+    }
+    if (reason !== undefined) {
+      rejected.push({ line, reason });
+      continue;
+    }
+
+    const bar: Bar = {
+      symbol,
+      ts,
+      interval,
+      open: numbers.open as number,
+      high: numbers.high as number,
+      low: numbers.low as number,
+      close: numbers.close as number,
+      volume: numbers.volume as number,
+      source,
+    };
+    if (numbers.adjclose !== undefined) bar.adjClose = numbers.adjclose;
+    bars.push(bar);
+  }
+
+  bars.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  return { bars, rejected };
+}

@@ -1,0 +1,24 @@
+/**
+ * Writes schemas/<topic>.json for every raw topic (the contracts external producers write to).
+ * `npm run schemas` regenerates them; a unit test fails when the committed files are stale.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { RAW_TOPIC_KEYS, TOPIC_DEFS, topicJsonSchema } from '@stock-mlops/contracts';
+
+export function renderRawSchemas(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const key of RAW_TOPIC_KEYS) {
+    out.set(`${TOPIC_DEFS[key].name}.json`, `${JSON.stringify(topicJsonSchema(key), null, 2)}\n`);
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const dir = path.resolve(import.meta.dirname, '..', 'schemas');
+  mkdirSync(dir, { recursive: true });
+  for (const [file, text] of renderRawSchemas()) {
+    writeFileSync(path.join(dir, file), text);
+    console.log(`wrote schemas/${file}`);
+  }
+}

@@ -1,0 +1,36 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from './supervisor.ts';
+
+const SCRIPT = path.join(REPO_ROOT, 'scripts', 'infra', 'infra.sh');
+
+/**
+ * Local infrastructure via scripts/infra/infra.sh. With both KAFKA_BROKERS and MONGO_URL set,
+ * nothing is started and the external servers are used.
+ */
+export function infraUp(env: NodeJS.ProcessEnv = process.env): { env: { KAFKA_BROKERS: string; MONGO_URL: string }; started: boolean } {
+  if (env.KAFKA_BROKERS && env.MONGO_URL) return { env: { KAFKA_BROKERS: env.KAFKA_BROKERS, MONGO_URL: env.MONGO_URL }, started: false };
+  const r = spawnSync('bash', [SCRIPT, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  if (r.status !== 0) throw Object.assign(new Error('infrastructure failed to start (scripts/infra/infra.sh up)'), { code: 'E_INFRA' });
+  return { env: readInfraEnv(env), started: true };
+}
+
+export function readInfraEnv(env: NodeJS.ProcessEnv = process.env): { KAFKA_BROKERS: string; MONGO_URL: string } {
+  const state = env.STOCK_MLOPS_STATE ?? path.join(REPO_ROOT, '.infra');
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path.join(state, 'env'), 'utf8').split('\n')) {
+    const m = /^(?:export\s+)?(KAFKA_BROKERS|MONGO_URL)=["']?([^"'\s]+)/.exec(line);
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return { KAFKA_BROKERS: env.KAFKA_BROKERS ?? out.KAFKA_BROKERS ?? '', MONGO_URL: env.MONGO_URL ?? out.MONGO_URL ?? '' };
+}
+
+export function infraDown(env: NodeJS.ProcessEnv = process.env): void {
+  spawnSync('bash', [SCRIPT, 'down'], { stdio: 'inherit', env });
+}
+
+export function infraCtl(cmd: 'start' | 'stop' | 'restart', component: 'kafka' | 'mongo', env: NodeJS.ProcessEnv = process.env): void {
+  const r = spawnSync('bash', [SCRIPT, cmd, component], { stdio: ['ignore', 'inherit', 'inherit'], env });
+  if (r.status !== 0) throw Object.assign(new Error(`infra ${cmd} ${component} failed`), { code: 'E_INFRA' });
+}

@@ -1,0 +1,168 @@
+/**
+ * `npm test`: type check, then every test file under test/ (unit → integration → e2e), each in its
+ * own process with a wall-clock limit. Starts the local infrastructure once (unless KAFKA_BROKERS
+ * and MONGO_URL name external servers) and passes its addresses to the tests.
+ *
+ * Prints `N passed, N failed` last. Fails when a file fails, times out, skips a test, or when no
+ * test ran at all.
+ *
+ *   npm test                     # everything
+ *   npm test -- unit             # only files whose path contains "unit"
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
+const ORDER = ['unit', 'integration', 'e2e'];
+
+function listTests(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listTests(p));
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+function rank(file: string): number {
+  const rel = path.relative(path.join(root, 'test'), file);
+  const i = ORDER.indexOf(rel.split(path.sep)[0] ?? '');
+  return i < 0 ? ORDER.length : i;
+}
+
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  total: number;
+  code: number | null;
+  timedOut: boolean;
+  ms: number;
+}
+
+function parseUvu(out: string): { total: number; passed: number; skipped: number } {
+  // uvu prints "Total: N", "Passed: N", "Skipped: N" (with ANSI colours).
+  const clean = out.replace(/\u001b\[[0-9;]*m/g, '');
+  const num = (label: string) => {
+    const all = [...clean.matchAll(new RegExp(`${label}:\\s+(\\d+)`, 'g'))];
+    return all.reduce((s, m) => s + Number(m[1]), 0);
+  };
+  return { total: num('Total'), passed: num('Passed'), skipped: num('Skipped') };
+}
+
+function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      env: { ...env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.error(`\n✘ ${path.relative(root, file)} exceeded ${FILE_TIMEOUT_MS} ms; killing it`);
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }, FILE_TIMEOUT_MS);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      // Kill whatever the test file left behind in its process group.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* nothing left */
+      }
+      const r = parseUvu(out);
+      const failed = Math.max(0, r.total - r.passed - r.skipped);
+      resolve({
+        file,
+        passed: r.passed,
+        failed: failed + (code !== 0 && failed === 0 ? 1 : 0),
+        skipped: r.skipped,
+        total: r.total,
+        code,
+        timedOut,
+        ms: Date.now() - started,
+      });
+    });
+  });
+}
+
+function infraEnv(): { env: NodeJS.ProcessEnv; started: boolean } {
+  const env = { ...process.env };
+  if (env.KAFKA_BROKERS && env.MONGO_URL) return { env, started: false };
+  console.log('▶ starting local infrastructure (scripts/infra/infra.sh up)');
+  const up = spawnSync('bash', [path.join(root, 'scripts/infra/infra.sh'), 'up'], { stdio: 'inherit', env });
+  if (up.status !== 0) {
+    console.error('infrastructure failed to start');
+    process.exit(1);
+  }
+  const state = env.STOCK_MLOPS_STATE ?? path.join(root, '.infra');
+  for (const line of readFileSync(path.join(state, 'env'), 'utf8').split('\n')) {
+    const m = /^(?:export\s+)?(KAFKA_BROKERS|MONGO_URL)=["']?([^"'\s]+)/.exec(line);
+    if (m && !env[m[1]!]) env[m[1]!] = m[2];
+  }
+  return { env, started: true };
+}
+
+async function main(): Promise<void> {
+  const results: FileResult[] = [];
+  let typecheckFailed = 0;
+  if (filters.length === 0 || filters.includes('typecheck')) {
+    console.log('▶ tsc --noEmit');
+    const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.json'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    typecheckFailed = tsc.status === 0 ? 0 : 1;
+    console.log(typecheckFailed ? '✘ typecheck failed' : '✔ typecheck');
+  }
+  const files = listTests(path.join(root, 'test'))
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+    .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const needsInfra = files.some((f) => rank(f) > 0);
+  const { env, started } = needsInfra ? infraEnv() : { env: { ...process.env }, started: false };
+  env.SHARED_DATA_DIR ??= path.resolve(root, '..', 'shared', 'data');
+  if (!existsSync(env.SHARED_DATA_DIR)) console.warn(`warning: shared data dir ${env.SHARED_DATA_DIR} not found`);
+  try {
+    for (const file of files) {
+      console.log(`\n▶ ${path.relative(root, file)}`);
+      results.push(await runFile(file, env));
+    }
+  } finally {
+    if (started && process.env.KEEP_INFRA !== '1') {
+      spawnSync('bash', [path.join(root, 'scripts/infra/infra.sh'), 'down'], { stdio: 'inherit' });
+    }
+  }
+  console.log('\n── summary ──');
+  for (const r of results) {
+    const flag = r.failed ? '✘' : r.skipped ? '⚠' : '✔';
+    const extra = r.timedOut ? ' (timed out)' : r.total === 0 ? ' (no tests ran)' : '';
+    console.log(`${flag} ${path.relative(root, r.file)}: ${r.passed}/${r.total} passed, ${r.skipped} skipped, ${(r.ms / 1000).toFixed(1)}s${extra}`);
+  }
+  const passed = results.reduce((s, r) => s + r.passed, 0);
+  const failed = results.reduce((s, r) => s + r.failed + (r.total === 0 && r.code === 0 ? 1 : 0), 0) + typecheckFailed;
+  const skipped = results.reduce((s, r) => s + r.skipped, 0);
+  if (skipped > 0) console.log(`${skipped} skipped: skipped or focused tests are not allowed`);
+  if (passed === 0) console.log('no test ran');
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 || skipped > 0 || passed === 0 ? 1 : 0);
+}
+
+void main();

@@ -1,0 +1,82 @@
+/**
+ * loader: writes clean bars, features, predictions, news and financial facts to MongoDB with
+ * idempotent bulk upserts on natural keys, and keeps the latest-state document per symbol.
+ * Offsets are committed only after the write is acknowledged; while the database is down the
+ * batch is retried with backoff, so nothing is lost or duplicated.
+ */
+import { z } from 'zod';
+import type { DataTopicKey } from '@stock-mlops/contracts';
+import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
+import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
+
+const Env = z.object({ LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2) });
+const svc = await startService({ name: 'loader', env: Env, mongo: true });
+const { log, topics, kafka, producer, shutdown, metrics, config } = svc;
+const database = new Database(svc.mongo!.db);
+const latest = new LatestStateStore(svc.mongo!.db);
+await withDbRetry(() => database.ensureIndexes(), { log });
+
+type LoadedKey = 'cleanPrices' | 'features' | 'pricePredictions' | 'sentimentPredictions' | 'cleanNews' | 'cleanFinancials';
+const SUBSCRIBE: readonly LoadedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'cleanNews', 'cleanFinancials'];
+
+/** Pure mapping from a consumed record to its document (natural key as `_id`). */
+function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array<{ _id: string } & Record<string, unknown>> } {
+  const key: DataTopicKey = batch[0]!.topicKey;
+  const withMeta = <T extends object>(id: string, data: T, m: Consumed<LoadedKey>) => ({
+    _id: id,
+    ...data,
+    eventId: m.envelope.eventId,
+    ...(m.traceId ? { traceId: m.traceId } : {}),
+  });
+  switch (key) {
+    case 'cleanPrices':
+      return { collection: COLLECTIONS.bars, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof barKey>[0] & object; return withMeta(barKey(d), d, m); }) };
+    case 'features':
+      return { collection: COLLECTIONS.features, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof featureKey>[0] & object; return withMeta(featureKey(d), d, m); }) };
+    case 'pricePredictions':
+      return { collection: COLLECTIONS.predictions, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof predictionKey>[0]; return withMeta(predictionKey(d), d, m); }) };
+    case 'sentimentPredictions':
+      return { collection: COLLECTIONS.sentiment, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof sentimentKey>[0]; return withMeta(sentimentKey(d), d, m); }) };
+    case 'cleanNews':
+      return { collection: COLLECTIONS.news, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof newsKey>[0]; return withMeta(newsKey(d), d, m); }) };
+    case 'cleanFinancials':
+      return { collection: COLLECTIONS.financials, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof factKey>[0]; return withMeta(factKey(d), d, m); }) };
+    default:
+      throw new Error(`loader does not handle ${key}`);
+  }
+}
+
+const consumer = await runConsumer({
+  kafka,
+  groupId: `${config.KAFKA_TOPIC_PREFIX}loader`,
+  topics,
+  subscribe: SUBSCRIBE,
+  stage: 'load',
+  dlqTopic: topics.dlqLoad,
+  producer,
+  log,
+  metrics,
+  partitionsConsumedConcurrently: config.LOADER_CONCURRENCY,
+  onFatal: svc.fatal,
+  handle: async (batch, ctx) => {
+    const { collection, docs } = toDocs(batch);
+    const retry = { log, isStopping: ctx.isStopping };
+    const r = await withDbRetry(async () => {
+      await ctx.heartbeat();
+      return database.upsertMany(collection, docs);
+    }, retry);
+    const k = batch[0]!.topicKey;
+    if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
+      const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
+      const items = batch.map((m) => {
+        const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
+        return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
+      });
+      await withDbRetry(() => latest.putNewest(part, items), retry);
+    }
+    log.debug({ collection, n: docs.length, ...r }, 'upserted');
+  },
+});
+shutdown.add('consumer', () => consumer.disconnect());
+svc.setReady('consumer', true);
+log.info('loader running');

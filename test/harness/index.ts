@@ -1,0 +1,61 @@
+/**
+ * Test harness: a thin wrapper over uvu that gives every test a timeout.
+ *
+ * Usage:
+ *   const t = suite('feature engineering');
+ *   t('computes SMA', () => { ... });
+ *   t.run();
+ *
+ * The default per-test timeout is 30 s; pass `{ timeoutMs }` to `suite` for slower suites
+ * (integration tests against the real broker). TEST_TIMEOUT_SCALE multiplies every timeout.
+ */
+import { suite as uvuSuite } from 'uvu';
+
+export interface SuiteOptions {
+  timeoutMs?: number;
+}
+
+type Fn<C> = (ctx: C) => unknown | Promise<unknown>;
+
+const scale = Number(process.env.TEST_TIMEOUT_SCALE ?? '1') || 1;
+
+export class TestTimeoutError extends Error {
+  readonly code = 'E_TEST_TIMEOUT';
+}
+
+function withTimeout<C>(name: string, fn: Fn<C>, ms: number): Fn<C> {
+  return async (ctx: C) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TestTimeoutError(`test "${name}" timed out after ${ms} ms`)), ms);
+    });
+    try {
+      await Promise.race([Promise.resolve().then(() => fn(ctx)), timeout]);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  };
+}
+
+export interface Suite<C extends object> {
+  (name: string, fn: Fn<C>, opts?: SuiteOptions): void;
+  before: (fn: Fn<C>, opts?: SuiteOptions) => void;
+  after: (fn: Fn<C>, opts?: SuiteOptions) => void;
+  beforeEach: (fn: Fn<C>) => void;
+  afterEach: (fn: Fn<C>) => void;
+  run: () => void;
+}
+
+export function suite<C extends object = Record<string, unknown>>(title: string, options: SuiteOptions = {}, ctx?: C): Suite<C> {
+  const base = (options.timeoutMs ?? 30_000) * scale;
+  const s = uvuSuite<C>(title, ctx);
+  const wrapped = ((name: string, fn: Fn<C>, opts?: SuiteOptions) => {
+    s(name, withTimeout(name, fn, (opts?.timeoutMs ?? base / scale) * scale));
+  }) as Suite<C>;
+  wrapped.before = (fn, opts) => s.before(withTimeout(`${title} before`, fn, (opts?.timeoutMs ?? 120_000) * scale));
+  wrapped.after = (fn, opts) => s.after(withTimeout(`${title} after`, fn, (opts?.timeoutMs ?? 60_000) * scale));
+  wrapped.beforeEach = (fn) => s.before.each(withTimeout(`${title} beforeEach`, fn, base));
+  wrapped.afterEach = (fn) => s.after.each(withTimeout(`${title} afterEach`, fn, base));
+  wrapped.run = () => s.run();
+  return wrapped;
+}
