@@ -23,8 +23,8 @@ export class TestTimeoutError extends Error {
   readonly code = 'E_TEST_TIMEOUT';
 }
 
-function withTimeout<C>(name: string, fn: Fn<C>, ms: number): Fn<C> {
-  return async (ctx: C) => {
+function withTimeout<C>(name: string, fn: Fn<C>, ms: number): (ctx: C) => Promise<void> {
+  return async (ctx: C): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new TestTimeoutError(`test "${name}" timed out after ${ms} ms`)), ms);

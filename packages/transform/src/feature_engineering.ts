@@ -180,6 +180,7 @@ export class FeatureEngine {
   private readonly parts: Record<string, Stateful>;
 
   constructor(symbol: string) {
+    if (typeof symbol !== 'string' || symbol.trim() === '') throw new TransformError('E_BAD_ARGUMENT', 'symbol must be a non-empty string');
     this.symbol = symbol;
     for (const n of new Set<number>([...MA_WINDOWS, ...ALPHA_WINDOWS])) this.sma.set(n, new Sma(n));
     for (const n of MA_WINDOWS) this.ema.set(n, new Ema(n));

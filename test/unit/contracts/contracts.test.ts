@@ -29,7 +29,7 @@ const bar = {
 };
 
 t('topic names are versioned, unique, and namespaced by prefix', () => {
-  const names = TOPIC_KEYS.map((k) => TOPIC_DEFS[k].name);
+  const names: string[] = TOPIC_KEYS.map((k) => TOPIC_DEFS[k].name);
   assert.is(new Set(names).size, names.length);
   for (const n of names) assert.match(n, /\.v\d+$/);
   const t2 = resolveTopics('test-1.');

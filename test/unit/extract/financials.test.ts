@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert';
-import { RawFinancialFact } from '@stock-mlops/contracts';
+import { makeEnvelope, RawFinancialFact } from '@stock-mlops/contracts';
 import { createOpenDartProvider, createSecEdgarProvider } from '@stock-mlops/extract';
 import { suite } from '../../harness/index.ts';
 import { fakeRuntime, readJson, rejects, send, sendFile, serve, shared } from './helpers.ts';
@@ -193,6 +193,7 @@ t('opendart fnlttSinglAcnt: 195,936,557,000,000 parsed exactly, thstrm/frmtrm/bf
     });
     for (const it of r.items) assert.ok(RawFinancialFact.safeParse(it.data).success);
     assert.is(r.nextCursor, '2024-03-12|20240312000736');
+    assert.is(makeEnvelope('rawFinancials', { ...r.items[2]!, source: dart.name }).data.value, 195_936_557_000_000);
     const again = await dart.fetchSince({ symbol: '005930.KS', cursor: r.nextCursor });
     assert.is(again.items.length, 0);
   } finally {

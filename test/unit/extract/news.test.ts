@@ -1,5 +1,5 @@
 import * as assert from 'uvu/assert';
-import { deterministicId, RawNewsArticle } from '@stock-mlops/contracts';
+import { deterministicId, makeEnvelope, RawNewsArticle } from '@stock-mlops/contracts';
 import {
   canonicalUrl,
   createAlphaVantageNewsProvider,
@@ -208,6 +208,7 @@ t('yahoo v1 search news: 4 articles, providerPublishTime epoch seconds, relatedT
     const podcast = r.items.find((i) => i.data.source === 'PR Newswire')!.data;
     assert.equal(podcast.tickers, []);
     assert.is(srv.requests[0]!.query.get('q'), 'AAPL');
+    for (const it of r.items) assert.is(makeEnvelope('rawNews', { ...it, source: y.name }).data.id, it.data.id);
   } finally {
     await srv.close();
   }

@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
-import { deterministicId, RawPriceBar } from '@stock-mlops/contracts';
+import { readdirSync } from 'node:fs';
+import { deterministicId, makeEnvelope, RawPriceBar } from '@stock-mlops/contracts';
 import {
   createAlphaVantagePriceProvider,
   createCsvReplayProvider,
@@ -64,6 +64,11 @@ t('yahoo daily chart: every bar, values, adjClose, splits and dividends from the
       { kind: 'dividend', symbol: 'AAPL', ts: '2020-11-06T00:00:00.000Z', date: '2020-11-06', amount: 0.205, currency: 'USD' },
     ]);
     assert.is(r.nextCursor, '2020-11-06T00:00:00.000Z');
+
+    // Envelope-ready: what an adapter does with an item.
+    const env = makeEnvelope('rawPrices', { ...r.items[0]!, source: yahoo.name });
+    assert.is(env.eventId, deterministicId('price.bar.raw', 'AAPL', '1d', '2020-08-31T00:00:00.000Z'));
+    assert.is(env.source, 'yahoo');
 
     const sent = srv.requests[0]!;
     assert.is(sent.query.get('interval'), '1d');
@@ -244,12 +249,13 @@ t('alpha vantage Note / Information / Error Message bodies become coded errors w
     { Note: 'Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute and 500 calls per day.' },
     { Information: 'Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day.' },
     { 'Error Message': 'Invalid API call. Please retry or visit the documentation (https://www.alphavantage.co/documentation/) for TIME_SERIES_DAILY.' },
+    { Information: 'Thank you for using Alpha Vantage! This is a premium endpoint. You may subscribe to any of the premium plans at https://www.alphavantage.co/premium/ to instantly unlock all premium endpoints' },
   ];
-  const srv = await serve((_req, res, n) => send(res, 200, JSON.stringify(bodies[(n - 1) % 3])));
+  const srv = await serve((_req, res, n) => send(res, 200, JSON.stringify(bodies[n - 1])));
   try {
     const av = createAlphaVantagePriceProvider({ apiKey: AV_KEY, baseUrl: srv.url, runtime: fakeRuntime().runtime });
     const codes = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < bodies.length; i++) {
       const err = await rejects(() => av.fetchSince({ symbol: 'IBM' }));
       codes.push([err.code, err.retriable]);
       assert.match(err.message, /^alphavantage \[IBM\]: Alpha Vantage/);
@@ -258,6 +264,7 @@ t('alpha vantage Note / Information / Error Message bodies become coded errors w
     assert.equal(codes, [
       ['E_PROVIDER_LIMIT', true],
       ['E_PROVIDER_LIMIT', true],
+      ['E_PROVIDER', false],
       ['E_PROVIDER', false],
     ]);
   } finally {

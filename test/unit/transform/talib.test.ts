@@ -112,17 +112,19 @@ function relErr(a: number, b: number): number {
 }
 
 const files = priceFiles();
-const t = suite<{ refs: Reference[] }>('transform/talib cross-check', {}, { refs: [] });
+// Loaded inside the tests, not in a before hook: uvu swallows errors thrown by hooks, and a
+// missing python3/TA-Lib must fail loudly.
+let loading: Promise<Reference[]> | undefined;
+const references = (): Promise<Reference[]> => (loading ??= Promise.all(files.map((f) => reference(f))));
 
-t.before(async (ctx) => {
-  ctx.refs = await Promise.all(files.map((f) => reference(f)));
-});
+const t = suite('transform/talib cross-check', { timeoutMs: 60_000 });
 
 t('the shared price files are there', () => {
   assert.is(files.length, 8, `expected 8 CSVs in ${path.dirname(files[0] ?? '')}`);
 });
 
-t('indicator classes match TA-Lib on every shared price file (rel err ≤ 1e-6 after warm-up)', ({ refs }) => {
+t('indicator classes match TA-Lib on every shared price file (rel err ≤ 1e-6 after warm-up)', async () => {
+  const refs = await references();
   const worst: Record<string, { err: number; where: string }> = {};
   let checkedSeries = 0;
   let checkedValues = 0;
@@ -164,7 +166,8 @@ t('indicator classes match TA-Lib on every shared price file (rel err ≤ 1e-6 a
   );
 });
 
-t('FeatureEngine outputs match an independent recomputation (TA-Lib + numpy) on every shared file', ({ refs }) => {
+t('FeatureEngine outputs match an independent recomputation (TA-Lib + numpy) on every shared file', async () => {
+  const refs = await references();
   let worst = { err: 0, where: '' };
   let checked = 0;
   files.forEach((file, k) => {

@@ -14,16 +14,19 @@ import { finishBars, INTERVAL_MS, makeBar, type BarDraft, type IntervalName } fr
  *   validation like any other schema violation.
  * - Intraday keys are wall-clock times in the zone named by `Meta Data` ("US/Eastern"); they are
  *   converted to UTC with that zone's DST rules. Each key is taken as the bar's start.
- * - `{"Note": ...}` and `{"Information": ...}` bodies (quota / premium notices, sent with HTTP 200)
- *   → E_PROVIDER_LIMIT (retriable); `{"Error Message": ...}` → E_PROVIDER.
- * - outputsize: `compact` (latest 100 bars) when the cursor is recent enough to be covered,
- *   `full` otherwise.
+ * - `{"Note": ...}` / `{"Information": ...}` bodies (sent with HTTP 200) → E_PROVIDER_LIMIT
+ *   (retriable) for quota notices, E_PROVIDER (not retriable) when they say the request needs a
+ *   premium plan; `{"Error Message": ...}` → E_PROVIDER.
+ * - outputsize 'auto' (default): `compact` (latest 100 bars) when the cursor is recent enough to
+ *   be covered, `full` otherwise. Plans without `full` should set 'compact' (older bars are then
+ *   out of reach: a warning says so).
  */
 export interface AlphaVantagePricesOptions extends HttpProviderOptions {
   apiKey: string;
   /** '1d' → TIME_SERIES_DAILY; 1m/5m/15m/30m/60m → TIME_SERIES_INTRADAY. */
   interval?: IntervalName;
   extendedHours?: boolean;
+  outputsize?: 'auto' | 'compact' | 'full';
   /** Used when the response does not name its zone. */
   defaultTimeZone?: string;
 }
@@ -36,7 +39,7 @@ const compactSpanMs = (interval: IntervalName) => (interval === '1d' ? 100 * DAY
 const INTRADAY_HISTORY_MS = 30 * DAY;
 
 const AvSeriesRow = z.record(z.string(), z.string());
-const AvSeriesBody = z.object({
+const AvSeriesBody = z.looseObject({
   'Meta Data': z.record(z.string(), z.string()),
 });
 
@@ -46,7 +49,11 @@ const AvSeriesBody = z.object({
 export function checkAlphaVantageBody(body: Record<string, unknown>, ctx: ProviderContext, symbol: string): void {
   const note = body.Note ?? body.Information;
   if (typeof note === 'string') {
-    throw new ExtractError('E_PROVIDER_LIMIT', `Alpha Vantage notice: ${ctx.client.redact(note).slice(0, 300)}`, { provider: ctx.name, symbol });
+    const premium = /premium/i.test(note);
+    throw new ExtractError(premium ? 'E_PROVIDER' : 'E_PROVIDER_LIMIT', `Alpha Vantage notice: ${ctx.client.redact(note).slice(0, 300)}`, {
+      provider: ctx.name,
+      symbol,
+    });
   }
   const error = body['Error Message'];
   if (typeof error === 'string') {
@@ -58,9 +65,9 @@ export function checkAlphaVantageBody(body: Record<string, unknown>, ctx: Provid
 export function parseAlphaVantageSeries(
   body: unknown,
   ctx: { provider: string; symbol: string; interval: IntervalName; defaultTimeZone?: string },
-): { bars: BarDraft[]; warnings: string[] } {
+): BarDraft[] {
   const { provider, symbol, interval } = ctx;
-  const obj = parseShape(AvSeriesBody.passthrough(), body, provider, symbol, 'time series');
+  const obj = parseShape(AvSeriesBody, body, provider, symbol, 'time series');
   const meta = obj['Meta Data'];
   const seriesKey = Object.keys(obj).find((k) => k.startsWith('Time Series'));
   if (!seriesKey) throw new ExtractError('E_SCHEMA', 'no "Time Series" object in the response', { provider, symbol });
@@ -105,7 +112,7 @@ export function parseAlphaVantageSeries(
       }),
     });
   }
-  return { bars, warnings: [] };
+  return bars;
 }
 
 export function createAlphaVantagePriceProvider(opts: AlphaVantagePricesOptions): PriceProvider {
@@ -125,8 +132,10 @@ export function createAlphaVantagePriceProvider(opts: AlphaVantagePricesOptions)
       assertSymbol(ctx.name, req.symbol);
       const now = ctx.runtime.now();
       const since = parseCursor(req.cursor, ctx.name, req.symbol)?.time;
-      const outputsize = since !== undefined && now - since < compactSpanMs(interval) ? 'compact' : 'full';
+      const covered = since !== undefined && now - since < compactSpanMs(interval);
+      const outputsize = opts.outputsize && opts.outputsize !== 'auto' ? opts.outputsize : covered ? 'compact' : 'full';
       const warnings: string[] = [];
+      if (outputsize === 'compact' && !covered) warnings.push('outputsize=compact returns the latest 100 bars only: older bars since the cursor are out of reach');
       if (avInterval && since !== undefined && now - since > INTRADAY_HISTORY_MS) {
         warnings.push(`cursor ${req.cursor} is older than the ~30 days of intraday history a request returns: bars in between are lost`);
       }
@@ -140,18 +149,13 @@ export function createAlphaVantagePriceProvider(opts: AlphaVantagePricesOptions)
       });
       const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), ctx.name, req.symbol, 'time series');
       checkAlphaVantageBody(body, ctx, req.symbol);
-      const parsed = parseAlphaVantageSeries(body, {
+      const bars = parseAlphaVantageSeries(body, {
         provider: ctx.name,
         symbol: req.symbol,
         interval,
         ...(opts.defaultTimeZone && { defaultTimeZone: opts.defaultTimeZone }),
       });
-      return finishBars(parsed.bars, req, {
-        provider: ctx.name,
-        onInvalid: ctx.onInvalid,
-        dropIncompleteAt: now,
-        warnings: [...warnings, ...parsed.warnings],
-      });
+      return finishBars(bars, req, { provider: ctx.name, onInvalid: ctx.onInvalid, dropIncompleteAt: now, warnings });
     },
   };
 }

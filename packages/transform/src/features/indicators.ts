@@ -1,23 +1,24 @@
 /**
- * Streaming technical indicators: O(1) work and O(period) fixed-size state per update, with
- * snapshot()/restore() so a consumer can rebuild them after a restart.
+ * Streaming technical indicators: O(1) work per update (amortised, see below) and fixed-size
+ * state, with snapshot()/restore() so a consumer can rebuild them after a restart.
  *
  * Every class reproduces TA-Lib's default conventions (TA_COMPATIBILITY_DEFAULT, unstable
- * period 0), including the order of floating-point operations, so that a series pushed through
- * `update()` one value at a time gives the same numbers as the TA-Lib batch function
- * (checked by test/unit/transform/talib.test.ts against the Python TA-Lib wrapper):
+ * period 0: same seeding, same first-output index, same degenerate-window outputs), so a series
+ * pushed through `update()` one value at a time gives the TA-Lib batch function's numbers
+ * (checked by test/unit/transform/talib.test.ts against the Python TA-Lib wrapper, ≤ 1e-6
+ * relative; the recursive ones follow TA-Lib's operation order and are mostly bit-identical):
  *
- *  | class             | TA-Lib              | first value at input index | convention                                   |
- *  |-------------------|---------------------|----------------------------|----------------------------------------------|
- *  | Sma(n)            | SMA(n)              | n-1                        | running sum: add, output, subtract trailing  |
- *  | Ema(n)            | EMA(n)              | n-1                        | seeded with SMA of the first n; k = 2/(n+1); ((x-prev)*k)+prev |
- *  | Rsi(n)            | RSI(n)              | n                          | Wilder: first avg = mean of n gains/losses; then (avg*(n-1)+x)/n; 0 when avgGain+avgLoss ≈ 0 |
- *  | Atr(n)            | ATR(n)              | n                          | TR from index 1; first ATR = SMA of n TRs; then Wilder |
- *  | Macd(12,26,9)     | MACD(12,26,9)       | slow-1+signal-1 (33)       | both EMAs seeded with SMAs whose windows end on bar slow-1 (the fast EMA is *not* the standalone EMA(12)); signal seeded with SMA of the first 9 MACD values |
- *  | Bollinger(n,k)    | BBANDS(n,k,k,SMA)   | n-1                        | middle = SMA; sd = population std, sqrt(E[x²]-mean²) |
- *  | RollingStdDev(n)  | STDDEV(n,1)         | n-1                        | population std from running Σx, Σx² (ddof option for sample std) |
- *  | RollingCorrelation(n) | CORREL(n)       | n-1                        | Pearson from running Σx, Σy, Σxy, Σx², Σy²   |
- *  | RollingMax/Min(n) | MAX/MIN(n)          | n-1                        | monotonic deque (exact)                      |
+ *  | class                 | TA-Lib            | first value at input index | convention                                   |
+ *  |-----------------------|-------------------|----------------------------|----------------------------------------------|
+ *  | Sma(n)                | SMA(n)            | n-1                        | running sum: add, output, subtract trailing  |
+ *  | Ema(n)                | EMA(n)            | n-1                        | seeded with SMA of the first n; k = 2/(n+1); ((x-prev)*k)+prev |
+ *  | Rsi(n)                | RSI(n)            | n                          | Wilder: first avg = mean of n gains/losses, then (avg*(n-1)+x)/n; 0 when avgGain+avgLoss ≈ 0 |
+ *  | Atr(n)                | ATR(n)            | n                          | TR from index 1; first ATR = SMA of n TRs, then Wilder |
+ *  | Macd(12,26,9)         | MACD(12,26,9)     | slow-1+signal-1 (33)       | both EMAs seeded with SMAs whose windows end on bar slow-1 (so the fast EMA is *not* the standalone EMA(12)); signal seeded with the mean of the first 9 MACD values |
+ *  | Bollinger(n,k)        | BBANDS(n,k,k,SMA) | n-1                        | middle = window mean; bands ± k · population std |
+ *  | RollingStdDev(n)      | STDDEV(n,1)       | n-1                        | population std (ddof option for sample std)  |
+ *  | RollingCorrelation(n) | CORREL(n)         | n-1                        | Pearson; 0 for a constant window             |
+ *  | RollingMax/Min(n)     | MAX/MIN(n)        | n-1                        | monotonic deque (exact)                      |
  *
  * Deliberate difference (accuracy): a stream never ends, so running sums/moments would drift by
  * accumulated rounding, and Σx² - (Σx)²/n loses most digits when the std is small next to the
@@ -43,7 +44,7 @@ import {
   isFiniteNumber,
 } from './state.ts';
 
-/** TA-Lib's TA_EPSILON for TA_IS_ZERO / TA_IS_ZERO_OR_NEG (ta_utility.h). */
+/** TA-Lib's TA_EPSILON for TA_IS_ZERO / TA_IS_ZERO_OR_NEG (ta_utility.h): 1e-14 in the C library 0.8.x that ta-lib 0.8.2 bundles (C 0.4.x used 1e-8). */
 export const TALIB_EPSILON = 1e-14;
 
 /**

@@ -1,0 +1,116 @@
+/**
+ * Test support: run the real services against the real broker and database started by the
+ * test runner (KAFKA_BROKERS / MONGO_URL), isolated per test by a topic prefix and a database.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { MongoClient } from 'mongodb';
+import { Supervisor, serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
+
+export function requireInfra(): { KAFKA_BROKERS: string; MONGO_URL: string } {
+  const { KAFKA_BROKERS, MONGO_URL } = process.env;
+  if (!KAFKA_BROKERS || !MONGO_URL) {
+    throw new Error('KAFKA_BROKERS and MONGO_URL must be set: run tests with `npm test` (it starts the local infrastructure)');
+  }
+  return { KAFKA_BROKERS, MONGO_URL };
+}
+
+export function uniqueId(label: string): string {
+  return `${label}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export function kafkaClient(clientId = 'test'): Kafka {
+  return new Kafka({ clientId, brokers: requireInfra().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+}
+
+export async function mongoClient(): Promise<MongoClient> {
+  const c = new MongoClient(requireInfra().MONGO_URL, { serverSelectionTimeoutMS: 10_000 });
+  await c.connect();
+  return c;
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+}
+
+/** Collect every message of some topics (from the beginning) with a throwaway consumer group. */
+export async function collect(topics: string[], groupPrefix = 'collector'): Promise<{ messages: Array<{ topic: string; m: KafkaMessage }>; stop: () => Promise<void>; consumer: Consumer }> {
+  const kafka = kafkaClient(groupPrefix);
+  const consumer = kafka.consumer({ groupId: uniqueId(`${groupPrefix}-`) });
+  const messages: Array<{ topic: string; m: KafkaMessage }> = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ topic, message }) => void messages.push({ topic, m: message }) });
+  return { messages, consumer, stop: () => consumer.disconnect() };
+}
+
+export interface StackOptions {
+  services: ServiceName[];
+  env?: NodeJS.ProcessEnv;
+  perService?: Partial<Record<ServiceName, NodeJS.ProcessEnv>>;
+  restart?: boolean;
+}
+
+export interface RunningStack {
+  prefix: string;
+  db: string;
+  env: NodeJS.ProcessEnv;
+  sup: Supervisor;
+  logs: string[];
+  stop: () => Promise<void>;
+}
+
+/** Start services as separate processes; logs are kept in memory (and printed when DEBUG_STACK=1). */
+export function startStack(opts: StackOptions): RunningStack {
+  const infra = requireInfra();
+  const prefix = `${uniqueId('t')}.`;
+  const db = prefix.replace(/\W/g, '_').slice(0, 40);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...infra,
+    KAFKA_TOPIC_PREFIX: prefix,
+    MONGO_DB: db,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'debug',
+    ...opts.env,
+  };
+  const logs: string[] = [];
+  const sup = new Supervisor({
+    env,
+    restart: opts.restart ?? true,
+    onLine: (svc, line) => {
+      logs.push(`${svc}| ${line}`);
+      if (process.env.DEBUG_STACK === '1') process.stdout.write(`${svc}| ${line}\n`);
+    },
+  });
+  for (const s of opts.services) sup.start(serviceSpec(s, { HTTP_PORT: '0', ...(opts.perService?.[s] ?? {}) }));
+  return { prefix, db, env, sup, logs, stop: () => sup.stop(10_000) };
+}
+
+/** Print the tail of the services' logs (for failure diagnosis). */
+export function dumpLogs(stack: RunningStack, lines = 60): void {
+  const interesting = stack.logs.filter((l) => !l.includes('"level":"debug"'));
+  console.error(interesting.slice(-lines).join('\n'));
+}
