@@ -49,10 +49,25 @@ export interface Suite<C extends object> {
 export function suite<C extends object = Record<string, unknown>>(title: string, options: SuiteOptions = {}, ctx?: C): Suite<C> {
   const base = (options.timeoutMs ?? 30_000) * scale;
   const s = uvuSuite<C>(title, ctx);
+  // uvu 0.5 swallows errors thrown in `before` hooks (the suite then "passes" with 0 tests):
+  // remember the error and fail every test of the suite with it instead.
+  let beforeError: unknown;
   const wrapped = ((name: string, fn: Fn<C>, opts?: SuiteOptions) => {
-    s(name, withTimeout(name, fn, (opts?.timeoutMs ?? base / scale) * scale));
+    s(name, withTimeout(name, (c: C) => {
+      if (beforeError !== undefined) throw beforeError;
+      return fn(c);
+    }, (opts?.timeoutMs ?? base / scale) * scale));
   }) as Suite<C>;
-  wrapped.before = (fn, opts) => s.before(withTimeout(`${title} before`, fn, (opts?.timeoutMs ?? 120_000) * scale));
+  wrapped.before = (fn, opts) => {
+    const guarded = withTimeout(`${title} before`, fn, (opts?.timeoutMs ?? 120_000) * scale);
+    s.before(async (c: C) => {
+      try {
+        await guarded(c);
+      } catch (err) {
+        beforeError = err;
+      }
+    });
+  };
   wrapped.after = (fn, opts) => s.after(withTimeout(`${title} after`, fn, (opts?.timeoutMs ?? 60_000) * scale));
   wrapped.beforeEach = (fn) => s.before.each(withTimeout(`${title} beforeEach`, fn, base));
   wrapped.afterEach = (fn) => s.after.each(withTimeout(`${title} afterEach`, fn, base));
