@@ -3,6 +3,7 @@ import type { Tf } from './tf.ts';
 import type { FeatureRow } from './datasets/supervised.ts';
 import { makeSupervised } from './datasets/supervised.ts';
 import { priceMetrics } from './evaluation/metrics.ts';
+import { referenceStats, referenceStatsByFeature, toColumns, type ReferenceStats } from './evaluation/drift.ts';
 import { decidePromotion, type GateDecision } from './registry/gate.ts';
 import { ModelStore, type ModelVersion } from './registry/model_store.ts';
 import type { PriceTrainConfig } from './training/config.ts';
@@ -58,6 +59,30 @@ async function productionOnTestWindow(input: PriceRunInput, training: PriceTrain
   }
 }
 
+/**
+ * Reference statistics stored with a version for drift monitoring: per-feature distributions of
+ * the newest input row of each test-window sample (what the live stream looks like) and the
+ * distribution of the model's own predictions on that window.
+ */
+export interface PriceReference {
+  names: string[];
+  features: Record<string, ReferenceStats>;
+  predictions: ReferenceStats;
+  realized: ReferenceStats;
+}
+
+function buildReference(training: PriceTrainingResult, names: string[], predicted: number[]): PriceReference | null {
+  if (names.length === 0 || training.test.length < 2) return null;
+  const rows = training.test.map((s) => [...s.window[s.window.length - 1]!]);
+  const opts = { sampleSize: 200 };
+  return {
+    names,
+    features: referenceStatsByFeature(toColumns(rows, names), opts),
+    predictions: referenceStats(predicted, opts),
+    realized: referenceStats(training.test.map((s) => s.label), opts),
+  };
+}
+
 export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<PriceRunResult> {
   const training = await trainPrice(input.tf, input.rows, input.featureSchemaHash, input.cfg, input.onEpoch);
   const ev = training.evaluation;
@@ -69,6 +94,7 @@ export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<P
     productionNote: production.note,
   });
   const artifacts = await training.model.serialize();
+  const reference = buildReference(training, input.featureNames ?? [], training.testPredictions);
   const metrics = flattenEvaluation(ev);
   if (production.metrics) for (const [k, v] of Object.entries(production.metrics)) if (Number.isFinite(v)) metrics[`production_${k}`] = v;
   const version = await input.store.register({
@@ -78,7 +104,7 @@ export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<P
     params: { ...input.cfg.model, data: input.cfg.data, gate: input.cfg.gate, bestEpoch: training.bestEpoch, epochsRun: training.history.length },
     featureSchemaHash: input.featureSchemaHash,
     normalization: { featureMean: training.model.meta.featureMean, featureStd: training.model.meta.featureStd, targetScale: training.model.meta.targetScale },
-    reference: null,
+    reference: reference as unknown as Record<string, unknown> | null,
     dataWindow: training.dataWindow,
     lineage: { ...input.lineage, symbols: training.symbols, split: training.split, featureNames: input.featureNames ?? [] },
     gitSha: input.gitSha,

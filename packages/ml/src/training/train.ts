@@ -31,6 +31,8 @@ export interface PriceTrainingResult {
   bestEpoch: number;
   evaluation: PriceEvaluationReport;
   test: SupervisedSample[];
+  /** The trained model's predictions on `test`, in order. */
+  testPredictions: number[];
   split: { train: number; val: number; test: number; purged: number };
   dataWindow: { from: string; to: string; rows: number };
   symbols: string[];
@@ -166,6 +168,7 @@ export async function trainPrice(
     bestEpoch: trained.bestEpoch,
     evaluation,
     test: split.test,
+    testPredictions: predicted,
     split: { train: split.train.length, val: split.val.length, test: split.test.length, purged: split.purged },
     dataWindow: {
       from: new Date(from).toISOString(),
