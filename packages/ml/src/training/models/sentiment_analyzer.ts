@@ -6,8 +6,8 @@
  * - `cnn`: token ids → embedding → n-gram "convolutions" of several widths (windows + dense,
  *   see sentiment_analyzer_layers.ts for why not conv1d) → ReLU → global max pool → dropout →
  *   softmax;
- * - `bag`: TF-IDF weighted word 1–2-grams + character 3–5-grams → linear softmax (a
- *   multinomial logistic regression with sparse inputs).
+ * - `bag`: TF-IDF weighted word 1–2-grams + character 3–5-grams (each group L2-normalised on
+ *   its own) → linear softmax (a multinomial logistic regression with sparse inputs).
  * Each member is trained with class-weighted cross-entropy, Adam, seeded shuffling and
  * early stopping on the validation set (best weights restored). Members are trained one after
  * another and the final model outputs the mean of their probabilities.
@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { parseCsvTable } from '../../text/csv.ts';
 import { initTf, type Tf, type TfBackendName } from '../../tf.ts';
 import { sentimentLayers } from './sentiment_analyzer_layers.ts';
-import { SentimentFeaturizer, type EncodedBatch, type FeatureConfig, type FeaturizerJson } from './sentiment_analyzer_features.ts';
+import { bagGroups, SentimentFeaturizer, type BagFeatureConfig, type EncodedBatch, type FeatureConfig, type FeaturizerJson } from './sentiment_analyzer_features.ts';
 import { classificationReport, createRng, shuffleInPlace, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
 
 export const SENTIMENT_LABELS = ['negative', 'neutral', 'positive'] as const;
@@ -84,7 +84,7 @@ export const DEFAULT_SENTIMENT_CONFIG: SentimentConfig = {
     maxLen: 64,
     vocabMinFrequency: 2,
     vocabMaxSize: 20_000,
-    bag: { wordNgrams: 2, charNgrams: [3, 5], minFrequency: 2, maxFeatures: 60_000, maxPerDoc: 512 },
+    bag: { wordNgrams: 2, charNgrams: [3, 5], minFrequency: 2, maxFeatures: 60_000, maxWordFeaturesPerDoc: 128, maxCharFeaturesPerDoc: 512 },
     tokenizer: {},
   },
   members: [
@@ -254,7 +254,8 @@ interface Member {
   penalised: tfTypes.LayerVariable[];
 }
 
-type InputName = 'tokens' | 'bag_ids' | 'bag_counts';
+/** `tokens`, or `bag_<group>_ids` / `bag_<group>_counts`. */
+type InputName = string;
 
 interface Network {
   model: tfTypes.LayersModel;
@@ -265,11 +266,18 @@ interface Network {
 function buildNetwork(tf: Tf, config: SentimentConfig, featurizer: SentimentFeaturizer, seed: number): Network {
   const L = sentimentLayers(tf);
   const { maxLen, bag } = config.features;
-  const inputs = {
+  const inputs: Record<InputName, tfTypes.SymbolicTensor> = {
     tokens: tf.input({ shape: [maxLen], dtype: 'int32', name: 'tokens' }),
-    bag_ids: tf.input({ shape: [bag?.maxPerDoc ?? 1], dtype: 'int32', name: 'bag_ids' }),
-    bag_counts: tf.input({ shape: [bag?.maxPerDoc ?? 1], dtype: 'float32', name: 'bag_counts' }),
   };
+  const bagInputNames: InputName[] = [];
+  for (const group of bag ? bagGroups(bag) : []) {
+    const width = group === 'word' ? (bag as BagFeatureConfig).maxWordFeaturesPerDoc : (bag as BagFeatureConfig).maxCharFeaturesPerDoc;
+    for (const suffix of ['ids', 'counts'] as const) {
+      const name = `bag_${group}_${suffix}`;
+      inputs[name] = tf.input({ shape: [width], dtype: suffix === 'ids' ? 'int32' : 'float32', name });
+      bagInputNames.push(name);
+    }
+  }
   let layerSeed = seed * 1000;
   const nextSeed = (): number => ++layerSeed;
   const k = SENTIMENT_LABELS.length;
@@ -280,7 +288,7 @@ function buildNetwork(tf: Tf, config: SentimentConfig, featurizer: SentimentFeat
     const p = `m${m}_${mc.kind}`;
     if (mc.kind === 'cnn') {
       const embedding = L.embedding({ inputDim: featurizer.vocab.size, outputDim: mc.embeddingDim, seed: nextSeed(), maskZero: true, name: `${p}_embedding` });
-      let x = embedding.apply(inputs.tokens) as tfTypes.SymbolicTensor;
+      let x = embedding.apply(inputs.tokens as tfTypes.SymbolicTensor) as tfTypes.SymbolicTensor;
       if (mc.embeddingDropout > 0) x = L.dropout({ rate: mc.embeddingDropout, seed: nextSeed(), name: `${p}_embedding_dropout` }).apply(x) as tfTypes.SymbolicTensor;
       const pooled = mc.kernelSizes.map((size) => {
         const windows = L.windows({ kernelSize: size, name: `${p}_windows${size}` }).apply(x);
@@ -294,26 +302,27 @@ function buildNetwork(tf: Tf, config: SentimentConfig, featurizer: SentimentFeat
       const out = tf.layers
         .dense({ units: k, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }), name: `${p}_softmax` })
         .apply(h) as tfTypes.SymbolicTensor;
-      const model = tf.model({ inputs: [inputs.tokens], outputs: out, name: p });
+      const model = tf.model({ inputs: [inputs.tokens as tfTypes.SymbolicTensor], outputs: out, name: p });
       members.push({ config: mc, model, inputNames: ['tokens'], penalised: [] });
     } else {
       const bagLayer = L.tfidfBag({ inputDim: featurizer.bagVocab?.size ?? 1, outputDim: k, seed: nextSeed(), name: `${p}_tfidf` });
       bagLayers.push(bagLayer);
-      const logits = bagLayer.apply([inputs.bag_ids, inputs.bag_counts]);
+      const bagInputs = bagInputNames.map((n) => inputs[n] as tfTypes.SymbolicTensor);
+      const logits = bagLayer.apply(bagInputs);
       // Bias + softmax; the kernel starts as identity so the member is exactly multinomial LR.
       const out = tf.layers
         .dense({ units: k, activation: 'softmax', kernelInitializer: tf.initializers.identity({}), name: `${p}_softmax` })
         .apply(logits) as tfTypes.SymbolicTensor;
-      const model = tf.model({ inputs: [inputs.bag_ids, inputs.bag_counts], outputs: out, name: p });
+      const model = tf.model({ inputs: bagInputs, outputs: out, name: p });
       const table = bagLayer.trainableWeights[0];
-      members.push({ config: mc, model, inputNames: ['bag_ids', 'bag_counts'], penalised: table ? [table] : [] });
+      members.push({ config: mc, model, inputNames: bagInputNames, penalised: table ? [table] : [] });
     }
   });
 
-  const usedInputs = (['tokens', 'bag_ids', 'bag_counts'] as const).filter((name) => members.some((m) => m.inputNames.includes(name)));
+  const usedInputs = Object.keys(inputs).filter((name) => members.some((m) => m.inputNames.includes(name)));
   const outputs = members.map((m) => m.model.outputs[0] as tfTypes.SymbolicTensor);
   const combined = outputs.length === 1 ? (outputs[0] as tfTypes.SymbolicTensor) : (tf.layers.average({ name: 'ensemble_mean' }).apply(outputs) as tfTypes.SymbolicTensor);
-  const model = tf.model({ inputs: usedInputs.map((n) => inputs[n]), outputs: combined, name: 'sentiment_analyzer' });
+  const model = tf.model({ inputs: usedInputs.map((n) => inputs[n] as tfTypes.SymbolicTensor), outputs: combined, name: 'sentiment_analyzer' });
 
   return {
     model,
@@ -423,12 +432,20 @@ function memberInputs(tf: Tf, member: Member, x: EncodedBatch, idx: number[] | n
 
 /** Builds one input tensor for the rows `idx` (all rows when null). */
 function inputTensor(tf: Tf, name: InputName, x: EncodedBatch, idx: number[] | null): tfTypes.Tensor {
-  const src = name === 'tokens' ? x.tokens : name === 'bag_ids' ? x.bagIds : x.bagCounts;
+  const src = inputSource(name, x);
   const width = x.n === 0 ? 0 : src.length / x.n;
   const rows = idx ?? Array.from({ length: x.n }, (_, i) => i);
   const out = src instanceof Int32Array ? new Int32Array(rows.length * width) : new Float32Array(rows.length * width);
   rows.forEach((r, j) => out.set(src.subarray(r * width, (r + 1) * width), j * width));
   return out instanceof Int32Array ? tf.tensor2d(out, [rows.length, width], 'int32') : tf.tensor2d(out, [rows.length, width], 'float32');
+}
+
+function inputSource(name: InputName, x: EncodedBatch): Int32Array | Float32Array {
+  if (name === 'tokens') return x.tokens;
+  const m = /^bag_(\w+)_(ids|counts)$/u.exec(name);
+  const bag = m ? x.bags.find((b) => b.group === m[1]) : undefined;
+  if (!m || !bag) throw new SentimentError('E_SENTIMENT_BAD_ARTIFACT', `model input ${name} has no matching features`);
+  return m[2] === 'ids' ? bag.ids : bag.counts;
 }
 
 const PREDICT_BATCH = 256;

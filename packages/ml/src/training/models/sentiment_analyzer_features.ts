@@ -3,8 +3,8 @@
  *
  * Two views of each text:
  * - `tokens`: vocabulary ids, right-padded/truncated to `maxLen` (sequence branch);
- * - a sparse bag: ids and raw counts of word n-grams and character n-grams, at most
- *   `maxPerDoc` per text (TF-IDF branch; the idf vector is produced here and stored in the
+ * - sparse bags: ids and raw counts of word n-grams and, separately, character n-grams, with
+ *   a fixed width per group (TF-IDF branch; the idf vector is produced here and stored in the
  *   model as a weight).
  */
 import { charNgrams, ngrams, tokenize, type TokenizerOptions } from '../../text/tokenizer.ts';
@@ -17,8 +17,20 @@ export interface BagFeatureConfig {
   charNgrams: [number, number] | null;
   minFrequency: number;
   maxFeatures: number;
-  /** Features kept per text (the rest, rarest-id-last, are dropped). */
-  maxPerDoc: number;
+  /** Word / character features kept per text (beyond that, the rarest are dropped). */
+  maxWordFeaturesPerDoc: number;
+  maxCharFeaturesPerDoc: number;
+}
+
+/** Each group is TF-IDF-normalised on its own (as two stacked scikit-learn vectorizers). */
+export type BagGroup = 'word' | 'char';
+
+export interface EncodedBag {
+  group: BagGroup;
+  /** Row-major n × width; id 0 = padding (count 0). */
+  ids: Int32Array;
+  counts: Float32Array;
+  width: number;
 }
 
 export interface FeatureConfig {
@@ -32,8 +44,7 @@ export interface FeatureConfig {
 export interface EncodedBatch {
   n: number;
   tokens: Int32Array;
-  bagIds: Int32Array;
-  bagCounts: Float32Array;
+  bags: EncodedBag[];
 }
 
 export interface FeaturizerJson {
@@ -56,7 +67,7 @@ export class SentimentFeaturizer {
     if (!config.bag) return { featurizer: new SentimentFeaturizer(config, vocab, null), idf: null };
     const bag = config.bag;
     // Document frequency, so that min frequency and idf agree.
-    const bagDocs = docs.map((d) => [...new Set(bagFeatures(d, bag))]);
+    const bagDocs = docs.map((d) => [...new Set(bagGroups(bag).flatMap((g) => bagFeatures(d, bag, g)))]);
     const bagVocab = Vocabulary.build(bagDocs, { minFrequency: bag.minFrequency, maxSize: bag.maxFeatures });
     const df = new Float64Array(bagVocab.size);
     for (const d of bagDocs) {
@@ -90,34 +101,42 @@ export class SentimentFeaturizer {
   encode(texts: readonly string[]): EncodedBatch {
     const n = texts.length;
     const { maxLen, bag } = this.config;
-    const perDoc = bag?.maxPerDoc ?? 0;
     const tokens = new Int32Array(n * maxLen);
-    const bagIds = new Int32Array(n * perDoc);
-    const bagCounts = new Float32Array(n * perDoc);
+    const groups = bag && this.bagVocab ? bagGroups(bag) : [];
+    const bags: EncodedBag[] = groups.map((group) => {
+      const width = group === 'word' ? (bag as BagFeatureConfig).maxWordFeaturesPerDoc : (bag as BagFeatureConfig).maxCharFeaturesPerDoc;
+      return { group, width, ids: new Int32Array(n * width), counts: new Float32Array(n * width) };
+    });
     texts.forEach((text, i) => {
       const toks = tokenize(text, this.config.tokenizer);
       tokens.set(this.vocab.encode(toks, maxLen), i * maxLen);
-      if (!bag || !this.bagVocab) return;
-      const counts = new Map<number, number>();
-      for (const f of bagFeatures(toks, bag)) {
-        const id = this.bagVocab.lookup(f);
-        if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+      for (const b of bags) {
+        const counts = new Map<number, number>();
+        for (const f of bagFeatures(toks, bag as BagFeatureConfig, b.group)) {
+          const id = this.bagVocab?.lookup(f);
+          if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
+        // Ascending id = descending training frequency: truncation drops the rarest features.
+        const entries = [...counts].sort((a, c) => a[0] - c[0]).slice(0, b.width);
+        entries.forEach(([id, c], j) => {
+          b.ids[i * b.width + j] = id;
+          b.counts[i * b.width + j] = c;
+        });
       }
-      // Ascending id = descending training frequency: truncation drops the rarest features.
-      const entries = [...counts].sort((a, b) => a[0] - b[0]).slice(0, perDoc);
-      entries.forEach(([id, c], j) => {
-        bagIds[i * perDoc + j] = id;
-        bagCounts[i * perDoc + j] = c;
-      });
     });
-    return { n, tokens, bagIds, bagCounts };
+    return { n, tokens, bags };
   }
 }
 
-function bagFeatures(tokens: readonly string[], bag: BagFeatureConfig): string[] {
+export function bagGroups(bag: BagFeatureConfig): BagGroup[] {
+  return bag.charNgrams ? ['word', 'char'] : ['word'];
+}
+
+function bagFeatures(tokens: readonly string[], bag: BagFeatureConfig, group: BagGroup): string[] {
   const out: string[] = [];
-  for (let n = 1; n <= bag.wordNgrams; n++) for (const g of ngrams(tokens, n)) out.push(`w${n}:${g}`);
-  if (bag.charNgrams) {
+  if (group === 'word') {
+    for (let n = 1; n <= bag.wordNgrams; n++) for (const g of ngrams(tokens, n)) out.push(`w${n}:${g}`);
+  } else if (bag.charNgrams) {
     const [lo, hi] = bag.charNgrams;
     for (const t of tokens) for (const g of charNgrams(t, lo, hi)) out.push(`c:${g}`);
   }

@@ -192,18 +192,28 @@ export function sentimentLayers(tf: Tf): SentimentLayers {
       return [first[0] ?? null, this.outputDim];
     }
 
-    /** inputs: [ids (B×M, 0 = padding), term counts (B×M)] */
+    /**
+     * inputs: pairs [ids (B×M, 0 = padding), term counts (B×M)], one pair per feature group.
+     * Each group gets its own L2 normalisation, then the groups' weighted rows are summed.
+     */
     override call(inputs: Tensor | Tensor[]): Tensor {
       return tf.tidy(() => {
-        const [rawIds, counts] = inputs as [Tensor, Tensor];
-        const ids = tf.cast(rawIds, 'int32');
-        const present = tf.cast(tf.greater(counts, 0), 'float32');
-        const tfw = tf.mul(present, tf.add(1, tf.log(tf.maximum(counts, 1))));
-        const w = tf.mul(tfw, tf.gather(this.idf.read(), ids));
-        const norm = tf.add(tf.sqrt(tf.sum(tf.square(w), 1, true)), 1e-8);
-        const weights = tf.div(w, norm);
-        const rows = lookup(tf, this.table.read(), ids);
-        return tf.sum(tf.mul(rows, tf.expandDims(weights, -1)), 1);
+        const list = inputs as Tensor[];
+        const table = this.table.read();
+        const idf = this.idf.read();
+        let total: Tensor | undefined;
+        for (let g = 0; g + 1 < list.length; g += 2) {
+          const ids = tf.cast(list[g] as Tensor, 'int32');
+          const counts = list[g + 1] as Tensor;
+          const present = tf.cast(tf.greater(counts, 0), 'float32');
+          const tfw = tf.mul(present, tf.add(1, tf.log(tf.maximum(counts, 1))));
+          const w = tf.mul(tfw, tf.gather(idf, ids));
+          const weights = tf.div(w, tf.add(tf.sqrt(tf.sum(tf.square(w), 1, true)), 1e-8));
+          const part = tf.sum(tf.mul(lookup(tf, table, ids), tf.expandDims(weights, -1)), 1);
+          total = total === undefined ? part : tf.add(total, part);
+        }
+        if (total === undefined) throw new Error('SmlTfidfBag needs [ids, counts] input pairs');
+        return total;
       });
     }
 
