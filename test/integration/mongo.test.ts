@@ -43,11 +43,11 @@ t('upserts on natural keys are idempotent and the latest-state store keeps only 
     const db = new Database(h.db);
     await db.ensureIndexes();
     const docs = [1, 2, 3].map((i) => ({ _id: `X|1d|2020-01-0${i}`, symbol: 'X', close: i }));
-    const first = await db.upsertMany('bars', docs);
-    const second = await db.upsertMany('bars', docs);
-    assert.is(first.upserted, 3);
-    assert.is(second.upserted, 0);
-    assert.is(await db.count('bars'), 3);
+    const first = await db.insertIfAbsent('bars', docs);
+    const second = await db.insertIfAbsent('bars', [...docs, { _id: 'X|1d|2020-01-04', symbol: 'X', close: 4 }]);
+    assert.equal(first, { inserted: 3, duplicates: 0 });
+    assert.equal(second, { inserted: 1, duplicates: 3 }, 'redelivered documents are recognised as duplicates');
+    assert.is(await db.count('bars'), 4);
     const latest = new LatestStateStore(h.db);
     const bar = (ts: string, close: number) => ({ symbol: 'X', ts, value: { symbol: 'X', ts, close } as never });
     await latest.putNewest('bar', [bar('2020-01-02T00:00:00.000Z', 2), bar('2020-01-01T00:00:00.000Z', 1)]);

@@ -1,4 +1,4 @@
-import type { AnyBulkWriteOperation, Collection, Db, Document } from 'mongodb';
+import type { Collection, Db, Document } from 'mongodb';
 import type {
   CleanFinancialFact,
   CleanNewsArticle,
@@ -57,15 +57,30 @@ export class Database {
     await this.db.collection(COLLECTIONS.financials).createIndex({ symbol: 1, filed: 1 });
   }
 
-  /** Idempotent upsert of documents by `_id`; returns counts for metrics. */
-  async upsertMany<T extends { _id: string }>(collection: string, docs: T[]): Promise<{ upserted: number; modified: number; matched: number }> {
-    if (docs.length === 0) return { upserted: 0, modified: 0, matched: 0 };
-    const ops: AnyBulkWriteOperation<{ _id: string }>[] = docs.map((d) => {
-      const { _id, ...rest } = d;
-      return { updateOne: { filter: { _id }, update: { $set: rest as Document }, upsert: true } };
-    });
-    const r = await this.db.collection<{ _id: string }>(collection).bulkWrite(ops, { ordered: false });
-    return { upserted: r.upsertedCount, modified: r.modifiedCount, matched: r.matchedCount };
+  /**
+   * Idempotent write of documents keyed by their natural `_id`: insert what is new, keep what is
+   * already there (first write wins, like the cleaner's "first source wins"). Duplicate-key
+   * errors (11000) from redeliveries are expected and ignored; any other error is thrown.
+   *
+   * Why not `updateOne(..., {upsert: true})`: on FerretDB's SQLite backend an update by `_id`
+   * scans the collection (measured ~15 ms per document at 1k documents, growing with size),
+   * while an unordered `insertMany` checks `_id` uniqueness in the storage index (~0.5 ms per
+   * document). Our documents are deterministic functions of their key, so both give the same state.
+   */
+  async insertIfAbsent<T extends { _id: string }>(collection: string, docs: T[]): Promise<{ inserted: number; duplicates: number }> {
+    if (docs.length === 0) return { inserted: 0, duplicates: 0 };
+    try {
+      const r = await this.db.collection<{ _id: string }>(collection).insertMany(docs.map((d) => ({ ...d })), { ordered: false });
+      return { inserted: r.insertedCount, duplicates: 0 };
+    } catch (err) {
+      const e = err as { code?: number; writeErrors?: Array<{ code?: number }> | { code?: number }; insertedCount?: number; result?: { insertedCount?: number } };
+      const writeErrors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+      if (writeErrors.length > 0 && writeErrors.every((w) => w.code === 11000)) {
+        const inserted = e.insertedCount ?? e.result?.insertedCount ?? docs.length - writeErrors.length;
+        return { inserted, duplicates: writeErrors.length };
+      }
+      throw err;
+    }
   }
 
   async featuresFor(symbol: string, interval = '1d'): Promise<FeatureDoc[]> {

@@ -1,6 +1,6 @@
 /**
  * loader: writes clean bars, features, predictions, news and financial facts to MongoDB with
- * idempotent bulk upserts on natural keys, and keeps the latest-state document per symbol.
+ * idempotent bulk inserts on natural keys (first write wins), and keeps the latest-state document per symbol.
  * Offsets are committed only after the write is acknowledged; while the database is down the
  * batch is retried with backoff, so nothing is lost or duplicated.
  */
@@ -63,7 +63,7 @@ const consumer = await runConsumer({
     const retry = { log, isStopping: ctx.isStopping };
     const r = await withDbRetry(async () => {
       await ctx.heartbeat();
-      return database.upsertMany(collection, docs);
+      return database.insertIfAbsent(collection, docs);
     }, retry);
     const k = batch[0]!.topicKey;
     if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
