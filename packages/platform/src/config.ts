@@ -28,6 +28,7 @@ export const BaseEnv = z.object({
     .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be a comma-separated list of host:port')
     .default('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
+  KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1).describe('replication factor for topics a service creates'),
   KAFKA_TOPIC_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9._-]*$/, "only letters, digits, '.', '_' and '-'")

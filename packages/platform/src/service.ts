@@ -70,7 +70,7 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
   log.info({ port: ops.port }, 'ops http listening (/healthz, /readyz, /metrics)');
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? opts.name, log });
-  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX);
+  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX, config.KAFKA_TOPIC_REPLICATION);
   const producer = new BatchingProducer(kafka, { log, metrics });
   await producer.connect();
   shutdown.add('producer', () => producer.disconnect());
