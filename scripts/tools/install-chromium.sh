@@ -7,8 +7,11 @@ set -euo pipefail
 
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
 
-if [ -x "$CHROMIUM" ] && "$CHROMIUM" --version >/dev/null 2>&1; then
-  echo "chromium already installed: $("$CHROMIUM" --version)"
+# (Debian's launcher script may print a harmless /dev/shm warning on stderr: hidden.)
+version() { "$CHROMIUM" --version 2>/dev/null; }
+
+if [ -x "$CHROMIUM" ] && version >/dev/null; then
+  echo "chromium already installed: $(version)"
   exit 0
 fi
 
@@ -24,4 +27,4 @@ export DEBIAN_FRONTEND=noninteractive
 # Fonts so that text renders in screenshots; both are small and in Debian main.
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core fonts-liberation >/dev/null
-echo "chromium installed: $("$CHROMIUM" --version)"
+echo "chromium installed: $(version)"

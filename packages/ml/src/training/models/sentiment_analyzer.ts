@@ -21,7 +21,8 @@ import { parseCsvTable } from '../../text/csv.ts';
 import { initTf, type Tf, type TfBackendName } from '../../tf.ts';
 import { sentimentLayers } from './sentiment_analyzer_layers.ts';
 import { bagGroups, SentimentFeaturizer, type BagFeatureConfig, type EncodedBatch, type FeatureConfig, type FeaturizerJson } from './sentiment_analyzer_features.ts';
-import { classificationReport, createRng, shuffleInPlace, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
+import { mulberry32, seededShuffle } from '../../datasets/random.ts';
+import { classificationReport, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
 
 export const SENTIMENT_LABELS = ['negative', 'neutral', 'positive'] as const;
 export type SentimentLabel = (typeof SENTIMENT_LABELS)[number];
@@ -77,6 +78,12 @@ export interface SentimentConfig {
   monitor: 'loss' | 'accuracy' | 'macroF1';
   /** 'balanced' = inverse class frequency weights (mean weight 1 over the training set). */
   classWeighting: 'balanced' | 'none';
+  /**
+   * After early stopping has chosen each member's epoch count, train again from scratch on
+   * train + validation for that many epochs (more data, same recipe). Doubles training time;
+   * the reported validation metrics are those of the model selected before the refit.
+   */
+  refit: boolean;
 }
 
 export const DEFAULT_SENTIMENT_CONFIG: SentimentConfig = {
@@ -89,24 +96,42 @@ export const DEFAULT_SENTIMENT_CONFIG: SentimentConfig = {
   },
   members: [
     { kind: 'cnn', embeddingDim: 64, kernelSizes: [1, 2, 3], filters: 64, dropout: 0.5, embeddingDropout: 0.1, learningRate: 2e-3 },
-    { kind: 'bag', learningRate: 5e-3, l2: 0 },
+    { kind: 'bag', learningRate: 5e-3, l2: 2e-5 },
   ],
   batchSize: 32,
   epochs: 20,
   patience: 3,
   monitor: 'loss',
   classWeighting: 'balanced',
+  refit: true,
 };
 
-export interface SentimentConfigOverrides extends Partial<Omit<SentimentConfig, 'features'>> {
-  features?: Partial<FeatureConfig>;
+const DEFAULT_MEMBERS: { cnn: CnnMemberConfig; bag: BagMemberConfig } = {
+  cnn: DEFAULT_SENTIMENT_CONFIG.members[0] as CnnMemberConfig,
+  bag: DEFAULT_SENTIMENT_CONFIG.members[1] as BagMemberConfig,
+};
+
+export interface SentimentConfigOverrides extends Partial<Omit<SentimentConfig, 'features' | 'members'>> {
+  features?: Partial<Omit<FeatureConfig, 'bag'>> & { bag?: Partial<BagFeatureConfig> | null };
+  /** Each member is completed with the defaults of its kind. */
+  members?: Array<Partial<MemberConfig> & { kind: MemberConfig['kind'] }>;
 }
 
-function resolveConfig(overrides: SentimentConfigOverrides): SentimentConfig {
+/** Defaults completed with `overrides` (nested objects merged), then checked. */
+export function resolveSentimentConfig(overrides: SentimentConfigOverrides = {}): SentimentConfig {
+  const d = DEFAULT_SENTIMENT_CONFIG;
+  const f = overrides.features ?? {};
+  const bag = f.bag === null ? null : d.features.bag && { ...d.features.bag, ...f.bag };
+  const pick = <K extends keyof SentimentConfig>(key: K): SentimentConfig[K] => (overrides[key] as SentimentConfig[K] | undefined) ?? d[key];
   const config: SentimentConfig = {
-    ...DEFAULT_SENTIMENT_CONFIG,
-    ...overrides,
-    features: { ...DEFAULT_SENTIMENT_CONFIG.features, ...overrides.features },
+    features: { ...d.features, ...f, bag, tokenizer: { ...d.features.tokenizer, ...f.tokenizer } },
+    members: overrides.members ? overrides.members.map((m) => ({ ...DEFAULT_MEMBERS[m.kind], ...m }) as MemberConfig) : d.members,
+    batchSize: pick('batchSize'),
+    epochs: pick('epochs'),
+    patience: pick('patience'),
+    monitor: pick('monitor'),
+    classWeighting: pick('classWeighting'),
+    refit: pick('refit'),
   };
   const bad = (what: string): never => {
     throw new SentimentError('E_SENTIMENT_BAD_INPUT', `invalid sentiment config: ${what}`);
@@ -137,6 +162,8 @@ export interface EpochLog {
   valAccuracy: number | null;
   valMacroF1: number | null;
   seconds: number;
+  /** True for the final re-training on train + validation (`refit`). */
+  refit?: boolean;
 }
 
 export interface TrainSentimentOptions extends LabelledTexts, SentimentConfigOverrides {
@@ -172,7 +199,7 @@ export function computeClassWeights(labels: readonly SentimentLabel[]): Record<S
 export async function trainSentiment(options: TrainSentimentOptions): Promise<TrainSentimentResult> {
   const started = performance.now();
   const { tf, backend } = await initTf();
-  const config = resolveConfig(options);
+  const config = resolveSentimentConfig(options);
   const seed = options.seed ?? 42;
   checkLabelled(options, 'training');
 
@@ -191,42 +218,68 @@ export async function trainSentiment(options: TrainSentimentOptions): Promise<Tr
     validation = pick(split.test);
   }
 
-  const { featurizer, idf } = SentimentFeaturizer.fit(train.texts, config.features);
-  const trainX = featurizer.encode(train.texts);
-  const trainY = train.labels.map(labelIndex);
-  const valX = validation ? featurizer.encode(validation.texts) : null;
-  const valY = validation ? validation.labels.map(labelIndex) : null;
-  const classWeights = config.classWeighting === 'balanced' ? computeClassWeights(train.labels) : null;
-  const sampleWeights = Float32Array.from(train.labels, (l) => (classWeights ? classWeights[l] : 1));
+  const history: EpochLog[] = [];
+  const onEpoch = async (log: EpochLog): Promise<void> => {
+    history.push(log);
+    await options.onEpoch?.(log);
+  };
+  const selected = await fitNetwork(tf, config, seed, train, validation, null, onEpoch);
+  let metrics: ClassificationReport | null = null;
+  if (validation) {
+    const valX = selected.featurizer.encode(validation.texts);
+    const probs = await predictBatched(tf, selected.net.model, selected.net.model.inputNames, valX);
+    metrics = classificationReport(validation.labels.map(labelIndex), argmaxRows(probs, SENTIMENT_LABELS.length), SENTIMENT_LABELS);
+  }
 
+  let final = selected;
+  if (config.refit && validation) {
+    // Same recipe on train + validation, each member for its selected number of epochs.
+    selected.net.model.dispose();
+    const all: LabelledTexts = { texts: [...train.texts, ...validation.texts], labels: [...train.labels, ...validation.labels] };
+    final = await fitNetwork(tf, config, seed, all, null, selected.bestEpochs, async (log) => onEpoch({ ...log, refit: true }));
+  }
+
+  const model = new SentimentModel(tf, final.net.model, final.featurizer, config);
+  return { model, history, metrics, bestEpochs: selected.bestEpochs, trainingSeconds: (performance.now() - started) / 1000, backend };
+}
+
+interface FittedNetwork {
+  net: Network;
+  featurizer: SentimentFeaturizer;
+  bestEpochs: number[];
+}
+
+/**
+ * Fits vocabularies and trains every member on `train`; with `validation`, each member stops
+ * early and keeps its best weights; with `fixedEpochs`, member m trains exactly fixedEpochs[m].
+ */
+async function fitNetwork(
+  tf: Tf,
+  config: SentimentConfig,
+  seed: number,
+  train: LabelledTexts,
+  validation: LabelledTexts | null,
+  fixedEpochs: number[] | null,
+  onEpoch: (log: EpochLog) => Promise<void>,
+): Promise<FittedNetwork> {
+  const { featurizer, idf } = SentimentFeaturizer.fit(train.texts, config.features);
+  const classWeights = config.classWeighting === 'balanced' ? computeClassWeights(train.labels) : null;
+  const data: Omit<MemberData, 'epochs'> = {
+    trainX: featurizer.encode(train.texts),
+    trainY: train.labels.map(labelIndex),
+    sampleWeights: Float32Array.from(train.labels, (l) => (classWeights ? classWeights[l] : 1)),
+    valX: validation ? featurizer.encode(validation.texts) : null,
+    valY: validation ? validation.labels.map(labelIndex) : null,
+    onEpoch,
+  };
   const net = buildNetwork(tf, config, featurizer, seed);
   if (idf) net.setIdf(idf);
-
-  const history: EpochLog[] = [];
   const bestEpochs: number[] = [];
   for (let m = 0; m < net.members.length; m++) {
-    const member = net.members[m] as Member;
-    const best = await trainMember(tf, member, m, config, seed, {
-      trainX,
-      trainY,
-      sampleWeights,
-      valX,
-      valY,
-      onEpoch: async (log) => {
-        history.push(log);
-        await options.onEpoch?.(log);
-      },
-    });
-    bestEpochs.push(best);
+    const epochs = fixedEpochs?.[m] ?? config.epochs;
+    bestEpochs.push(await trainMember(tf, net.members[m] as Member, m, config, seed, { ...data, epochs }));
   }
-
-  const model = new SentimentModel(tf, net.model, featurizer, config);
-  let metrics: ClassificationReport | null = null;
-  if (validation && valX && valY) {
-    const probs = await model.predictEncoded(valX);
-    metrics = classificationReport(valY, argmaxRows(probs, SENTIMENT_LABELS.length), SENTIMENT_LABELS);
-  }
-  return { model, history, metrics, bestEpochs, trainingSeconds: (performance.now() - started) / 1000, backend };
+  return { net, featurizer, bestEpochs };
 }
 
 function checkLabelled(data: LabelledTexts, what: string): void {
@@ -338,6 +391,7 @@ function buildNetwork(tf: Tf, config: SentimentConfig, featurizer: SentimentFeat
 }
 
 interface MemberData {
+  epochs: number;
   trainX: EncodedBatch;
   trainY: number[];
   sampleWeights: Float32Array;
@@ -349,18 +403,18 @@ interface MemberData {
 async function trainMember(tf: Tf, member: Member, index: number, config: SentimentConfig, seed: number, data: MemberData): Promise<number> {
   const { trainX, trainY, sampleWeights, valX, valY } = data;
   const optimizer = tf.train.adam(member.config.learningRate);
-  const rng = createRng(seed * 7919 + index);
+  const rng = mulberry32(seed * 7919 + index);
   const k = SENTIMENT_LABELS.length;
   const l2 = member.config.kind === 'bag' ? member.config.l2 : 0;
-  const order = trainY.map((_, i) => i);
+  let order = trainY.map((_, i) => i);
   const better = (a: number, b: number): boolean => (config.monitor === 'loss' ? a < b : a > b);
   let best: { score: number; epoch: number; weights: tfTypes.Tensor[] } | null = null;
   let sinceBest = 0;
 
   try {
-    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+    for (let epoch = 1; epoch <= data.epochs; epoch++) {
       const t0 = performance.now();
-      shuffleInPlace(order, rng);
+      order = seededShuffle(order, rng);
       let lossSum = 0;
       let batches = 0;
       for (let start = 0; start < order.length; start += config.batchSize) {
@@ -419,7 +473,7 @@ async function trainMember(tf: Tf, member: Member, index: number, config: Sentim
       }
     }
     if (best) member.model.setWeights(best.weights);
-    return best?.epoch ?? config.epochs;
+    return best?.epoch ?? data.epochs;
   } finally {
     best?.weights.forEach((t) => t.dispose());
     optimizer.dispose();
@@ -549,8 +603,7 @@ export class SentimentModel {
   /** Row-major n×3 probabilities for already-encoded texts. */
   async predictEncoded(x: EncodedBatch): Promise<Float32Array> {
     this.assertLive();
-    const names = this.model.inputs.map((i) => i.name.replace(/:.*$/u, '') as InputName);
-    return predictBatched(this.tf, this.model, names, x);
+    return predictBatched(this.tf, this.model, this.model.inputNames, x);
   }
 
   async serialize(): Promise<SentimentArtifact> {

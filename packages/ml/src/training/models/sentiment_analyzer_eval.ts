@@ -84,11 +84,9 @@ async function main(): Promise<void> {
     seed,
     validationSplit: Number(values['val-fraction']),
     onEpoch: (e) => {
-      if (!values.quiet) {
-        console.log(
-          `member ${e.member} (${e.kind}) epoch ${e.epoch}: loss=${e.loss.toFixed(4)} valLoss=${e.valLoss?.toFixed(4)} valAcc=${e.valAccuracy?.toFixed(4)} valF1=${e.valMacroF1?.toFixed(4)} ${e.seconds.toFixed(1)}s`,
-        );
-      }
+      if (values.quiet) return;
+      const val = e.valLoss === null ? '' : ` valLoss=${e.valLoss.toFixed(4)} valAcc=${e.valAccuracy?.toFixed(4)} valF1=${e.valMacroF1?.toFixed(4)}`;
+      console.log(`${e.refit ? 'refit ' : ''}member ${e.member} (${e.kind}) epoch ${e.epoch}: loss=${e.loss.toFixed(4)}${val} ${e.seconds.toFixed(1)}s`);
     },
   });
   const predictStart = performance.now();

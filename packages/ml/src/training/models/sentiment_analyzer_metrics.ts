@@ -3,6 +3,7 @@
  * no tfjs: metrics are computed on plain label indices so they can be cross-checked against
  * scikit-learn.
  */
+import { mulberry32, seededShuffle } from '../../datasets/random.ts';
 
 export interface ClassMetrics {
   precision: number;
@@ -66,28 +67,6 @@ export function majorityBaseline(trainLabels: readonly number[], yTrue: readonly
   return classificationReport(yTrue, yTrue.map(() => majority), labels);
 }
 
-/** mulberry32: small, fast, seedable PRNG; returns floats in [0, 1). */
-export function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function shuffleInPlace<T>(items: T[], rng: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    const tmp = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = tmp;
-  }
-  return items;
-}
-
 export interface SplitIndices {
   train: number[];
   test: number[];
@@ -99,7 +78,7 @@ export interface SplitIndices {
  */
 export function stratifiedSplit(labels: readonly (string | number)[], testFraction: number, seed: number): SplitIndices {
   if (!(testFraction >= 0 && testFraction < 1)) throw new RangeError('testFraction must be in [0, 1)');
-  const rng = createRng(seed);
+  const rng = mulberry32(seed);
   const byClass = new Map<string | number, number[]>();
   labels.forEach((y, i) => {
     const list = byClass.get(y);
@@ -110,7 +89,7 @@ export function stratifiedSplit(labels: readonly (string | number)[], testFracti
   const test: number[] = [];
   const classes = [...byClass.keys()].sort((a, b) => String(a).localeCompare(String(b)));
   for (const c of classes) {
-    const idx = shuffleInPlace([...(byClass.get(c) ?? [])], rng);
+    const idx = seededShuffle(byClass.get(c) ?? [], rng);
     const nTest = Math.round(idx.length * testFraction);
     test.push(...idx.slice(0, nTest));
     train.push(...idx.slice(nTest));

@@ -1,0 +1,34 @@
+// JSON API client. With DASHBOARD_TOKEN set on the server, open the page as
+// http://host:8080/#token=<token>: the token is kept in sessionStorage and sent as a bearer
+// header; it is removed from the address bar at once so it is not shared or bookmarked.
+
+const TOKEN_KEY = 'stock-mlops.dashboard.token';
+
+function takeTokenFromHash() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get('token');
+  if (!token) return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  params.delete('token');
+  const rest = params.toString();
+  history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
+}
+takeTokenFromHash();
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function getJson(path, params = {}, { signal } = {}) {
+  const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ''));
+  const url = `${path}${qs.size ? `?${qs}` : ''}`;
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal, cache: 'no-store' });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new ApiError(res.status, body?.error?.code ?? 'E_HTTP', body?.error?.message ?? `${res.status} ${res.statusText}`);
+  return body;
+}

@@ -1,0 +1,287 @@
+// Dashboard page: state, wiring of the JSON API and the live stream to the chart and panels.
+import { getJson } from './api.js';
+import { PriceChart } from './chart.js';
+import { $, h, fmtInt, fmtPct, fmtPrice, fmtTs, setText, signClass } from './dom.js';
+import { LiveStream, resolveStreamUrl } from './live.js';
+import { feedRow, renderModels, renderMonitoring, renderNews } from './panels.js';
+
+const REFRESH_MS = { symbols: 15_000, models: 15_000, monitoring: 15_000, news: 10_000, bars: 30_000 };
+const FLUSH_MS = 250;
+const FEED_ROWS = 12;
+const HISTORY = 1500;
+
+const state = {
+  symbols: new Map(),
+  selected: undefined,
+  liveCount: 0,
+  last: undefined,
+  feed: [],
+  pending: [],
+  knownModels: new Set(),
+  status: { state: 'connecting', attempt: 0 },
+};
+
+const chart = new PriceChart($('chart'));
+
+// ---- notices -------------------------------------------------------------------------------
+function notice(message) {
+  const el = $('notice');
+  el.hidden = !message;
+  el.textContent = message ?? '';
+}
+
+async function guarded(what, fn) {
+  try {
+    const r = await fn();
+    if ($('notice').dataset.source === what) notice(undefined);
+    return r;
+  } catch (err) {
+    const hint = err.code === 'E_UNAUTHORIZED' ? ' (open the page as …/#token=<DASHBOARD_TOKEN>)' : '';
+    $('notice').dataset.source = what;
+    notice(`${what}: ${err.message}${hint}`);
+    return undefined;
+  }
+}
+
+// ---- symbols -------------------------------------------------------------------------------
+function upsertSymbol(symbol, patch) {
+  const cur = state.symbols.get(symbol) ?? { symbol, lastClose: null, barTs: null, prediction: null };
+  state.symbols.set(symbol, { ...cur, ...patch });
+}
+
+function renderSymbols() {
+  const filter = $('symbol-filter').value.trim().toUpperCase();
+  const all = [...state.symbols.values()].sort((a, b) => a.symbol.localeCompare(b.symbol));
+  const shown = all.filter((s) => !filter || s.symbol.includes(filter));
+  $('symbols-empty').hidden = all.length > 0;
+  setText('symbol-count', all.length ? `${all.length}` : '');
+  $('symbol-list').replaceChildren(
+    ...shown.map((s) => {
+      const r = s.prediction?.predictedReturn;
+      return h(
+        'li',
+        {},
+        h(
+          'button',
+          {
+            type: 'button',
+            role: 'option',
+            class: `symbol${s.symbol === state.selected ? ' active' : ''}`,
+            'aria-selected': s.symbol === state.selected ? 'true' : 'false',
+            dataset: { symbol: s.symbol },
+            onclick: () => select(s.symbol),
+          },
+          h('span', { class: 'sym' }, s.symbol),
+          h('span', { class: 'num' }, fmtPrice(s.lastClose ?? s.prediction?.lastClose)),
+          h('span', { class: `chg ${signClass(r)}`, title: 'predicted return of the next bar' }, r === undefined ? '' : `${r > 0 ? '▲' : r < 0 ? '▼' : '■'} ${fmtPct(r)}`),
+        ),
+      );
+    }),
+  );
+}
+
+async function refreshSymbols() {
+  const r = await guarded('symbols', () => getJson('/api/symbols'));
+  if (!r) return;
+  for (const s of r.symbols) {
+    const cur = state.symbols.get(s.symbol);
+    // Live frames may be ahead of the database: keep whichever is newer.
+    const newerPrediction = !cur?.prediction || (s.prediction && s.prediction.asOf >= cur.prediction.asOf);
+    const newerBar = !cur?.barTs || (s.barTs && s.barTs >= cur.barTs);
+    upsertSymbol(s.symbol, { ...(newerBar ? { lastClose: s.lastClose, barTs: s.barTs } : {}), ...(newerPrediction ? { prediction: s.prediction } : {}) });
+  }
+  if (!state.selected && state.symbols.size) {
+    const wanted = new URLSearchParams(location.hash.slice(1)).get('symbol');
+    await select(wanted && state.symbols.has(wanted) ? wanted : [...state.symbols.keys()].sort()[0]);
+  }
+  renderSymbols();
+}
+
+// ---- chart ---------------------------------------------------------------------------------
+async function select(symbol) {
+  if (!symbol) return;
+  state.selected = symbol;
+  history.replaceState(null, '', `#symbol=${encodeURIComponent(symbol)}`);
+  chart.reset(symbol);
+  setText('chart-symbol', symbol);
+  setText('chart-sub', 'loading…');
+  renderSymbols();
+  await loadBars(symbol);
+  const preds = await guarded('predictions', () => getJson('/api/predictions', { symbol, limit: HISTORY }));
+  if (preds && state.selected === symbol) chart.addPredictions(preds.predictions);
+  renderFigures();
+}
+
+async function loadBars(symbol) {
+  const r = await guarded('bars', () => getJson('/api/bars', { symbol, limit: HISTORY }));
+  if (!r || state.selected !== symbol) return;
+  chart.setBars(r.bars);
+  $('chart-empty').hidden = r.bars.length > 0;
+  renderFigures();
+}
+
+let barsTimer;
+function scheduleBars() {
+  clearTimeout(barsTimer);
+  barsTimer = setTimeout(() => state.selected && loadBars(state.selected), 1_000);
+}
+
+function latestPrediction(symbol) {
+  let best = state.symbols.get(symbol)?.prediction ?? undefined;
+  for (const p of chart.symbol === symbol ? chart.predictions.values() : []) if (!best || p.asOf > best.asOf) best = p;
+  return best;
+}
+
+function renderFigures() {
+  const symbol = state.selected;
+  if (!symbol) return;
+  const bar = chart.lastBar;
+  const p = latestPrediction(symbol);
+  const acc = chart.accuracy();
+  setText('chart-sub', bar ? `${fmtInt(chart.bars.length)} bars to ${fmtTs(bar.ts)} · ${fmtInt(chart.predictions.size)} predictions` : 'no bars yet');
+  setText('fig-close', bar ? fmtPrice(bar.close) : '—');
+  const pred = $('fig-pred');
+  pred.replaceChildren(
+    ...(p ? [fmtPrice(p.predictedPrice), ' ', h('span', { class: `delta ${signClass(p.predictedReturn)}` }, fmtPct(p.predictedReturn))] : ['—']),
+  );
+  pred.title = p ? `as of ${fmtTs(p.asOf)}, horizon ${p.horizon} bar(s), ${p.model.name} v${p.model.version}` : '';
+  setText('fig-hit', acc.hitRate === undefined ? '—' : `${(acc.hitRate * 100).toFixed(1)}%`);
+  $('fig-hit').title = `over ${acc.calls} predictions on the chart whose outcome is known`;
+  setText('fig-mae', acc.mae === undefined ? '—' : fmtPrice(acc.mae));
+}
+
+// ---- live stream ---------------------------------------------------------------------------
+function onStatus(s) {
+  state.status = s;
+  renderStatus();
+}
+
+function renderStatus() {
+  const s = state.status;
+  const el = $('conn-status');
+  el.dataset.state = s.state;
+  const secs = s.retryAt ? Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000)) : 0;
+  const text = { open: 'live', connecting: 'connecting…', reconnecting: `reconnecting in ${secs}s` }[s.state] ?? s.state;
+  el.querySelector('.pill-text').textContent = text;
+  el.title = s.error ? `last error: ${s.error}; attempt ${s.attempt}` : '';
+}
+
+function onSnapshot(symbol, p) {
+  if (!p) return;
+  const cur = state.symbols.get(symbol);
+  if (!cur?.prediction || p.asOf >= cur.prediction.asOf) upsertSymbol(symbol, { prediction: p });
+  schedule();
+}
+
+function onPrediction(p) {
+  state.pending.push(p);
+  schedule();
+}
+
+let flushTimer;
+function schedule() {
+  flushTimer ??= setTimeout(flush, FLUSH_MS);
+}
+
+/** Apply everything that arrived since the last flush at once: bursts of thousands stay cheap. */
+function flush() {
+  flushTimer = undefined;
+  const batch = state.pending.splice(0);
+  let newSymbol = false;
+  for (const p of batch) {
+    const cur = state.symbols.get(p.symbol);
+    if (!cur) newSymbol = true;
+    if (!cur?.prediction || p.asOf >= cur.prediction.asOf) {
+      upsertSymbol(p.symbol, { prediction: p, ...(!cur?.barTs || p.asOf >= cur.barTs ? { lastClose: p.lastClose, barTs: p.asOf } : {}) });
+    }
+    const key = `${p.model.name}@${p.model.version}`;
+    if (!state.knownModels.has(key)) {
+      state.knownModels.add(key);
+      void refreshModels();
+    }
+  }
+  if (batch.length) {
+    state.liveCount += batch.length;
+    state.last = batch.at(-1);
+    state.feed = [...batch.slice(-FEED_ROWS).reverse(), ...state.feed].slice(0, FEED_ROWS);
+    renderLive();
+    const mine = batch.filter((p) => p.symbol === state.selected);
+    if (mine.length) {
+      chart.addPredictions(mine, { live: true });
+      const last = chart.lastBar;
+      if (!last || mine.some((p) => p.asOf > last.ts)) scheduleBars();
+    }
+  }
+  renderSymbols();
+  renderFigures();
+  if (newSymbol && !state.selected) void select([...state.symbols.keys()].sort()[0]);
+}
+
+function renderLive() {
+  setText('live-count', fmtInt(state.liveCount));
+  const p = state.last;
+  const el = $('last-prediction');
+  if (p) {
+    el.replaceChildren(h('b', {}, p.symbol), ` ${fmtPrice(p.predictedPrice)} `, h('span', { class: `delta ${signClass(p.predictedReturn)}` }, fmtPct(p.predictedReturn)), h('span', { class: 'muted' }, ` · ${fmtTs(p.asOf)}`));
+    Object.assign(el.dataset, { symbol: p.symbol, asOf: p.asOf, price: String(p.predictedPrice), version: String(p.model.version) });
+    setText('serving-model', `${p.model.name} v${p.model.version}`);
+  }
+  $('feed-empty').hidden = state.feed.length > 0;
+  $('feed-rows').replaceChildren(...state.feed.map(feedRow));
+}
+
+// ---- panels --------------------------------------------------------------------------------
+async function refreshModels() {
+  const r = await guarded('models', () => getJson('/api/models'));
+  if (!r) return;
+  for (const v of r.versions) state.knownModels.add(`${v.name}@${v.version}`);
+  renderModels($('models'), r);
+  setText('models-updated', `updated ${new Date().toLocaleTimeString()}`);
+  if (!state.last) {
+    const prod = r.aliases.find((a) => a.alias === 'production' && a.name === 'price') ?? r.aliases.find((a) => a.alias === 'production');
+    if (prod) setText('serving-model', `${prod.name} v${prod.version}`);
+  }
+}
+
+async function refreshMonitoring() {
+  const r = await guarded('monitoring', () => getJson('/api/monitoring'));
+  if (r) renderMonitoring($('monitoring'), $('monitoring-state'), r);
+}
+
+async function refreshNews() {
+  const r = await guarded('news', () => getJson('/api/news', { limit: 30 }));
+  if (r) renderNews($('news-list'), $('news-empty'), r.news);
+}
+
+function every(ms, fn) {
+  let running = false;
+  setInterval(async () => {
+    if (running || document.hidden) return;
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+    }
+  }, ms);
+}
+
+async function main() {
+  $('symbol-filter').addEventListener('input', renderSymbols);
+  const config = await guarded('config', () => getJson('/api/config'));
+  if (config) {
+    const url = resolveStreamUrl(config);
+    setText('footer-ws', `stream ${url.replace(/([?&]token=)[^&]+/, '$1***')}`);
+    new LiveStream(url, { onStatus, onPrediction, onSnapshot }).start();
+  }
+  await Promise.all([refreshSymbols(), refreshModels(), refreshMonitoring(), refreshNews()]);
+  every(REFRESH_MS.symbols, refreshSymbols);
+  every(REFRESH_MS.models, refreshModels);
+  every(REFRESH_MS.monitoring, refreshMonitoring);
+  every(REFRESH_MS.news, refreshNews);
+  every(REFRESH_MS.bars, () => state.selected && loadBars(state.selected));
+  setInterval(renderStatus, 1_000);
+  document.body.dataset.ready = 'true';
+}
+
+void main();

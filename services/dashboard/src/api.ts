@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { Interval, Symbol } from '@stock-mlops/contracts';
+import { AppError } from '@stock-mlops/platform';
+import type { DashboardQueries } from './queries.ts';
+
+/**
+ * The dashboard's JSON API as a plain function of (path, query): no HTTP in here, so it can be
+ * exercised without a port. Query strings are validated strictly (unknown or repeated
+ * parameters are rejected) and every list is capped.
+ */
+export class ApiError extends AppError {
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+  ) {
+    super(code, message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ApiResult {
+  status: number;
+  body: unknown;
+}
+
+export interface PublicConfig {
+  /** The predictor's WebSocket URL; `{host}` is replaced by the page's host name. */
+  wsUrl: string;
+  wsToken?: string | undefined;
+}
+
+const limit = (def: number, max: number) => z.coerce.number().int().min(1).max(max).default(def);
+
+const ROUTES = {
+  '/api/config': { query: z.strictObject({}), run: (_q: object, d: ApiDeps) => Promise.resolve(d.publicConfig) },
+  '/api/symbols': {
+    query: z.strictObject({ limit: limit(200, 1000) }),
+    run: async (q: { limit: number }, d: ApiDeps) => ({ symbols: await d.queries.symbols(q.limit) }),
+  },
+  '/api/bars': {
+    query: z.strictObject({ symbol: Symbol, interval: Interval.default('1d'), limit: limit(500, 5000) }),
+    run: async (q: { symbol: string; interval: string; limit: number }, d: ApiDeps) => ({
+      symbol: q.symbol,
+      interval: q.interval,
+      bars: await d.queries.bars(q.symbol, q.interval, q.limit),
+    }),
+  },
+  '/api/predictions': {
+    query: z.strictObject({ symbol: Symbol, limit: limit(500, 5000) }),
+    run: async (q: { symbol: string; limit: number }, d: ApiDeps) => ({ symbol: q.symbol, predictions: await d.queries.predictions(q.symbol, q.limit) }),
+  },
+  '/api/models': {
+    query: z.strictObject({ limit: limit(50, 500) }),
+    run: (q: { limit: number }, d: ApiDeps) => d.queries.models(q.limit),
+  },
+  '/api/news': {
+    query: z.strictObject({ symbol: Symbol.optional(), limit: limit(20, 200) }),
+    run: async (q: { symbol?: string | undefined; limit: number }, d: ApiDeps) => ({ news: await d.queries.news(q.symbol, q.limit) }),
+  },
+  '/api/monitoring': {
+    query: z.strictObject({ limit: limit(20, 200) }),
+    run: (q: { limit: number }, d: ApiDeps) => d.queries.monitoring(q.limit),
+  },
+} as const;
+
+export type ApiPath = keyof typeof ROUTES;
+export const API_PATHS = Object.keys(ROUTES) as ApiPath[];
+
+export interface ApiDeps {
+  queries: DashboardQueries;
+  publicConfig: PublicConfig;
+}
+
+export function createApi(deps: ApiDeps): (path: string, params: URLSearchParams) => Promise<ApiResult> {
+  return async (path, params) => {
+    const route = Object.hasOwn(ROUTES, path) ? (ROUTES as Record<string, { query: z.ZodType; run: (q: never, d: ApiDeps) => Promise<unknown> }>)[path] : undefined;
+    if (!route) throw new ApiError(404, 'E_NOT_FOUND', `no API route ${path}`);
+    const parsed = route.query.safeParse(queryObject(params));
+    if (!parsed.success) {
+      const i = parsed.error.issues[0];
+      const where = i?.path.join('.') || (i && 'keys' in i ? String((i as { keys: string[] }).keys.join(',')) : '') || 'query';
+      throw new ApiError(400, 'E_BAD_REQUEST', `${where}: ${i?.message ?? 'invalid query'}`);
+    }
+    return { status: 200, body: await route.run(parsed.data as never, deps) };
+  };
+}
+
+/** Query parameters as an object; a repeated parameter becomes an array, which the schemas reject. */
+function queryObject(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of params) {
+    const cur = out[k];
+    out[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur, v];
+  }
+  return out;
+}
