@@ -32,7 +32,7 @@ t('every design-guide module in docs/architecture.md exists at its stated path',
 });
 
 t('business-logic packages import no Kafka, gRPC or WebSocket library', () => {
-  for (const pkg of ['contracts', 'extract', 'transform', 'ml']) {
+  for (const pkg of ['contracts', 'extract', 'transform', 'ml', 'monitor']) {
     for (const f of files(path.join(ROOT, 'packages', pkg, 'src'))) {
       const src = readFileSync(f, 'utf8');
       assert.not.match(src, /from ['"](kafkajs|@grpc\/[^'"]+|ws)['"]/, `${path.relative(ROOT, f)} imports a transport`);

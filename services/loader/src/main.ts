@@ -75,6 +75,13 @@ const consumer = await runConsumer({
       await withDbRetry(() => latest.putNewest(part, items), retry);
     }
     log.debug({ collection, n: docs.length, ...r }, 'upserted');
+    // One line per traced record, so a trace id can be followed through this stage too.
+    if (log.isLevelEnabled('debug')) {
+      docs.forEach((d, i) => {
+        const traceId = batch[i]!.traceId;
+        if (traceId) log.debug({ traceId, collection, key: d._id }, 'loaded');
+      });
+    }
   },
 });
 shutdown.add('consumer', () => consumer.disconnect());

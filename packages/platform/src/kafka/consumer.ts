@@ -46,6 +46,12 @@ export interface ConsumerOptions<K extends DataTopicKey> {
   handle: (messages: Consumed<K>[], ctx: BatchContext) => Promise<void>;
   /** Called when the consumer crashed and kafkajs will not restart it. */
   onFatal: (err: Error) => void;
+  /**
+   * How often to refresh the lag gauge of every assigned topic partition from the broker
+   * (committed offset vs high watermark), so idle partitions report their lag too; 0 = only
+   * after each batch. Default 15 s.
+   */
+  lagIntervalMs?: number;
 }
 
 function header(headers: IHeaders | undefined, name: string): string | undefined {
@@ -96,9 +102,11 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
     opts.log.error({ err: error, restart }, 'consumer crashed');
     if (!restart && !stopping) opts.onFatal(error);
   });
+  const lag = opts.metrics && (opts.lagIntervalMs ?? 15_000) > 0 ? lagRefresher(opts, [...byName.keys()]) : undefined;
   const disconnect = consumer.disconnect.bind(consumer);
   consumer.disconnect = async () => {
     stopping = true;
+    await lag?.stop();
     await disconnect();
   };
   await consumer.connect();
@@ -141,7 +149,13 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
         });
       }
       if (valid.length > 0) {
-        await opts.handle(valid, { deadLetter, heartbeat, isStopping: () => stopping || !isRunning() });
+        try {
+          await opts.handle(valid, { deadLetter, heartbeat, isStopping: () => stopping || !isRunning() });
+        } catch (err) {
+          // The batch is not committed and will be redelivered; count the attempt as failed.
+          opts.metrics?.processed.inc({ topic: batch.topic, outcome: 'failed' }, valid.length);
+          throw err;
+        }
       }
       if (dead.length > 0) await opts.producer.send(opts.dlqTopic, dead);
       const last = batch.lastOffset();
@@ -157,5 +171,51 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
       opts.metrics?.stageLatency.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
     },
   });
+  lag?.start();
   return consumer;
+}
+
+/**
+ * Periodic lag of every partition of the subscribed topics: high watermark minus the group's
+ * committed offset (a partition the group never committed counts from its low watermark when
+ * the group reads from the beginning, else as 0). Errors are logged at debug level and retried
+ * at the next tick; the gauge keeps its last value meanwhile.
+ */
+function lagRefresher<K extends DataTopicKey>(opts: ConsumerOptions<K>, topics: string[]): { start: () => void; stop: () => Promise<void> } {
+  const admin = opts.kafka.admin();
+  let timer: NodeJS.Timeout | undefined;
+  let connected: Promise<void> | undefined;
+  let running: Promise<void> | undefined;
+  const refresh = async () => {
+    connected ??= admin.connect();
+    await connected;
+    const committed = await admin.fetchOffsets({ groupId: opts.groupId, topics });
+    for (const t of committed) {
+      for (const p of await admin.fetchTopicOffsets(t.topic)) {
+        const c = Number(t.partitions.find((x) => x.partition === p.partition)?.offset ?? -1);
+        const next = c >= 0 ? c : (opts.fromBeginning ?? true) ? Number(p.low) : Number(p.high);
+        opts.metrics!.consumerLag.set({ topic: t.topic, partition: String(p.partition) }, Math.max(0, Number(p.high) - next));
+      }
+    }
+  };
+  const tick = () => {
+    if (running) return;
+    running = refresh()
+      .catch((err: unknown) => opts.log.debug({ err: (err as Error).message }, 'lag refresh failed'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  return {
+    start: () => {
+      tick();
+      timer = setInterval(tick, opts.lagIntervalMs ?? 15_000);
+      timer.unref();
+    },
+    stop: async () => {
+      if (timer) clearInterval(timer);
+      await running;
+      if (connected) await admin.disconnect().catch(() => {});
+    },
+  };
 }

@@ -1,0 +1,152 @@
+/**
+ * gRPC adapter: MonitoringService (GetMonitoringReport, ListAlerts) over the stored reports and
+ * alerts, plus the standard health service and server reflection, like the predictor.
+ */
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
+import { REPO_ROOT, type Logger } from '@stock-mlops/platform';
+import type { FeatureDriftSummary, MonitoringReport, RollingPerformance, Task } from '@stock-mlops/monitor';
+import type { AlertDoc, MonitorStore } from './store.ts';
+
+export const PROTO_DIR = path.join(REPO_ROOT, 'proto');
+export const MONITOR_PROTO = path.join(PROTO_DIR, 'stockmlops/v1/monitor.proto');
+export const SERVICE_NAME = 'stockmlops.v1.MonitoringService';
+const LOADER_OPTS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
+
+export class RpcError extends Error {
+  constructor(
+    readonly code: 'E_INVALID_ARGUMENT' | 'E_NOT_FOUND',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+export function toStatus(err: unknown): { code: grpc.status; details: string } {
+  if (err instanceof RpcError) {
+    const code = err.code === 'E_NOT_FOUND' ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT;
+    return { code, details: `${err.code}: ${err.message}` };
+  }
+  return { code: grpc.status.UNAVAILABLE, details: 'E_UNAVAILABLE: monitoring data is not available right now' };
+}
+
+function task(raw: unknown, required: boolean): Task | undefined {
+  if (raw === undefined || raw === '') return required ? 'price' : undefined;
+  if (raw === 'price' || raw === 'sentiment') return raw;
+  throw new RpcError('E_INVALID_ARGUMENT', `task must be "price" or "sentiment", got "${String(raw).slice(0, 32)}"`);
+}
+
+const perf = (p: RollingPerformance) => ({ ...p });
+function featureDrift(f: FeatureDriftSummary) {
+  return { ...f, features: f.features.map((x) => ({ ...x })) };
+}
+
+export function reportToProto(r: MonitoringReport) {
+  return {
+    reportId: r.reportId,
+    task: r.task,
+    evaluatedAt: r.evaluatedAt,
+    modelName: r.model?.name ?? '',
+    modelVersion: r.model?.version ?? 0,
+    trainedThrough: r.trainedThrough,
+    watermark: r.watermark,
+    referenceProblem: r.referenceProblem,
+    performance: r.performance ? perf(r.performance) : null,
+    symbols: r.symbols.map(perf),
+    otherVersions: r.otherVersions.map(perf),
+    featureDrift: r.featureDrift ? featureDrift(r.featureDrift) : null,
+    predictionDrift: r.predictionDrift ?? null,
+    sentimentDrift: r.sentimentDrift ?? null,
+    breaches: r.breaches.map((b) => ({ kind: b.kind, reason: b.reason, evidence: b.evidence })),
+    action: r.action,
+    incidentId: r.incidentId,
+    pendingPredictions: r.pendingPredictions,
+  };
+}
+
+function alertToProto(a: AlertDoc) {
+  return {
+    incidentId: a.incidentId,
+    task: a.task,
+    kind: a.kind,
+    modelName: a.modelName,
+    modelVersion: a.modelVersion,
+    reason: a.reason,
+    evidence: Object.fromEntries(a.evidenceNames.map((n, i) => [n, a.evidenceValues[i] ?? Number.NaN])),
+    breaches: a.breaches,
+    openedAt: a.openedAt,
+    status: a.status,
+    closedAt: a.closedAt ?? '',
+    closeReason: a.closeReason ?? '',
+    occurrences: a.occurrences,
+    lastSeenAt: a.lastSeenAt,
+  };
+}
+
+export interface MonitorGrpcOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  store: MonitorStore;
+  /** The newest report in memory, when it matches (else the store is asked). */
+  latest: (task: Task, modelVersion: number | undefined) => MonitoringReport | undefined;
+}
+
+export async function startMonitorGrpc(opts: MonitorGrpcOptions) {
+  const def = protoLoader.loadSync(MONITOR_PROTO, LOADER_OPTS);
+  const pkg = grpc.loadPackageDefinition(def) as unknown as { stockmlops: { v1: { MonitoringService: grpc.ServiceClientConstructor } } };
+  const server = new grpc.Server();
+  const unary =
+    <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
+    (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
+      fn(call.request).then(
+        (res) => cb(null, res),
+        (err: unknown) => {
+          const s = toStatus(err);
+          if (!(err instanceof RpcError)) opts.log.error({ err, rpc: name }, 'rpc failed');
+          cb({ code: s.code, details: s.details });
+        },
+      );
+    };
+  server.addService(pkg.stockmlops.v1.MonitoringService.service, {
+    GetMonitoringReport: unary('GetMonitoringReport', async (req: { task?: string; modelVersion?: number }) => {
+      const t = task(req.task, true)!;
+      const version = req.modelVersion ?? 0;
+      if (!Number.isInteger(version) || version < 0) throw new RpcError('E_INVALID_ARGUMENT', 'model_version must be >= 0');
+      const r = opts.latest(t, version || undefined) ?? (await opts.store.latestReport(t, version || undefined));
+      if (!r) throw new RpcError('E_NOT_FOUND', `no monitoring report for ${t}${version ? ` version ${version}` : ''} yet`);
+      return reportToProto(r);
+    }),
+    ListAlerts: unary('ListAlerts', async (req: { task?: string; limit?: number }) => {
+      const limit = req.limit || 20;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new RpcError('E_INVALID_ARGUMENT', 'limit must be in 1..500');
+      return { alerts: (await opts.store.listAlerts(task(req.task, false), limit)).map(alertToProto) };
+    }),
+  });
+  const statusMap: ServingStatusMap = { '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' };
+  const health = new HealthImplementation(statusMap);
+  health.addToServer(server);
+  new ReflectionService(def).addToServer(server);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    port,
+    health,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
+  };
+}
