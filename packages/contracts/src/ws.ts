@@ -7,6 +7,16 @@ import { SYMBOL_RE } from './primitives.ts';
  */
 export const WS_PROTOCOL_VERSION = 1;
 export const WS_MAX_FRAME_BYTES = 16 * 1024;
+/** Most individual symbols one connection may subscribe to ("*" covers all of them). */
+export const WS_MAX_SUBSCRIPTIONS = 1_000;
+
+/** `code` of the server's `error` frames. */
+export const WS_ERROR = {
+  json: 'E_JSON',
+  badRequest: 'E_BAD_REQUEST',
+  binary: 'E_BINARY',
+  tooManySubscriptions: 'E_TOO_MANY_SUBSCRIPTIONS',
+} as const;
 
 const SymbolOrAll = z.string().refine((s) => s === '*' || SYMBOL_RE.test(s), 'symbol must match the symbol pattern or be "*"');
 
@@ -27,7 +37,10 @@ export type WsServerMessage =
   | { type: 'pong'; id?: string }
   | { type: 'error'; code: string; message: string; id?: string };
 
-/** Close codes the server uses (4000–4999 are application codes). */
+/**
+ * Close codes the server uses (4000–4999 are application codes). A refused handshake is an HTTP
+ * answer instead: 401 (bad or missing token), 403 (origin not allowed), 503 (too many clients).
+ */
 export const WS_CLOSE = {
   slowConsumer: 4008,
   unauthorized: 4001,
@@ -42,12 +55,12 @@ export function parseWsClientMessage(raw: string): { ok: true; msg: WsClientMess
   try {
     json = JSON.parse(raw);
   } catch {
-    return { ok: false, code: 'E_JSON', message: 'frame is not valid JSON' };
+    return { ok: false, code: WS_ERROR.json, message: 'frame is not valid JSON' };
   }
   const r = WsClientMessage.safeParse(json);
   if (!r.success) {
     const i = r.error.issues[0];
-    return { ok: false, code: 'E_BAD_REQUEST', message: `${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}` };
+    return { ok: false, code: WS_ERROR.badRequest, message: `${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}` };
   }
   return { ok: true, msg: r.data };
 }

@@ -1,14 +1,20 @@
-import type { FeatureVector, PricePrediction } from '@stock-mlops/contracts';
+import type { CleanNewsArticle, FeatureVector, PricePrediction, SentimentPrediction } from '@stock-mlops/contracts';
+import type { SubmitOptions } from '@stock-mlops/ml/inference/batcher';
 import { FeatureHistory, PreprocessError } from '@stock-mlops/ml/inference/preprocessor';
-import type { PredictItem, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
+import type { PredictItem, PriceJob, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
+import type { ServedSentiment, ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
+import type { RunPriceJobs } from './inference.ts';
 
 /**
- * Transport-free core of the predictor: the model being served, each symbol's feature history
- * and latest prediction, and the live listeners. gRPC, WebSocket and Kafka adapters call it.
+ * Transport-free core of the predictor: the models being served, each symbol's feature history
+ * and latest prediction, and the live listeners. gRPC, Open Inference Protocol, WebSocket and
+ * Kafka adapters call it; every price inference goes through the shared micro-batching queue.
  */
+export type PredictErrorCode = 'E_NO_MODEL' | 'E_UNKNOWN_SYMBOL' | 'E_UNKNOWN_MODEL' | 'E_INVALID_ARGUMENT';
+
 export class PredictError extends Error {
   constructor(
-    readonly code: 'E_NO_MODEL' | 'E_UNKNOWN_SYMBOL' | 'E_INVALID_ARGUMENT',
+    readonly code: PredictErrorCode,
     message: string,
   ) {
     super(message);
@@ -17,27 +23,55 @@ export class PredictError extends Error {
 }
 
 export type PredictionListener = (p: PricePrediction) => void;
+export type CallOptions = Pick<SubmitOptions, 'deadline' | 'cancelled'>;
+export interface PredictRequest {
+  symbol: string;
+  /** Explicit newest feature vector (ordered as the model's schema); empty = use the history. */
+  features?: number[];
+}
+
+type Resolved = { job: PriceJob; item: Omit<PredictItem, 'window'> } | { latest: PricePrediction };
 
 export class PredictorCore {
   private model: ServingPriceModel | undefined;
+  private sentimentModel: ServingSentimentModel | undefined;
   readonly history = new FeatureHistory(256);
   readonly latest = new Map<string, PricePrediction>();
   private readonly listeners = new Set<PredictionListener>();
+
+  constructor(private readonly infer: RunPriceJobs) {}
 
   get serving(): ServingPriceModel | undefined {
     return this.model;
   }
 
-  /** Atomically switch to a warmed-up model; returns the old one so the caller can dispose of it. */
+  get sentiment(): ServingSentimentModel | undefined {
+    return this.sentimentModel;
+  }
+
+  /** Atomically switch to a warmed-up model; the old one is freed once in-flight batches are done. */
   swap(next: ServingPriceModel): ServingPriceModel | undefined {
     const old = this.model;
     this.model = next;
+    old?.retire();
     return old;
   }
 
-  private requireModel(): ServingPriceModel {
-    if (!this.model) throw new PredictError('E_NO_MODEL', 'no model loaded yet');
+  swapSentiment(next: ServingSentimentModel): ServingSentimentModel | undefined {
+    const old = this.sentimentModel;
+    this.sentimentModel = next;
+    old?.retire();
+    return old;
+  }
+
+  requireModel(): ServingPriceModel {
+    if (!this.model) throw new PredictError('E_NO_MODEL', 'no price model loaded yet');
     return this.model;
+  }
+
+  requireSentiment(): ServingSentimentModel {
+    if (!this.sentimentModel) throw new PredictError('E_NO_MODEL', 'no sentiment model loaded yet');
+    return this.sentimentModel;
   }
 
   /** Remember features without predicting (history warm-up from the database). */
@@ -45,8 +79,8 @@ export class PredictorCore {
     this.history.push(fv);
   }
 
-  /** Stream path: features in, predictions out (for symbols whose window is full). */
-  onFeatures(batch: FeatureVector[]): { predictions: PricePrediction[]; rejected: Array<{ fv: FeatureVector; code: string; reason: string }> } {
+  /** Stream path: features in, predictions out (for symbols whose window is full). Waits for queue room. */
+  async onFeatures(batch: FeatureVector[]): Promise<{ predictions: PricePrediction[]; rejected: Array<{ fv: FeatureVector; code: string; reason: string }> }> {
     const m = this.requireModel();
     const items: PredictItem[] = [];
     const rejected: Array<{ fv: FeatureVector; code: string; reason: string }> = [];
@@ -60,7 +94,12 @@ export class PredictorCore {
         else throw err;
       }
     }
-    return { predictions: m.predictWindows(items), rejected };
+    const out = await this.infer(items.map((it) => ({ model: m, window: it.window })), { wait: true });
+    const predictions = items.map(({ window: _w, ...it }, i) => {
+      const o = out[i]!;
+      return m.toPrediction(it, o.value, o.queuedMs + o.runMs);
+    });
+    return { predictions, rejected };
   }
 
   /** A prediction from the shared stream (this or another replica): remember and fan out. */
@@ -80,25 +119,83 @@ export class PredictorCore {
     return this.history.has(symbol) || this.latest.has(symbol);
   }
 
-  /** `Predict(symbol)`: a fresh prediction from the newest window (or explicit features), else the latest streamed one. */
-  predictSymbol(symbol: string, explicit?: number[]): PricePrediction {
-    const m = this.requireModel();
+  /** Cut the window for one request, or fall back to the latest streamed prediction. */
+  private resolve(m: ServingPriceModel, req: PredictRequest): Resolved {
+    const { symbol } = req;
     const fv = this.history.latest(symbol);
     try {
-      if (explicit && explicit.length > 0) {
-        const window = this.history.windowWithExplicit(symbol, m.spec, explicit);
+      if (req.features && req.features.length > 0) {
+        const window = this.history.windowWithExplicit(symbol, m.spec, req.features);
         const lastClose = fv?.close ?? this.latest.get(symbol)?.lastClose;
-        if (!window || lastClose === undefined) throw new PredictError('E_UNKNOWN_SYMBOL', `no feature history for ${symbol}`);
-        return m.predictWindows([{ window, symbol, interval: fv?.interval ?? '1d', asOf: fv?.ts ?? new Date().toISOString(), lastClose }])[0]!;
+        if (!window || lastClose === undefined) throw new PredictError('E_UNKNOWN_SYMBOL', `not enough feature history for ${symbol}`);
+        return { job: { model: m, window }, item: { symbol, interval: fv?.interval ?? '1d', asOf: fv?.ts ?? new Date().toISOString(), lastClose } };
       }
       const window = fv ? this.history.windowFor(symbol, m.spec) : undefined;
-      if (window && fv) return m.predictWindows([{ window, symbol, interval: fv.interval, asOf: fv.ts, lastClose: fv.close }])[0]!;
+      if (window && fv) return { job: { model: m, window }, item: { symbol, interval: fv.interval, asOf: fv.ts, lastClose: fv.close } };
+    } catch (err) {
+      if (err instanceof PreprocessError) throw new PredictError('E_INVALID_ARGUMENT', `${symbol}: ${err.message}`);
+      throw err;
+    }
+    const last = this.latest.get(symbol);
+    if (last) return { latest: last };
+    throw new PredictError('E_UNKNOWN_SYMBOL', `no prediction or features for symbol ${symbol}`);
+  }
+
+  /**
+   * `Predict` / `PredictBatch`: a fresh prediction from each symbol's newest window (or explicit
+   * features). Every request is validated first; the inferences are then queued together.
+   */
+  async predict(reqs: PredictRequest[], opts: CallOptions = {}): Promise<PricePrediction[]> {
+    const m = this.requireModel();
+    const resolved = reqs.map((r) => this.resolve(m, r));
+    const jobs = resolved.flatMap((r) => ('job' in r ? [r.job] : []));
+    const out = await this.infer(jobs, opts);
+    let k = 0;
+    return resolved.map((r) => {
+      if ('latest' in r) return r.latest;
+      const o = out[k++]!;
+      return r.job.model.toPrediction(r.item, o.value, o.queuedMs + o.runMs);
+    });
+  }
+
+  /** Open Inference Protocol: raw windows ([n][lookback][nFeatures]) → predicted returns. */
+  async inferWindows(windows: number[][][], opts: CallOptions = {}): Promise<{ model: ServingPriceModel; returns: number[] }> {
+    const m = this.requireModel();
+    try {
+      for (const w of windows) m.checkWindow(w);
     } catch (err) {
       if (err instanceof PreprocessError) throw new PredictError('E_INVALID_ARGUMENT', err.message);
       throw err;
     }
-    const last = this.latest.get(symbol);
-    if (last) return last;
-    throw new PredictError('E_UNKNOWN_SYMBOL', `no prediction or features for symbol ${symbol}`);
+    const out = await this.infer(windows.map((window) => ({ model: m, window })), opts);
+    return { model: m, returns: out.map((o) => o.value) };
   }
+
+  /** Stream path for news: one sentiment prediction per clean article. */
+  async onNews(batch: CleanNewsArticle[]): Promise<SentimentPrediction[]> {
+    const { model, results } = await this.analyzeSentiment(batch.map(newsText));
+    return batch.map((a, i) => {
+      const r = results[i]!;
+      return {
+        articleId: a.id,
+        symbol: a.symbol,
+        publishedAt: a.publishedAt,
+        label: r.label,
+        probs: { ...r.probs },
+        score: r.score,
+        model: model.ref,
+        latencyMs: r.latencyMs,
+      };
+    });
+  }
+
+  async analyzeSentiment(texts: string[]): Promise<{ model: ServingSentimentModel; results: ServedSentiment[] }> {
+    const s = this.requireSentiment();
+    return { model: s, results: await s.predict(texts) };
+  }
+}
+
+/** The text the sentiment model reads for an article: its title, then its summary. */
+export function newsText(a: Pick<CleanNewsArticle, 'title' | 'summary'>): string {
+  return a.summary ? `${a.title}. ${a.summary}` : a.title;
 }

@@ -1,38 +1,28 @@
 /**
- * predictor: serves the production price model.
- * - consumes features (shared consumer group) → publishes price predictions;
- * - consumes the prediction stream in broadcast (own group) → gRPC StreamPredictions and WebSocket;
- * - consumes model events → hot-swaps on promotion or rollback (also polls the registry).
+ * predictor: serves the production price and sentiment models.
+ * - features (shared consumer group: replicas split the work) → price predictions topic;
+ * - clean news (shared group) → sentiment predictions topic, once a sentiment model exists;
+ * - the price prediction stream in broadcast (one group per replica) → gRPC StreamPredictions
+ *   and WebSocket subscribers of every replica;
+ * - model events (one group per replica) and registry polling → hot swaps.
+ * gRPC (domain API + Open Inference Protocol + health + reflection) and WebSocket on their ports;
+ * every price inference goes through one micro-batching queue.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
-import { makeEnvelope, encode, TRACE_HEADER, type FeatureVector, type PricePrediction } from '@stock-mlops/contracts';
-import { envPort, runConsumer, startService, withDbRetry } from '@stock-mlops/platform';
+import client from 'prom-client';
+import { makeEnvelope, encode, TRACE_HEADER, type FeatureVector } from '@stock-mlops/contracts';
+import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
 import { COLLECTIONS, LatestStateStore, type FeatureDoc } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { initTf } from '@stock-mlops/ml/tf';
+import { PredictorEnv, PREDICTOR_VERSION, readTls } from './config.ts';
 import { PredictorCore } from './core.ts';
-import { startGrpcServer, SERVICE_NAME } from './grpc_server.ts';
-import { ModelCatalog, PRICE_MODEL_NAME } from './model_loader.ts';
+import { createPriceInference } from './inference.ts';
+import { startGrpcServer } from './grpc_server.ts';
+import { ModelCatalog, PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } from './model_loader.ts';
 import { startWsServer } from './ws_server.ts';
 
-const Env = z.object({
-  GRPC_HOST: z.string().default('127.0.0.1'),
-  GRPC_PORT: envPort.default(50051),
-  GRPC_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
-  PREDICT_MAX_BATCH: z.coerce.number().int().positive().default(1024),
-  WS_HOST: z.string().default('127.0.0.1'),
-  WS_PORT: envPort.default(8081),
-  WS_PATH: z.string().startsWith('/').default('/ws'),
-  WS_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
-  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
-  WS_TOKEN: z.string().min(16).optional(),
-  WS_ALLOWED_ORIGINS: z.string().optional(),
-  PREDICTOR_INSTANCE_ID: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/).optional(),
-  MODEL_POLL_MS: z.coerce.number().int().positive().default(10_000),
-});
-
-const svc = await startService({ name: 'predictor', env: Env, mongo: true });
+const svc = await startService({ name: 'predictor', env: PredictorEnv, mongo: true });
 const { config, log, topics, producer, kafka, shutdown, metrics } = svc;
 const db = svc.mongo!.db;
 const instance = config.PREDICTOR_INSTANCE_ID ?? randomBytes(4).toString('hex');
@@ -40,11 +30,26 @@ const prefix = config.KAFKA_TOPIC_PREFIX;
 const { tf, backend } = await initTf();
 log.info({ backend }, 'tensorflow backend ready');
 
-const core = new PredictorCore();
-const store = new ModelStore(db);
-const catalog = new ModelCatalog(store, core, tf, log, (v) => {
-  metrics.modelInfo.reset();
-  metrics.modelInfo.set({ model: v.name, version: String(v.version), task: v.task }, 1);
+const inference = createPriceInference(
+  { maxBatch: config.PREDICT_BATCH_MAX, maxDelayMs: config.PREDICT_BATCH_DELAY_MS, maxQueue: config.PREDICT_QUEUE_MAX },
+  metrics.registry,
+);
+shutdown.add('inference-queue', () => inference.close());
+const core = new PredictorCore(inference.run);
+const loadFailures = new client.Counter({
+  name: 'stockmlops_model_load_failures_total',
+  help: 'Model versions that failed to load or warm up (the previous version kept serving), by model and error code',
+  labelNames: ['model', 'code'] as const,
+  registers: [metrics.registry],
+});
+const swaps = new client.Counter({ name: 'stockmlops_model_swaps_total', help: 'Hot swaps to a new model version', labelNames: ['model'] as const, registers: [metrics.registry] });
+const catalog = new ModelCatalog(new ModelStore(db), core, tf, log, {
+  onSwap: (v, previous) => {
+    if (previous !== undefined) metrics.modelInfo.remove({ model: v.name, version: String(previous), task: v.task });
+    metrics.modelInfo.set({ model: v.name, version: String(v.version), task: v.task }, 1);
+    swaps.inc({ model: v.name });
+  },
+  onLoadFailure: (model, _version, code) => loadFailures.inc({ model, code }),
 });
 svc.setReady('model', false);
 
@@ -71,8 +76,12 @@ const grpc = await startGrpcServer({
   log,
   core,
   catalog,
-  maxBatch: config.PREDICT_MAX_BATCH,
   maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES,
+  token: config.GRPC_TOKEN,
+  tls: readTls(config),
+  version: PREDICTOR_VERSION,
+  domain: { maxBatchRequests: config.PREDICT_BATCH_REQUESTS_MAX, maxTexts: config.SENTIMENT_MAX_TEXTS, maxStreamBacklog: config.GRPC_STREAM_BACKLOG_MAX },
+  oip: { maxElements: config.OIP_MAX_ELEMENTS, maxTexts: config.SENTIMENT_MAX_TEXTS },
 });
 shutdown.add('grpc', grpc.close);
 const ws = await startWsServer({
@@ -83,62 +92,108 @@ const ws = await startWsServer({
   core,
   heartbeatMs: config.WS_HEARTBEAT_MS,
   maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+  maxClients: config.WS_MAX_CLIENTS,
   token: config.WS_TOKEN,
   allowedOrigins: config.WS_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()),
 });
 shutdown.add('websocket', ws.close);
-log.info({ grpc: `${config.GRPC_HOST}:${grpc.port}`, ws: `ws://${config.WS_HOST}:${ws.port}${config.WS_PATH}` }, 'predictor listening');
+log.info({ grpc: `${config.GRPC_HOST}:${grpc.port}`, tls: !!config.GRPC_TLS_CERT, ws: `ws://${config.WS_HOST}:${ws.port}${config.WS_PATH}` }, 'predictor listening');
 
-let featuresStarted = false;
-async function startFeatureConsumer(): Promise<void> {
-  if (featuresStarted) return;
-  featuresStarted = true;
-  const consumer = await runConsumer({
-    kafka,
-    groupId: `${prefix}predictor`,
-    topics,
-    subscribe: ['features'] as const,
-    stage: 'predict',
-    dlqTopic: topics.dlqPredict,
-    producer,
-    log,
-    metrics,
-    onFatal: svc.fatal,
-    handle: async (batch, ctx) => {
-      const { predictions, rejected } = core.onFeatures(batch.map((m) => m.envelope.data));
-      const traceBy = new Map(batch.map((m) => [`${m.envelope.data.symbol}|${m.envelope.data.ts}`, m]));
-      for (const r of rejected) {
-        const src = traceBy.get(`${r.fv.symbol}|${r.fv.ts}`);
-        if (src) ctx.deadLetter(src, r.code, r.reason);
-      }
-      const out = predictions.map((p: PricePrediction) => {
-        const src = traceBy.get(`${p.symbol}|${p.asOf}`);
-        const env = makeEnvelope('pricePredictions', {
-          data: p,
-          source: 'predictor',
-          idParts: [p.symbol, p.interval, p.asOf, p.model.name, p.model.version],
-          eventTime: p.asOf,
-          ...(src?.traceId ? { traceId: src.traceId } : {}),
-        });
-        const msg = encode('pricePredictions', env);
-        if (src?.traceId) log.debug({ traceId: src.traceId, symbol: p.symbol, asOf: p.asOf }, 'predicted');
-        return { ...msg, headers: src?.traceId ? { [TRACE_HEADER]: src.traceId } : {} };
-      });
-      await producer.send(topics.pricePredictions, out);
-    },
-  });
-  shutdown.add('features-consumer', () => consumer.disconnect());
+function traceHeaders(traceId: string | undefined): Record<string, string> {
+  return traceId ? { [TRACE_HEADER]: traceId } : {};
 }
 
-async function sync(reason: string): Promise<void> {
-  const r = await catalog.syncProduction(reason);
+// Every Kafka consumer is stopped by one hook, concurrently (each disconnect waits out a fetch).
+const consumers: Array<{ disconnect: () => Promise<void> }> = [];
+const started = new Set<string>();
+async function startOnce(name: string, start: () => Promise<{ disconnect: () => Promise<void> }>): Promise<void> {
+  if (started.has(name)) return;
+  started.add(name);
+  try {
+    consumers.push(await start());
+  } catch (err) {
+    started.delete(name); // retried on the next sync
+    throw err;
+  }
+}
+
+const startFeatureConsumer = () =>
+  startOnce('features-consumer', () =>
+    runConsumer({
+      kafka,
+      groupId: `${prefix}predictor`,
+      topics,
+      subscribe: ['features'] as const,
+      stage: 'predict',
+      dlqTopic: topics.dlqPredict,
+      producer,
+      log,
+      metrics,
+      onFatal: svc.fatal,
+      handle: async (batch, ctx) => {
+        const { predictions, rejected } = await core.onFeatures(batch.map((m) => m.envelope.data));
+        const bySource = new Map(batch.map((m) => [`${m.envelope.data.symbol}|${m.envelope.data.ts}`, m]));
+        for (const r of rejected) {
+          const src = bySource.get(`${r.fv.symbol}|${r.fv.ts}`);
+          if (src) ctx.deadLetter(src, r.code, r.reason);
+        }
+        const out = predictions.map((p) => {
+          const src = bySource.get(`${p.symbol}|${p.asOf}`);
+          const env = makeEnvelope('pricePredictions', {
+            data: p,
+            source: 'predictor',
+            idParts: [p.symbol, p.interval, p.asOf, p.model.name, p.model.version],
+            eventTime: p.asOf,
+            ...(src?.traceId ? { traceId: src.traceId } : {}),
+          });
+          if (src?.traceId && log.isLevelEnabled('debug')) log.debug({ traceId: src.traceId, symbol: p.symbol, asOf: p.asOf, version: p.model.version }, 'predicted');
+          return { ...encode('pricePredictions', env), headers: traceHeaders(src?.traceId) };
+        });
+        await producer.send(topics.pricePredictions, out);
+      },
+    }),
+  );
+
+const startNewsConsumer = () =>
+  startOnce('news-consumer', () =>
+    runConsumer({
+      kafka,
+      groupId: `${prefix}predictor-sentiment`,
+      topics,
+      subscribe: ['cleanNews'] as const,
+      stage: 'predict',
+      dlqTopic: topics.dlqPredict,
+      producer,
+      log,
+      metrics,
+      onFatal: svc.fatal,
+      handle: async (batch: Consumed<'cleanNews'>[]) => {
+        const predictions = await core.onNews(batch.map((m) => m.envelope.data));
+        const out = predictions.map((p, i) => {
+          const src = batch[i]!;
+          const env = makeEnvelope('sentimentPredictions', {
+            data: p,
+            source: 'predictor',
+            idParts: [p.articleId, p.symbol, p.model.name, p.model.version],
+            eventTime: p.publishedAt,
+            ...(src.traceId ? { traceId: src.traceId } : {}),
+          });
+          return { ...encode('sentimentPredictions', env), headers: traceHeaders(src.traceId) };
+        });
+        await producer.send(topics.sentimentPredictions, out);
+      },
+    }),
+  );
+
+async function sync(reason: string, models: readonly ServedModelName[] = SERVED_MODELS): Promise<void> {
+  const results = await catalog.syncProduction(reason, models);
   if (core.serving) {
     svc.setReady('model', true);
-    grpc.health.setStatus('', 'SERVING');
-    grpc.health.setStatus(SERVICE_NAME, 'SERVING');
+    grpc.setServing(true);
     await startFeatureConsumer();
   }
-  if (r.error) log.warn({ error: r.error }, 'model sync failed');
+  if (core.sentiment) await startNewsConsumer();
+  for (const r of results) if (r.error && !r.error.startsWith('E_LOAD_FAILED_BEFORE')) log.warn({ model: r.model, version: r.version, error: r.error }, 'model sync failed');
 }
 
 const predictionsConsumer = await runConsumer({
@@ -157,7 +212,7 @@ const predictionsConsumer = await runConsumer({
     for (const m of batch) core.onPrediction(m.envelope.data);
   },
 });
-shutdown.add('predictions-consumer', () => predictionsConsumer.disconnect());
+consumers.push(predictionsConsumer);
 
 const modelConsumer = await runConsumer({
   kafka,
@@ -174,13 +229,33 @@ const modelConsumer = await runConsumer({
   handle: async (batch) => {
     for (const m of batch) {
       const e = m.envelope.data;
-      if (e.model.name === PRICE_MODEL_NAME && (e.kind === 'promoted' || e.kind === 'rolled_back')) await sync(`model event ${e.kind} v${e.model.version}`);
+      const name = e.model.name as ServedModelName;
+      if ((SERVED_MODELS as readonly string[]).includes(name) && (e.kind === 'promoted' || e.kind === 'rolled_back')) {
+        // In the background: a slow load must not hold up the consumer (the catalog serializes loads).
+        void sync(`model event ${e.kind} ${name} v${e.model.version}`, [name]).catch((err: unknown) => log.warn({ err }, 'model sync failed'));
+      }
     }
   },
 });
-shutdown.add('model-events-consumer', () => modelConsumer.disconnect());
+consumers.push(modelConsumer);
+shutdown.add('kafka-consumers', async () => {
+  await Promise.all(consumers.map((c) => c.disconnect()));
+});
 
 await sync('startup');
-const poll = setInterval(() => void sync('poll').catch((err) => log.warn({ err }, 'registry poll failed')), config.MODEL_POLL_MS);
+let polling = false;
+const poll = setInterval(() => {
+  if (polling) return;
+  polling = true;
+  void sync('poll')
+    .catch((err: unknown) => log.warn({ err }, 'registry poll failed'))
+    .finally(() => (polling = false));
+}, config.MODEL_POLL_MS);
 shutdown.add('poll', () => clearInterval(poll));
+// Runs early in shutdown (hooks run last-in first-out): load balancers and health probes stop sending.
+shutdown.add('mark-not-serving', () => {
+  svc.setReady('model', false);
+  grpc.setServing(false);
+});
 svc.setReady('kafka', true);
+log.info({ price: core.serving?.ref.version ?? null, sentiment: core.sentiment?.ref.version ?? null, model: PRICE_MODEL_NAME }, 'predictor started');

@@ -1,61 +1,111 @@
 import type { Logger } from '@stock-mlops/platform';
+import { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME } from '@stock-mlops/ml/inference/oip';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
-import { ModelStore, type ModelVersion } from '@stock-mlops/ml/registry/model_store';
+import { ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
+import type { ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import type { Tf } from '@stock-mlops/ml/tf';
 import { PredictError, type PredictorCore } from './core.ts';
 
-export const PRICE_MODEL_NAME = 'price';
+export { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME };
+export const SERVED_MODELS = [PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME] as const;
+export type ServedModelName = (typeof SERVED_MODELS)[number];
+
+export interface SyncResult {
+  model: ServedModelName;
+  swapped: boolean;
+  version?: number;
+  error?: string;
+}
+
+export interface CatalogHooks {
+  onSwap?: (v: ModelVersion, previous: number | undefined) => void;
+  onLoadFailure?: (model: ServedModelName, version: number, code: string) => void;
+}
 
 /**
- * Loads models from the registry and hot-swaps them: the new version is loaded and warmed up
- * in the background, then switched in atomically. If loading or the warm-up fails, the old
- * version keeps serving and the failure is returned to the caller to report.
+ * Loads models from the registry and hot-swaps them: the production version is loaded and
+ * warmed up in the background, then switched in atomically. If loading or the warm-up fails,
+ * the current version keeps serving, the failure is reported (hook → log + metric) and that
+ * version is not retried (a fixed model is registered as a new version).
  */
 export class ModelCatalog {
   private loading: Promise<unknown> = Promise.resolve();
+  private readonly failed = new Map<ServedModelName, Set<number>>();
 
   constructor(
     private readonly store: ModelStore,
     private readonly core: PredictorCore,
     private readonly tf: Tf,
     private readonly log: Logger,
-    private readonly onSwap: (v: ModelVersion) => void = () => {},
+    private readonly hooks: CatalogHooks = {},
   ) {}
 
-  /** Load the production version unless it is already served. Serialized: one load at a time. */
-  syncProduction(reason: string): Promise<{ swapped: boolean; version?: number; error?: string }> {
-    const run = this.loading.then(() => this.doSync(reason));
+  /** Bring every served model to its production version. Serialized: one load at a time. */
+  syncProduction(reason: string, models: readonly ServedModelName[] = SERVED_MODELS): Promise<SyncResult[]> {
+    const run = this.loading.then(async () => {
+      const out: SyncResult[] = [];
+      for (const m of models) out.push(await this.syncOne(m, reason));
+      return out;
+    });
     this.loading = run.catch(() => {});
     return run;
   }
 
-  private async doSync(reason: string): Promise<{ swapped: boolean; version?: number; error?: string }> {
-    const alias = await this.store.getAlias(PRICE_MODEL_NAME, 'production');
-    if (!alias) return { swapped: false };
-    const current = this.core.serving?.ref;
-    if (current && current.version === alias.version) return { swapped: false, version: alias.version };
+  private servedVersion(name: ServedModelName): number | undefined {
+    return name === PRICE_MODEL_NAME ? this.core.serving?.ref.version : this.core.sentiment?.ref.version;
+  }
+
+  private async syncOne(name: ServedModelName, reason: string): Promise<SyncResult> {
+    const alias = await this.store.getAlias(name, 'production');
+    if (!alias) return { model: name, swapped: false };
+    const current = this.servedVersion(name);
+    if (current === alias.version) return { model: name, swapped: false, version: alias.version };
+    if (this.failed.get(name)?.has(alias.version)) {
+      return { model: name, swapped: false, version: alias.version, error: 'E_LOAD_FAILED_BEFORE: not retried' };
+    }
     const t0 = Date.now();
     try {
-      const meta = await this.store.get(PRICE_MODEL_NAME, alias.version);
-      const artifacts = await this.store.loadArtifacts(PRICE_MODEL_NAME, alias.version);
-      const model = await PriceModel.deserialize(this.tf, artifacts);
-      const serving = new ServingPriceModel({ name: PRICE_MODEL_NAME, version: alias.version }, model);
-      serving.warmup();
-      const old = this.core.swap(serving);
-      // Let in-flight requests on the old model finish before freeing its tensors.
-      if (old) setTimeout(() => old.model.dispose(), 2_000).unref();
-      this.log.info({ model: PRICE_MODEL_NAME, version: alias.version, previous: current?.version, reason, ms: Date.now() - t0 }, 'model swapped in');
-      this.onSwap(meta);
-      return { swapped: true, version: alias.version };
+      const meta = await this.store.get(name, alias.version);
+      const artifacts = await this.store.loadArtifacts(name, alias.version);
+      const ref = { name, version: alias.version };
+      if (name === PRICE_MODEL_NAME) {
+        const serving = new ServingPriceModel(ref, await PriceModel.deserialize(this.tf, artifacts));
+        try {
+          serving.warmup();
+        } catch (err) {
+          serving.retire();
+          throw err;
+        }
+        this.core.swap(serving);
+      } else {
+        const serving = await ServingSentimentModel.fromRegistry(ref, meta.featureSchemaHash, artifacts);
+        try {
+          await serving.warmup();
+        } catch (err) {
+          serving.retire();
+          throw err;
+        }
+        this.core.swapSentiment(serving);
+      }
+      this.log.info({ model: name, version: alias.version, previous: current, reason, ms: Date.now() - t0 }, 'model swapped in');
+      this.hooks.onSwap?.(meta, current);
+      return { model: name, swapped: true, version: alias.version };
     } catch (err) {
-      const error = `${(err as { code?: string }).code ?? 'E_LOAD'}: ${(err as Error).message}`;
-      this.log.error({ model: PRICE_MODEL_NAME, version: alias.version, serving: current?.version, error }, 'model load failed; keeping the current version');
-      return { swapped: false, version: alias.version, error };
+      const code = (err as { code?: unknown }).code;
+      const c = typeof code === 'string' ? code : 'E_MODEL_LOAD';
+      const error = `${c}: ${(err as Error).message}`;
+      let set = this.failed.get(name);
+      if (!set) this.failed.set(name, (set = new Set()));
+      set.add(alias.version);
+      this.log.error({ code: c, model: name, version: alias.version, serving: current, reason, error }, 'model load failed; keeping the current version');
+      this.hooks.onLoadFailure?.(name, alias.version, c);
+      return { model: name, swapped: false, version: alias.version, error };
     }
   }
 
   private info(v: ModelVersion, aliases: string[]) {
+    const served = this.servedVersion(v.name as ServedModelName);
     return {
       name: v.name,
       version: v.version,
@@ -65,7 +115,7 @@ export class ModelCatalog {
       featureSchemaHash: v.featureSchemaHash,
       createdAt: v.createdAt,
       metrics: Object.fromEntries(Object.entries(v.metrics).filter(([, x]) => Number.isFinite(x))),
-      serving: this.core.serving?.ref.name === v.name && this.core.serving.ref.version === v.version,
+      serving: served === v.version,
     };
   }
 
@@ -80,12 +130,13 @@ export class ModelCatalog {
 
   async getModel(name: string, version: number) {
     const n = name || PRICE_MODEL_NAME;
+    if (!/^[a-z0-9_-]{1,64}$/.test(n)) throw new PredictError('E_INVALID_ARGUMENT', 'invalid model name');
+    if (!Number.isInteger(version) || version < 0) throw new PredictError('E_INVALID_ARGUMENT', 'version must be 0 (served) or a positive integer');
     let v: ModelVersion;
     if (version > 0) v = await this.store.get(n, version);
     else {
-      const s = this.core.serving;
-      if (n === PRICE_MODEL_NAME && s) v = await this.store.get(n, s.ref.version);
-      else v = await this.store.resolve(`${n}@production`);
+      const served = this.servedVersion(n as ServedModelName);
+      v = served !== undefined ? await this.store.get(n, served) : await this.store.resolve(`${n}@production`);
     }
     const aliases = await this.aliasesOf(n);
     return this.info(v, aliases.get(v.version) ?? []);

@@ -88,10 +88,8 @@ interface Entry<I, O> {
   reject: (err: unknown) => void;
 }
 
-interface Waiter {
-  n: number;
-  go: () => void;
-  fail: (err: unknown) => void;
+interface Waiter<I, O> {
+  entries: Entry<I, O>[];
 }
 
 export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
@@ -104,7 +102,7 @@ export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
 
 export class MicroBatcher<I, O> {
   private readonly queue: Entry<I, O>[] = [];
-  private readonly waiters: Waiter[] = [];
+  private readonly waiters: Waiter<I, O>[] = [];
   private running = false;
   private closed = false;
   private cancelTimer: (() => void) | undefined;
@@ -147,16 +145,24 @@ export class MicroBatcher<I, O> {
       for (let i = 0; i < items.length; i += maxQueue) out.push(...(await this.submitMany(items.slice(i, i + maxQueue), opts)));
       return out;
     }
-    if (this.queue.length + items.length > maxQueue || this.waiters.length > 0) {
-      if (!opts.wait) throw new BatchError('E_QUEUE_FULL', `inference queue is full (${this.queue.length}/${maxQueue} queued)`);
-      await new Promise<void>((go, fail) => this.waiters.push({ n: items.length, go, fail }));
-    }
-    const now = this.scheduler.now();
+    const fits = this.queue.length + items.length <= maxQueue && this.waiters.length === 0;
+    if (!fits && !opts.wait) throw new BatchError('E_QUEUE_FULL', `inference queue is full (${this.queue.length}/${maxQueue} queued)`);
+    const entries: Entry<I, O>[] = [];
     const promises = items.map(
-      (item) => new Promise<Outcome<O>>((resolve, reject) => this.queue.push({ item, enqueuedAt: now, opts, resolve, reject })),
+      (item) => new Promise<Outcome<O>>((resolve, reject) => entries.push({ item, enqueuedAt: 0, opts, resolve, reject })),
     );
-    this.pump();
+    if (fits) this.enqueue(entries);
+    else this.waiters.push({ entries });
     return Promise.all(promises);
+  }
+
+  private enqueue(entries: Entry<I, O>[]): void {
+    const now = this.scheduler.now();
+    for (const e of entries) {
+      e.enqueuedAt = now;
+      this.queue.push(e);
+    }
+    this.pump();
   }
 
   /** Reject everything queued or waiting and refuse new work. */
@@ -166,18 +172,13 @@ export class MicroBatcher<I, O> {
     this.cancelTimer = undefined;
     const err = new BatchError('E_BATCHER_CLOSED', 'the batcher is closed');
     for (const e of this.queue.splice(0)) e.reject(err);
-    for (const w of this.waiters.splice(0)) w.fail(err);
+    for (const w of this.waiters.splice(0)) for (const e of w.entries) e.reject(err);
   }
 
+  /** Move waiting groups into the queue, in arrival order, while they fit. */
   private admitWaiters(): void {
-    while (this.waiters.length > 0) {
-      const w = this.waiters[0]!;
-      if (this.queue.length + w.n > this.options.maxQueue) return;
-      this.waiters.shift();
-      // Reserve the room now: the waiter pushes its items in a later microtask.
-      this.queue.length; // (documentation aid: room is re-checked on the next admit)
-      w.go();
-      return;
+    while (this.waiters.length > 0 && this.queue.length + this.waiters[0]!.entries.length <= this.options.maxQueue) {
+      this.enqueue(this.waiters.shift()!.entries);
     }
   }
 

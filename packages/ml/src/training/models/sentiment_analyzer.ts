@@ -494,9 +494,12 @@ function inputTensor(tf: Tf, name: InputName, x: EncodedBatch, idx: number[] | n
   return out instanceof Int32Array ? tf.tensor2d(out, [rows.length, width], 'int32') : tf.tensor2d(out, [rows.length, width], 'float32');
 }
 
-function inputSource(name: InputName, x: EncodedBatch): Int32Array | Float32Array {
+function inputSource(rawName: InputName, x: EncodedBatch): Int32Array | Float32Array {
+  // tfjs uniquifies layer names per process: a second model built or loaded in the same process
+  // names its inputs `tokens_1`, `bag_word_ids_1`, … Strip that suffix to find the features.
+  const name = rawName.replace(/_\d+$/u, '');
   if (name === 'tokens') return x.tokens;
-  const m = /^bag_(\w+)_(ids|counts)$/u.exec(name);
+  const m = /^bag_(\w+?)_(ids|counts)$/u.exec(name);
   const bag = m ? x.bags.find((b) => b.group === m[1]) : undefined;
   if (!m || !bag) throw new SentimentError('E_SENTIMENT_BAD_ARTIFACT', `model input ${name} has no matching features`);
   return m[2] === 'ids' ? bag.ids : bag.counts;

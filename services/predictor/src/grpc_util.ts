@@ -1,0 +1,102 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '@stock-mlops/platform';
+import type { CallOptions } from './core.ts';
+
+/**
+ * What every RPC handler shares: bearer-token check (constant time), error → status mapping
+ * (unexpected errors are logged and hidden behind E_INTERNAL), and the call's deadline and
+ * cancellation turned into options for the inference queue.
+ */
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  if (x.length !== y.length) {
+    timingSafeEqual(x, x);
+    return false;
+  }
+  return timingSafeEqual(x, y);
+}
+
+/** Error codes the predictor raises (and the libraries it calls), by gRPC status. */
+const STATUS_BY_CODE: Record<string, grpc.status> = {
+  E_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  E_INVALID_TENSOR: grpc.status.INVALID_ARGUMENT,
+  E_INPUT_SHAPE: grpc.status.INVALID_ARGUMENT,
+  E_INPUT_VALUE: grpc.status.INVALID_ARGUMENT,
+  E_SCHEMA_MISMATCH: grpc.status.INVALID_ARGUMENT,
+  E_SENTIMENT_BAD_INPUT: grpc.status.INVALID_ARGUMENT,
+  E_UNKNOWN_SYMBOL: grpc.status.NOT_FOUND,
+  E_UNKNOWN_MODEL: grpc.status.NOT_FOUND,
+  E_MODEL_NOT_FOUND: grpc.status.NOT_FOUND,
+  E_ALIAS_NOT_FOUND: grpc.status.NOT_FOUND,
+  E_NO_MODEL: grpc.status.UNAVAILABLE,
+  E_BATCHER_CLOSED: grpc.status.UNAVAILABLE,
+  E_QUEUE_FULL: grpc.status.RESOURCE_EXHAUSTED,
+  E_STREAM_BACKLOG: grpc.status.RESOURCE_EXHAUSTED,
+  E_DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  E_CANCELLED: grpc.status.CANCELLED,
+  E_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+};
+
+export function toStatus(err: unknown): { code: grpc.status; details: string } {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code in STATUS_BY_CODE) return { code: STATUS_BY_CODE[code]!, details: `${code}: ${(err as Error).message}` };
+  return { code: grpc.status.INTERNAL, details: 'E_INTERNAL: internal error' };
+}
+
+export class RpcError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+export interface RpcContext {
+  log: Logger;
+  /** Required bearer token (GRPC_TOKEN); undefined = no authentication. */
+  token: string | undefined;
+}
+
+export function authorize(ctx: RpcContext, metadata: grpc.Metadata): void {
+  if (!ctx.token) return;
+  const h = metadata.get('authorization')[0];
+  const value = typeof h === 'string' ? h : h?.toString() ?? '';
+  const given = value.startsWith('Bearer ') ? value.slice(7) : '';
+  if (!given || !constantTimeEqual(given, ctx.token)) throw new RpcError('E_UNAUTHENTICATED', 'missing or invalid bearer token');
+}
+
+type AnyCall = { getDeadline(): grpc.Deadline; cancelled: boolean };
+
+/** The call's deadline (performance clock) and cancellation, for the inference queue. */
+export function callOptions(call: AnyCall): CallOptions {
+  const d = call.getDeadline();
+  const at = d instanceof Date ? d.getTime() : d;
+  const opts: CallOptions = { cancelled: () => call.cancelled };
+  if (Number.isFinite(at)) opts.deadline = performance.now() + (at - Date.now());
+  return opts;
+}
+
+export type Handler<Req, Res> = (req: Req, opts: CallOptions, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
+
+export function unary<Req, Res>(ctx: RpcContext, name: string, fn: Handler<Req, Res>) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>): void => {
+    Promise.resolve()
+      .then(() => {
+        authorize(ctx, call.metadata);
+        return fn(call.request, callOptions(call), call);
+      })
+      .then(
+        (res) => cb(null, res),
+        (err: unknown) => {
+          const s = toStatus(err);
+          if (s.code === grpc.status.INTERNAL) ctx.log.error({ err, rpc: name }, 'rpc failed');
+          cb({ code: s.code, details: s.details });
+        },
+      );
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Closed-loop load generator for the predictor's gRPC Predict (used by bench/serving.bench.ts;
+ * runs in its own process so the client does not share the server's event loop).
+ *
+ *   tsx services/predictor/src/tools/load.ts --port 50051 --concurrency 32 --duration-ms 5000 \
+ *     --symbols S0,S1,… [--warmup-ms 1000] [--token …]
+ *
+ * Prints one JSON line: { requests, errors, seconds, rps, p50Ms, p99Ms, errorCodes }.
+ */
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { loadProtos } from '../grpc_server.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    concurrency: { type: 'string', default: '1' },
+    'duration-ms': { type: 'string', default: '5000' },
+    'warmup-ms': { type: 'string', default: '1000' },
+    symbols: { type: 'string', default: 'AAA' },
+    token: { type: 'string' },
+  },
+});
+if (!a.port) throw new Error('--port is required');
+const concurrency = Number(a.concurrency);
+const durationMs = Number(a['duration-ms']);
+const warmupMs = Number(a['warmup-ms']);
+const symbols = a.symbols!.split(',');
+
+const { pkg } = loadProtos();
+const client = new pkg.stockmlops.v1.PredictionService(`${a.host}:${a.port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+  Predict: (req: unknown, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void;
+};
+const md = new grpc.Metadata();
+if (a.token) md.set('authorization', `Bearer ${a.token}`);
+
+const call = (symbol: string) => new Promise<number | undefined>((resolve) => client.Predict({ symbol }, md, (err) => resolve(err ? err.code : undefined)));
+
+const latencies: number[] = [];
+const errorCodes: Record<string, number> = {};
+let measuring = false;
+let stop = false;
+async function worker(i: number): Promise<void> {
+  for (let n = i; !stop; n += concurrency) {
+    const t0 = performance.now();
+    const code = await call(symbols[n % symbols.length]!);
+    if (!measuring) continue;
+    if (code === undefined) latencies.push(performance.now() - t0);
+    else errorCodes[String(code)] = (errorCodes[String(code)] ?? 0) + 1;
+  }
+}
+
+await new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())));
+const workers = Array.from({ length: concurrency }, (_, i) => worker(i));
+await new Promise((r) => setTimeout(r, warmupMs));
+measuring = true;
+const t0 = performance.now();
+await new Promise((r) => setTimeout(r, durationMs));
+measuring = false;
+const seconds = (performance.now() - t0) / 1000;
+stop = true;
+await Promise.all(workers);
+client.close();
+const sorted = [...latencies].sort((x, y) => x - y);
+const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+const errors = Object.values(errorCodes).reduce((s, x) => s + x, 0);
+console.log(JSON.stringify({ requests: latencies.length, errors, seconds, rps: latencies.length / seconds, p50Ms: pct(50), p99Ms: pct(99), errorCodes }));

@@ -1,0 +1,202 @@
+import * as assert from 'uvu/assert';
+import { suite } from '../../harness/index.ts';
+import { BatchError, MicroBatcher, type BatchStats, type Scheduler } from '@stock-mlops/ml/inference/batcher';
+
+/** A manual clock: timers fire only when the test advances time. */
+function fakeScheduler(): Scheduler & { advance: (ms: number) => Promise<void>; pending: () => number } {
+  let now = 0;
+  let timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  let nextId = 0;
+  const settle = () => new Promise<void>((r) => setImmediate(r));
+  return {
+    now: () => now,
+    schedule(fn, ms) {
+      const id = nextId++;
+      timers.push({ at: now + ms, fn, id });
+      return () => void (timers = timers.filter((t) => t.id !== id));
+    },
+    async advance(ms) {
+      const end = now + ms;
+      await settle();
+      for (;;) {
+        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (!due) break;
+        timers = timers.filter((t) => t.id !== due.id);
+        now = Math.max(now, due.at);
+        due.fn();
+        await settle();
+      }
+      now = end;
+      await settle();
+    },
+    pending: () => timers.length,
+  };
+}
+
+function setup(opts: { maxBatch: number; maxDelayMs: number; maxQueue: number }, run?: (xs: number[]) => number[] | Promise<number[]>) {
+  const sched = fakeScheduler();
+  const calls: number[][] = [];
+  const stats: BatchStats[] = [];
+  const b = new MicroBatcher<number, number>(
+    opts,
+    (xs) => {
+      calls.push([...xs]);
+      return run ? run(xs) : xs.map((x) => x * 10);
+    },
+    sched,
+    (s) => stats.push(s),
+  );
+  return { b, sched, calls, stats };
+}
+
+const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e as { code?: string }).code ?? 'no code');
+
+const t = suite('micro-batcher');
+
+t('items arriving together run as one batch once the delay is up, each gets its own result', async () => {
+  const { b, sched, calls } = setup({ maxBatch: 8, maxDelayMs: 5, maxQueue: 100 });
+  const ps = [1, 2, 3].map((x) => b.submit(x));
+  await sched.advance(4);
+  assert.equal(calls, [], 'nothing runs before the delay');
+  await sched.advance(1);
+  assert.equal(calls, [[1, 2, 3]]);
+  const out = await Promise.all(ps);
+  assert.equal(out.map((o) => o.value), [10, 20, 30]);
+  assert.ok(out.every((o) => o.batchSize === 3 && o.queuedMs === 5));
+});
+
+t('a full batch runs at once without waiting for the delay, and never exceeds maxBatch', async () => {
+  const { b, sched, calls } = setup({ maxBatch: 4, maxDelayMs: 1_000, maxQueue: 100 });
+  const ps = Array.from({ length: 10 }, (_, i) => b.submit(i));
+  await sched.advance(0);
+  assert.equal(calls.slice(0, 2), [[0, 1, 2, 3], [4, 5, 6, 7]], 'two full batches ran immediately');
+  assert.is(calls.length, 2, 'the partial remainder waits for its delay');
+  await sched.advance(1_000);
+  assert.equal(calls[2], [8, 9]);
+  assert.equal((await Promise.all(ps)).map((o) => o.value), Array.from({ length: 10 }, (_, i) => i * 10));
+});
+
+t('maxBatch 1 disables batching: every item is its own model call', async () => {
+  const { b, sched, calls } = setup({ maxBatch: 1, maxDelayMs: 0, maxQueue: 100 });
+  const ps = [1, 2, 3].map((x) => b.submit(x));
+  await sched.advance(0);
+  await Promise.all(ps);
+  assert.equal(calls, [[1], [2], [3]]);
+});
+
+t('one batch runs at a time; items that arrive meanwhile form the next batch', async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => (release = r));
+  let first = true;
+  const { b, sched, calls } = setup({ maxBatch: 10, maxDelayMs: 0, maxQueue: 100 }, async (xs) => {
+    if (first) {
+      first = false;
+      await gate;
+    }
+    return xs;
+  });
+  const p1 = b.submit(1);
+  await sched.advance(0);
+  const p2 = [2, 3, 4].map((x) => b.submit(x));
+  await sched.advance(10);
+  assert.equal(calls, [[1]], 'second batch waits for the running one');
+  release();
+  await p1;
+  await sched.advance(0);
+  await Promise.all(p2);
+  assert.equal(calls, [[1], [2, 3, 4]]);
+});
+
+t('a full queue refuses new work with E_QUEUE_FULL, and a group is admitted whole or not at all', async () => {
+  const { b, sched, calls } = setup({ maxBatch: 2, maxDelayMs: 10, maxQueue: 3 });
+  const a = b.submitMany([1, 2]);
+  const tooBig = b.submitMany([3, 4]);
+  assert.is(await codeOf(tooBig), 'E_QUEUE_FULL');
+  const fits = b.submit(5);
+  assert.is(await codeOf(b.submit(6)), 'E_QUEUE_FULL');
+  assert.is(b.depth, 3);
+  await sched.advance(10);
+  await a;
+  await fits;
+  assert.equal(calls.flat().sort(), [1, 2, 5], 'refused items never reached the model');
+  const err = await b.submitMany([1, 2, 3, 4]).catch((e: unknown) => e);
+  assert.ok(err instanceof BatchError && err.retriable, 'queue full is retriable');
+});
+
+t('with wait, a submission that does not fit waits for room instead of failing (stream back-pressure)', async () => {
+  const { b, sched, calls } = setup({ maxBatch: 2, maxDelayMs: 0, maxQueue: 2 });
+  const first = b.submitMany([1, 2]);
+  const waiting = b.submitMany([3, 4, 5, 6, 7], { wait: true });
+  for (let i = 0; i < 10; i++) await sched.advance(0);
+  assert.equal((await first).map((o) => o.value), [10, 20]);
+  assert.equal((await waiting).map((o) => o.value), [30, 40, 50, 60, 70]);
+  assert.ok(calls.every((c) => c.length <= 2), 'never more than maxBatch per call');
+  assert.equal(calls.flat(), [1, 2, 3, 4, 5, 6, 7], 'order preserved');
+});
+
+t('items whose deadline passed or whose caller is gone are dropped before the model runs', async () => {
+  const { b, sched, calls, stats } = setup({ maxBatch: 10, maxDelayMs: 5, maxQueue: 100 });
+  const late = codeOf(b.submit(1, { deadline: 3 }));
+  const gone = codeOf(b.submit(2, { cancelled: () => true }));
+  const ok = b.submit(3, { deadline: 100 });
+  await sched.advance(5);
+  assert.is(await late, 'E_DEADLINE_EXCEEDED');
+  assert.is(await gone, 'E_CANCELLED');
+  assert.is((await ok).value, 30);
+  assert.equal(calls, [[3]]);
+  assert.is(stats[0]?.dropped, 2);
+});
+
+t('a failing batch rejects its own items only; the next batch runs normally', async () => {
+  let fail = true;
+  const { b, sched } = setup({ maxBatch: 10, maxDelayMs: 0, maxQueue: 100 }, (xs) => {
+    if (fail) {
+      fail = false;
+      throw Object.assign(new Error('boom'), { code: 'E_BOOM' });
+    }
+    return xs;
+  });
+  const bad = [b.submit(1), b.submit(2)].map(codeOf);
+  await sched.advance(0);
+  assert.equal(await Promise.all(bad), ['E_BOOM', 'E_BOOM']);
+  const good = b.submit(3);
+  await sched.advance(0);
+  assert.is((await good).value, 3);
+});
+
+t('a batch function returning the wrong number of results fails that batch with E_BATCH_RESULT', async () => {
+  const { b, sched } = setup({ maxBatch: 10, maxDelayMs: 0, maxQueue: 100 }, () => [1]);
+  const ps = [b.submit(1), b.submit(2)].map(codeOf);
+  await sched.advance(0);
+  assert.equal(await Promise.all(ps), ['E_BATCH_RESULT', 'E_BATCH_RESULT']);
+});
+
+t('close rejects queued and waiting items and refuses new ones', async () => {
+  const { b, sched } = setup({ maxBatch: 1, maxDelayMs: 100, maxQueue: 1 });
+  const queued = codeOf(b.submit(1));
+  const waiting = codeOf(b.submit(2, { wait: true }));
+  b.close();
+  await sched.advance(200);
+  assert.is(await queued, 'E_BATCHER_CLOSED');
+  assert.is(await waiting, 'E_BATCHER_CLOSED');
+  assert.is(await codeOf(b.submit(3)), 'E_BATCHER_CLOSED');
+});
+
+t('invalid options are refused up front', () => {
+  for (const o of [{ maxBatch: 0, maxDelayMs: 1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: -1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 0.5 }]) {
+    assert.throws(() => new MicroBatcher<number, number>(o, (x) => x), /invalid batcher options/);
+  }
+});
+
+t('with the real scheduler and delay 0, requests made in the same turn share a batch', async () => {
+  const calls: number[][] = [];
+  const b = new MicroBatcher<number, number>({ maxBatch: 64, maxDelayMs: 0, maxQueue: 1000 }, (xs) => {
+    calls.push(xs);
+    return xs;
+  });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => b.submit(i)));
+  assert.is(calls.length, 1);
+  assert.is(calls[0]!.length, 20);
+});
+
+t.run();
