@@ -1,72 +1,201 @@
-import type { DataTopicKey } from '@stock-mlops/contracts';
-import type { CursorStore } from '@stock-mlops/extract/cursor-store';
-import type { AnyProvider, ProviderItem } from '@stock-mlops/extract/provider';
+import type { ProviderKind, AnyProvider, ProviderItem } from '@stock-mlops/extract/provider';
+import { parseCursor } from '@stock-mlops/extract/cursor';
 
 /**
- * One extraction pass, transport-free: for every (provider, symbol) fetch everything since the
- * stored cursor, hand the items to `publish` (which resolves once they are durable), and only
- * then move the cursor. A crash between publish and cursor update re-fetches the same items,
- * whose deterministic event ids make the redelivery harmless downstream.
+ * One extraction pass, transport-free: for every (provider, symbol) fetch what follows the stored
+ * cursor, hand the items to the sink (which resolves once they are acknowledged), and only then
+ * save the cursor together with the log position right after what was just written.
+ *
+ * A crash between the acknowledgement and the cursor write leaves events on the topic that the
+ * cursor does not cover. The saved position bounds where they can be: the sink reads the topic
+ * from there on restart (`recover`) and skips those events when the stale cursor fetches them
+ * again. See docs/raw-topics.md, "Exactly once on the raw topics".
  */
 export interface ExtractTask {
   provider: AnyProvider;
   symbol: string;
 }
 
-export interface ExtractSummary {
-  fetched: number;
-  published: number;
-  failed: number;
-  warnings: number;
-  perTask: Array<{ provider: string; symbol: string; fetched: number; error?: string }>;
-}
+export type RawTopicKey = 'rawPrices' | 'rawFinancials' | 'rawNews';
 
-export const TOPIC_OF_KIND: Record<AnyProvider['kind'], DataTopicKey & ('rawPrices' | 'rawFinancials' | 'rawNews')> = {
+export const TOPIC_OF_KIND: Record<ProviderKind, RawTopicKey> = {
   prices: 'rawPrices',
   financials: 'rawFinancials',
   news: 'rawNews',
 };
 
-export type Publish = (topic: 'rawPrices' | 'rawFinancials' | 'rawNews', provider: AnyProvider, items: ProviderItem<unknown>[]) => Promise<void>;
+/** A place in a topic partition's log: the offset of the next record. */
+export interface LogPosition {
+  partition: number;
+  offset: string;
+}
 
-export async function extractOnce(
-  tasks: readonly ExtractTask[],
-  cursors: CursorStore,
-  publish: Publish,
-  opts: {
-    until?: Date;
-    signal?: AbortSignal;
-    /** Keep fetching a task until it returns nothing new (backfill), instead of one page per pass. */
-    drain?: boolean;
-    onProgress?: (e: { provider: string; symbol: string; fetched: number; cursor: string | undefined }) => void;
-    onError?: (e: { provider: string; symbol: string; error: unknown }) => void;
-  } = {},
-): Promise<ExtractSummary> {
-  const summary: ExtractSummary = { fetched: 0, published: 0, failed: 0, warnings: 0, perTask: [] };
-  for (const { provider, symbol } of tasks) {
-    if (opts.signal?.aborted) break;
-    let fetchedHere = 0;
-    try {
-      for (;;) {
-        const cursor = await cursors.get(provider.name, symbol);
-        const r = await provider.fetchSince({ symbol, cursor, until: opts.until, signal: opts.signal });
-        summary.warnings += r.warnings.length;
-        if (r.items.length > 0) {
-          await publish(TOPIC_OF_KIND[provider.kind], provider, r.items as ProviderItem<unknown>[]);
-          summary.published += r.items.length;
-        }
-        if (r.nextCursor !== undefined && r.nextCursor !== cursor) await cursors.set(provider.name, symbol, r.nextCursor);
-        fetchedHere += r.items.length;
-        summary.fetched += r.items.length;
-        opts.onProgress?.({ provider: provider.name, symbol, fetched: fetchedHere, cursor: r.nextCursor });
-        if (!opts.drain || r.items.length === 0 || r.nextCursor === cursor || opts.signal?.aborted) break;
-      }
-      summary.perTask.push({ provider: provider.name, symbol, fetched: fetchedHere });
-    } catch (error) {
-      summary.failed++;
-      summary.perTask.push({ provider: provider.name, symbol, fetched: fetchedHere, error: (error as Error).message });
-      opts.onError?.({ provider: provider.name, symbol, error });
+export interface TaskState {
+  cursor?: string | undefined;
+  /** Any event of this task not covered by `cursor` lies at or after these positions. */
+  positions?: LogPosition[] | undefined;
+}
+
+export interface TaskStateStore {
+  get(provider: string, symbol: string): Promise<TaskState | undefined>;
+  set(provider: string, symbol: string, state: TaskState): Promise<void>;
+}
+
+export interface PublishResult {
+  published: number;
+  /** Items found already on the topic (by event id) and not sent again. */
+  skipped: number;
+  /** Log positions right after what was written; empty when nothing was written. */
+  positions: LogPosition[];
+  /** No event found by recovery is still waiting to be skipped: the saved position may move forward. */
+  settled: boolean;
+}
+
+export interface RawSink {
+  /** The current end of every partition of `topic`: where the next publish can land. */
+  head(topic: RawTopicKey): Promise<LogPosition[]>;
+  /** Publish items (keyed, with event ids); resolves once the broker acknowledged them. */
+  publish(task: ExtractTask, topic: RawTopicKey, items: ProviderItem<unknown>[]): Promise<PublishResult>;
+}
+
+export type Phase = 'fetch' | 'publish' | 'cursor';
+
+export interface TaskResult {
+  provider: string;
+  symbol: string;
+  fetched: number;
+  published: number;
+  skipped: number;
+  pages: number;
+  warnings: number;
+  cursor: string | undefined;
+  /** The stored cursor already reached `until`: nothing was fetched. */
+  upToDate: boolean;
+  error?: unknown;
+  /** Where it failed; 'publish' and 'cursor' failures may leave events beyond the cursor. */
+  phase?: Phase;
+}
+
+export interface ExtractSummary {
+  fetched: number;
+  published: number;
+  skipped: number;
+  failed: number;
+  warnings: number;
+  perTask: TaskResult[];
+}
+
+export interface ExtractDeps {
+  store: TaskStateStore;
+  sink: RawSink;
+}
+
+export interface ExtractOptions {
+  /** Upper bound (inclusive) of event times to fetch. */
+  until?: Date | undefined;
+  /** Backfill: begin at this instant when the stored cursor is older or absent. */
+  from?: Date | undefined;
+  signal?: AbortSignal | undefined;
+  /** Keep fetching a task until it returns nothing new (backfill), instead of one page. */
+  drain?: boolean;
+  onPage?: (r: TaskResult) => void;
+  onWarnings?: (task: ExtractTask, warnings: string[]) => void;
+  onError?: (r: TaskResult) => void;
+  /** Called after each acknowledged publish, before the cursor is saved (fault injection in tests). */
+  afterPublish?: (task: ExtractTask, result: PublishResult, page: { cursorBefore: string | undefined; lastEventTime: string }) => void | Promise<void>;
+}
+
+export function cursorTime(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    return parseCursor(cursor)?.time;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fetch → publish → save cursor for one task, page after page when `drain` is set. */
+export async function extractTask(task: ExtractTask, deps: ExtractDeps, opts: ExtractOptions = {}): Promise<TaskResult> {
+  const { provider, symbol } = task;
+  const topic = TOPIC_OF_KIND[provider.kind];
+  const r: TaskResult = { provider: provider.name, symbol, fetched: 0, published: 0, skipped: 0, pages: 0, warnings: 0, cursor: undefined, upToDate: false };
+  let phase: Phase = 'fetch';
+  try {
+    let state: TaskState = (await deps.store.get(provider.name, symbol)) ?? {};
+    r.cursor = state.cursor;
+    let cursor = state.cursor;
+    if (opts.from) {
+      const start = opts.from.getTime() - 1;
+      const t = cursorTime(cursor);
+      if (t === undefined || t < start) cursor = new Date(start).toISOString();
     }
+    const stored = cursorTime(state.cursor);
+    if (opts.until && stored !== undefined && stored >= opts.until.getTime()) {
+      r.upToDate = true;
+      return r;
+    }
+    for (;;) {
+      if (opts.signal?.aborted) break;
+      phase = 'fetch';
+      const page = await provider.fetchSince({ symbol, cursor, until: opts.until, signal: opts.signal });
+      r.pages++;
+      r.fetched += page.items.length;
+      if (page.warnings.length) {
+        r.warnings += page.warnings.length;
+        opts.onWarnings?.(task, page.warnings);
+      }
+      const next = page.nextCursor;
+      if (page.items.length > 0) {
+        phase = 'cursor';
+        if (!state.positions) {
+          // First publish of this task ever: remember where the topic ended, so a crash before
+          // the cursor write below can be recovered by reading from here.
+          state = { ...state, positions: await deps.sink.head(topic) };
+          await deps.store.set(provider.name, symbol, state);
+        }
+        phase = 'publish';
+        const out = await deps.sink.publish(task, topic, page.items as ProviderItem<unknown>[]);
+        r.published += out.published;
+        r.skipped += out.skipped;
+        await opts.afterPublish?.(task, out, { cursorBefore: cursor, lastEventTime: page.items[page.items.length - 1]!.eventTime });
+        phase = 'cursor';
+        // The saved position must stay at or before every event of ours beyond the cursor: move
+        // it only once no recovered event is left to skip.
+        let positions = state.positions;
+        if (out.settled && out.positions.length) positions = out.positions;
+        else if (out.settled && out.skipped > 0) positions = await deps.sink.head(topic);
+        state = { cursor: next, positions };
+        await deps.store.set(provider.name, symbol, state);
+      } else if (next !== undefined && next !== state.cursor) {
+        phase = 'cursor';
+        state = { ...state, cursor: next };
+        await deps.store.set(provider.name, symbol, state);
+      }
+      r.cursor = state.cursor;
+      opts.onPage?.(r);
+      if (!opts.drain || page.items.length === 0 || next === cursor) break;
+      cursor = next;
+    }
+    return r;
+  } catch (error) {
+    r.error = error;
+    r.phase = phase;
+    opts.onError?.(r);
+    return r;
+  }
+}
+
+export async function extractOnce(tasks: readonly ExtractTask[], deps: ExtractDeps, opts: ExtractOptions = {}): Promise<ExtractSummary> {
+  const summary: ExtractSummary = { fetched: 0, published: 0, skipped: 0, failed: 0, warnings: 0, perTask: [] };
+  for (const task of tasks) {
+    if (opts.signal?.aborted) break;
+    const r = await extractTask(task, deps, opts);
+    summary.fetched += r.fetched;
+    summary.published += r.published;
+    summary.skipped += r.skipped;
+    summary.warnings += r.warnings;
+    if (r.error !== undefined) summary.failed++;
+    summary.perTask.push(r);
   }
   return summary;
 }
