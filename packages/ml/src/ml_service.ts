@@ -1,20 +1,39 @@
+import { createHash } from 'node:crypto';
 import type { ModelEvent } from '@stock-mlops/contracts';
 import type { Tf } from './tf.ts';
 import type { FeatureRow } from './datasets/supervised.ts';
 import { makeSupervised } from './datasets/supervised.ts';
 import { priceMetrics } from './evaluation/metrics.ts';
 import { referenceStats, referenceStatsByFeature, toColumns, type ReferenceStats } from './evaluation/drift.ts';
+import { sentimentToRegistryArtifacts, sentimentFromRegistryArtifacts } from './inference/sentiment.ts';
 import { decidePromotion, type GateDecision } from './registry/gate.ts';
-import { ModelStore, type ModelVersion } from './registry/model_store.ts';
-import type { PriceTrainConfig } from './training/config.ts';
+import { ModelStore, type ModelTask, type ModelVersion } from './registry/model_store.ts';
+import type { PriceTrainConfig, SentimentTrainConfig } from './training/config.ts';
 import { flattenEvaluation, trainPrice, type PriceTrainingResult } from './training/train.ts';
 import { PriceModel, type EpochLog } from './training/models/price_predictor.ts';
+import {
+  SENTIMENT_LABELS,
+  SentimentModel,
+  trainSentiment,
+  type EpochLog as SentimentEpochLog,
+  type LabelledTexts,
+  type SentimentConfigOverrides,
+} from './training/models/sentiment_analyzer.ts';
+import { classificationReport, majorityBaseline, stratifiedSample, stratifiedSplit, type ClassificationReport } from './training/models/sentiment_analyzer_metrics.ts';
 
 /**
  * ML service facade used by the trainer service and the CLIs: train → evaluate → register →
- * gate → promote. Returns the model events to publish; transports stay in the adapters.
+ * gate → promote, for the price model and the sentiment model. Returns the model events to
+ * publish; transports stay in the adapters.
  */
 export const PRICE_MODEL = 'price';
+export const SENTIMENT_MODEL = 'sentiment';
+
+/** Registry name of a per-symbol price model (`data.pooling = perSymbol`). */
+export function priceModelName(symbol?: string): string {
+  if (!symbol) return PRICE_MODEL;
+  return `${PRICE_MODEL}-${symbol.toLowerCase().replace(/[^a-z0-9_-]/g, '-')}`.slice(0, 64);
+}
 
 export interface PriceRunInput {
   tf: Tf;
@@ -25,26 +44,41 @@ export interface PriceRunInput {
   cfg: PriceTrainConfig;
   gitSha: string;
   lineage: Record<string, unknown>;
+  /** Registry name; default 'price'. */
+  modelName?: string;
   onEpoch?: (log: EpochLog) => void;
+  /** Called right before anything is written to the registry; throw to abort (e.g. the training lease was lost). */
+  beforeRegister?: () => Promise<void>;
+  /** Called once the version document exists, before the gate decision (for run records). */
+  onRegistered?: (version: number) => Promise<void> | void;
 }
 
-export interface PriceRunResult {
+export interface RunResult {
   version: ModelVersion;
   decision: GateDecision;
   promoted: boolean;
-  training: PriceTrainingResult;
   events: ModelEvent[];
+}
+
+export interface PriceRunResult extends RunResult {
+  training: PriceTrainingResult;
 }
 
 /** Evaluate the current production model on the candidate's test window (same as-of rows). */
 async function productionOnTestWindow(input: PriceRunInput, training: PriceTrainingResult): Promise<{ metrics?: Record<string, number>; note: string }> {
-  const alias = await input.store.getAlias(PRICE_MODEL, 'production');
+  const name = input.modelName ?? PRICE_MODEL;
+  const alias = await input.store.getAlias(name, 'production');
   if (!alias) return { note: 'no production model yet' };
-  const meta = await input.store.get(PRICE_MODEL, alias.version);
+  const meta = await input.store.get(name, alias.version);
   if (meta.featureSchemaHash !== input.featureSchemaHash) {
     return { note: `production v${alias.version} uses another feature schema; compared with baselines only` };
   }
-  const prod = await PriceModel.deserialize(input.tf, await input.store.loadArtifacts(PRICE_MODEL, alias.version));
+  let prod: PriceModel;
+  try {
+    prod = await PriceModel.deserialize(input.tf, await input.store.loadArtifacts(name, alias.version));
+  } catch (err) {
+    return { note: `production v${alias.version} could not be loaded (${(err as { code?: string }).code ?? 'error'}); compared with baselines only` };
+  }
   try {
     const want = new Set(training.test.map((s) => `${s.symbol}|${s.ts}`));
     const samples = makeSupervised(input.rows, { horizon: input.cfg.model.horizon, lookback: prod.meta.config.lookback }).filter((s) =>
@@ -85,6 +119,12 @@ function buildReference(training: PriceTrainingResult, names: string[], predicte
 
 export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<PriceRunResult> {
   const training = await trainPrice(input.tf, input.rows, input.featureSchemaHash, input.cfg, input.onEpoch);
+  return registerAndGatePrice(input, training);
+}
+
+/** Register a trained price model, compare it with the baselines and production, and promote it only through the gate. */
+export async function registerAndGatePrice(input: PriceRunInput, training: PriceTrainingResult): Promise<PriceRunResult> {
+  const name = input.modelName ?? PRICE_MODEL;
   const ev = training.evaluation;
   const production = await productionOnTestWindow(input, training);
   const decision = decidePromotion(input.cfg.gate, {
@@ -97,8 +137,9 @@ export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<P
   const reference = buildReference(training, input.featureNames ?? [], training.testPredictions);
   const metrics = flattenEvaluation(ev);
   if (production.metrics) for (const [k, v] of Object.entries(production.metrics)) if (Number.isFinite(v)) metrics[`production_${k}`] = v;
+  await input.beforeRegister?.();
   const version = await input.store.register({
-    name: PRICE_MODEL,
+    name,
     task: 'price',
     metrics,
     params: { ...input.cfg.model, data: input.cfg.data, gate: input.cfg.gate, bestEpoch: training.bestEpoch, epochsRun: training.history.length },
@@ -110,34 +151,214 @@ export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<P
     gitSha: input.gitSha,
     artifacts,
   });
-  training.model.dispose();
-  const ref = { name: PRICE_MODEL, version: version.version };
-  const events: ModelEvent[] = [{ kind: 'registered', model: ref, task: 'price', metrics: pickMetrics(metrics) }];
+  await input.onRegistered?.(version.version);
+  const outcome = await applyDecision(input.store, name, 'price', version.version, decision, pickMetrics(metrics, PRICE_EVENT_METRICS));
+  return { ...outcome, training };
+}
+
+/** Move `production` (or record the rejection) and build the events to publish. */
+async function applyDecision(store: ModelStore, name: string, task: ModelTask, version: number, decision: GateDecision, metrics: Record<string, number>): Promise<RunResult> {
+  const ref = { name, version };
+  const events: ModelEvent[] = [{ kind: 'registered', model: ref, task, metrics }];
   if (decision.promote) {
-    const { previous } = await input.store.setAlias(PRICE_MODEL, 'production', version.version, decision.reason);
-    events.push({
-      kind: 'promoted',
-      model: ref,
-      task: 'price',
-      alias: 'production',
-      reason: decision.reason,
-      ...(previous !== undefined ? { previous: { name: PRICE_MODEL, version: previous } } : {}),
-    });
+    const { previous } = await store.setAlias(name, 'production', version, decision.reason);
+    events.push({ kind: 'promoted', model: ref, task, alias: 'production', reason: decision.reason.slice(0, 2000), ...(previous !== undefined ? { previous: { name, version: previous } } : {}) });
   } else {
-    await input.store.setStatus(PRICE_MODEL, version.version, 'candidate', decision.reason);
-    events.push({ kind: 'rejected', model: ref, task: 'price', reason: decision.reason });
+    await store.setStatus(name, version, 'rejected', decision.reason);
+    events.push({ kind: 'rejected', model: ref, task, reason: decision.reason.slice(0, 2000) });
   }
-  const final = await input.store.get(PRICE_MODEL, version.version);
-  return { version: final, decision, promoted: decision.promote, training, events };
+  return { version: await store.get(name, version), decision, promoted: decision.promote, events };
 }
 
-function pickMetrics(m: Record<string, number>): Record<string, number> {
-  const keys = ['rmse', 'mae', 'mape', 'directionalAccuracy', 'ic', 'rankIc', 'baseline_zero_rmse', 'backtest_sharpe', 'buyhold_sharpe'];
-  return Object.fromEntries(keys.filter((k) => m[k] !== undefined).map((k) => [k, m[k]!]));
+const PRICE_EVENT_METRICS = ['rmse', 'mae', 'mape', 'directionalAccuracy', 'ic', 'rankIc', 'baseline_zero_rmse', 'backtest_sharpe', 'buyhold_sharpe'];
+const SENTIMENT_EVENT_METRICS = ['accuracy', 'macroF1', 'baseline_majority_macroF1', 'production_macroF1'];
+
+function pickMetrics(m: Record<string, number>, keys: string[]): Record<string, number> {
+  return Object.fromEntries(keys.filter((k) => m[k] !== undefined && Number.isFinite(m[k])).map((k) => [k, m[k]!]));
 }
 
-/** Roll `production` back to the previous version; returns the event to publish. */
-export async function rollbackPrice(store: ModelStore, reason: string): Promise<ModelEvent> {
-  const { from, to } = await store.rollback(PRICE_MODEL, 'production', reason);
-  return { kind: 'rolled_back', model: { name: PRICE_MODEL, version: to }, previous: { name: PRICE_MODEL, version: from }, task: 'price', alias: 'production', reason };
+// ---------------------------------------------------------------------------------------------
+// Sentiment
+
+export interface SentimentRunInput {
+  store: ModelStore;
+  data: LabelledTexts;
+  cfg: SentimentTrainConfig;
+  gitSha: string;
+  lineage: Record<string, unknown>;
+  onEpoch?: (log: SentimentEpochLog) => void;
+  beforeRegister?: () => Promise<void>;
+  onRegistered?: (version: number) => Promise<void> | void;
+}
+
+export interface SentimentEvaluation {
+  model: ClassificationReport;
+  baselines: { majority: ClassificationReport };
+  production?: ClassificationReport;
+  split: { train: number; test: number; total: number };
+}
+
+export interface SentimentRunResult extends RunResult {
+  evaluation: SentimentEvaluation;
+  trainingSeconds: number;
+}
+
+const labelIndex = (l: string) => SENTIMENT_LABELS.indexOf(l as (typeof SENTIMENT_LABELS)[number]);
+
+/** Accuracy, macro-F1, per-class scores and the confusion matrix of a model on labelled texts. */
+export async function evaluateSentimentModel(model: SentimentModel, data: LabelledTexts): Promise<ClassificationReport> {
+  const predictions = await model.predict(data.texts);
+  return classificationReport(data.labels.map(labelIndex), predictions.map((p) => labelIndex(p.label)), SENTIMENT_LABELS);
+}
+
+/** Flat, finite numbers for the registry (FerretDB stores no nested arrays). */
+export function flattenClassification(r: ClassificationReport, prefix = ''): Record<string, number> {
+  const out: Record<string, number> = { [`${prefix}accuracy`]: r.accuracy, [`${prefix}macroF1`]: r.macroF1, [`${prefix}n`]: r.count };
+  for (const [label, c] of Object.entries(r.perClass)) {
+    out[`${prefix}precision_${label}`] = c.precision;
+    out[`${prefix}recall_${label}`] = c.recall;
+    out[`${prefix}f1_${label}`] = c.f1;
+    out[`${prefix}support_${label}`] = c.support;
+  }
+  r.labels.forEach((t, i) => r.labels.forEach((p, j) => (out[`${prefix}confusion_${t}_${p}`] = r.confusion[i]?.[j] ?? 0)));
+  return out;
+}
+
+function pickTexts(data: LabelledTexts, idx: readonly number[]): LabelledTexts {
+  return { texts: idx.map((i) => data.texts[i]!), labels: idx.map((i) => data.labels[i]!) };
+}
+
+/** Hash of what makes inputs comparable between versions: artifact format, tokenizer and vocabularies. */
+function sentimentSchemaHash(json: Record<string, unknown>): string {
+  return createHash('sha256').update(`${String(json.format)}|${JSON.stringify(json.vocab)}`).digest('hex');
+}
+
+export async function loadSentimentVersion(store: ModelStore, version: number, name = SENTIMENT_MODEL): Promise<SentimentModel> {
+  return SentimentModel.deserialize(sentimentFromRegistryArtifacts(await store.loadArtifacts(name, version)));
+}
+
+/**
+ * Train the sentiment model on labelled texts, evaluate it on a stratified held-out split (never
+ * used for fitting or early stopping) beside the majority-class baseline and the production
+ * model, register it as `sentiment` and promote it only through the gate (macro-F1 by default).
+ */
+export async function trainRegisterAndGateSentiment(input: SentimentRunInput): Promise<SentimentRunResult> {
+  const { cfg, store } = input;
+  const all = cfg.data.maxRows > 0 ? pickTexts(input.data, stratifiedSample(input.data.labels, cfg.data.maxRows, cfg.seed)) : input.data;
+  const split = stratifiedSplit(all.labels, cfg.data.testFraction, cfg.seed);
+  const train = pickTexts(all, split.train);
+  const test = pickTexts(all, split.test);
+  const classes = new Set(train.labels).size;
+  if (train.texts.length < 50 || test.texts.length < 20 || classes < 2) {
+    throw Object.assign(new Error(`not enough labelled texts: ${train.texts.length} to train, ${test.texts.length} to test, ${classes} classes (need 50/20/2)`), { code: 'E_NOT_ENOUGH_DATA' });
+  }
+  const trained = await trainSentiment({
+    ...(cfg.model as SentimentConfigOverrides),
+    ...train,
+    seed: cfg.seed,
+    validationSplit: cfg.data.validationFraction,
+    ...(input.onEpoch ? { onEpoch: input.onEpoch } : {}),
+  });
+  try {
+    const report = await evaluateSentimentModel(trained.model, test);
+    const majority = majorityBaseline(train.labels.map(labelIndex), test.labels.map(labelIndex), SENTIMENT_LABELS);
+    const production = await sentimentProduction(store, test);
+    const decision = decidePromotion(cfg.gate, {
+      candidate: { accuracy: report.accuracy, macroF1: report.macroF1 },
+      baselines: { majority: { accuracy: majority.accuracy, macroF1: majority.macroF1 } },
+      production: production.report ? { accuracy: production.report.accuracy, macroF1: production.report.macroF1 } : undefined,
+      productionNote: production.note,
+    });
+    const artifacts = sentimentToRegistryArtifacts(await trained.model.serialize());
+    const metrics = {
+      ...flattenClassification(report),
+      baseline_majority_accuracy: majority.accuracy,
+      baseline_majority_macroF1: majority.macroF1,
+      ...(production.report ? { production_accuracy: production.report.accuracy, production_macroF1: production.report.macroF1 } : {}),
+      trainingSeconds: trained.trainingSeconds,
+    };
+    await input.beforeRegister?.();
+    const version = await store.register({
+      name: SENTIMENT_MODEL,
+      task: 'sentiment',
+      metrics,
+      params: { ...cfg.model, seed: cfg.seed, data: cfg.data, gate: cfg.gate, bestEpochs: trained.bestEpochs, parameters: trained.model.parameterCount },
+      featureSchemaHash: sentimentSchemaHash(artifacts.json),
+      normalization: null,
+      // Drift reference for the monitor: the model's predicted label distribution on the held-out texts.
+      reference: { labels: [...report.labels], counts: report.labels.map((_, j) => report.confusion.reduce((a, row) => a + (row[j] ?? 0), 0)), n: report.count },
+      dataWindow: null,
+      lineage: { ...input.lineage, rows: input.data.texts.length, used: all.texts.length, train: train.texts.length, test: test.texts.length, backend: trained.backend },
+      gitSha: input.gitSha,
+      artifacts,
+    });
+    await input.onRegistered?.(version.version);
+    const outcome = await applyDecision(store, SENTIMENT_MODEL, 'sentiment', version.version, decision, pickMetrics(metrics, SENTIMENT_EVENT_METRICS));
+    return {
+      ...outcome,
+      evaluation: {
+        model: report,
+        baselines: { majority },
+        ...(production.report ? { production: production.report } : {}),
+        split: { train: train.texts.length, test: test.texts.length, total: all.texts.length },
+      },
+      trainingSeconds: trained.trainingSeconds,
+    };
+  } finally {
+    trained.model.dispose();
+  }
+}
+
+async function sentimentProduction(store: ModelStore, test: LabelledTexts): Promise<{ report?: ClassificationReport; note: string }> {
+  const alias = await store.getAlias(SENTIMENT_MODEL, 'production');
+  if (!alias) return { note: 'no production model yet' };
+  let model: SentimentModel | undefined;
+  try {
+    model = await loadSentimentVersion(store, alias.version);
+    return { report: await evaluateSentimentModel(model, test), note: `production v${alias.version}` };
+  } catch (err) {
+    return { note: `production v${alias.version} could not be evaluated (${(err as { code?: string }).code ?? 'error'}); compared with the baseline only` };
+  } finally {
+    model?.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aliases
+
+/** Point `production` at a version by hand (CLI); returns the event to publish. */
+export async function promoteVersion(store: ModelStore, name: string, version: number, reason: string, alias = 'production'): Promise<ModelEvent> {
+  const v = await store.get(name, version);
+  const { previous } = await store.setAlias(name, alias, version, reason);
+  return { kind: 'promoted', model: { name, version }, task: v.task, alias, reason, ...(previous !== undefined ? { previous: { name, version: previous } } : {}) };
+}
+
+/** Move an alias back to the version it held before; returns the event to publish. */
+export async function rollbackModel(store: ModelStore, name: string, reason: string, alias = 'production'): Promise<ModelEvent> {
+  const { from, to } = await store.rollback(name, alias, reason);
+  const v = await store.get(name, to);
+  return { kind: 'rolled_back', model: { name, version: to }, previous: { name, version: from }, task: v.task, alias, reason };
+}
+
+/** Roll `production` of the price model back to the previous version. */
+export function rollbackPrice(store: ModelStore, reason: string): Promise<ModelEvent> {
+  return rollbackModel(store, PRICE_MODEL, reason);
+}
+
+/**
+ * Clean up after a run whose process died: a version it registered but never gated is marked
+ * rejected (it must not be promoted by accident), and its orphan artifact chunks are removed.
+ * Call only while holding the model's training lease.
+ */
+export async function cleanUpAbandonedRun(store: ModelStore, run: { model: string; version?: number; _id: string }): Promise<{ rejected?: number; sweptChunks: number }> {
+  let rejected: number | undefined;
+  if (run.version !== undefined) {
+    const v = await store.versions.findOne({ name: run.model, version: run.version });
+    if (v && v.status === 'candidate' && v.statusReason === 'registered') {
+      await store.setStatus(run.model, run.version, 'rejected', `training run ${run._id} stopped before the gate decision`);
+      rejected = run.version;
+    }
+  }
+  const sweptChunks = await store.sweepOrphans({ name: run.model, olderThanMs: 0 });
+  return { ...(rejected !== undefined ? { rejected } : {}), sweptChunks };
 }

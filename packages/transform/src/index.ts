@@ -139,4 +139,25 @@ export function computeFeaturesFromBars(bars: readonly Bar[], options: { cleaner
 
   return { schema: FEATURE_SCHEMA, rows: [...pipelines.values()].flatMap((p) => p.rows), rejected, stats };
 }
-export { SymbolPipeline, type PipelineOutput, type PipelineSnapshot } from './pipeline.ts';
+export {
+  SymbolPipeline,
+  computePipelineFeatures,
+  type PipelineEvent,
+  type PipelineOutput,
+  type PipelineRow,
+  type PipelineSnapshot,
+  type Position,
+} from './pipeline.ts';
+export { PIPELINE_SCHEMA, ROLLING_Z_FEATURES, ROLLING_Z_INPUTS, ROLLING_Z_WINDOW, type PipelineSchema } from './pipeline_schema.ts';
+export {
+  FUNDAMENTAL_CONCEPTS,
+  FUNDAMENTAL_FEATURES,
+  type FactOutcome,
+  type FinancialFact,
+  FundamentalsJoin,
+  type FundamentalsSnapshot,
+  MAX_FACTS,
+  STALE_DAYS,
+} from './joins/fundamentals.ts';
+export { MAX_ARTICLES, NEWS_FEATURES, NewsJoin, type NewsSnapshot, type ScoreOutcome, type SentimentScore } from './joins/news.ts';
+export { lexiconSentiment } from './joins/lexicon.ts';

@@ -1,20 +1,32 @@
 /**
  * loader: writes clean bars, features, predictions, news and financial facts to MongoDB with
- * idempotent bulk inserts on natural keys (first write wins), and keeps the latest-state document per symbol.
- * Offsets are committed only after the write is acknowledged; while the database is down the
- * batch is retried with backoff, so nothing is lost or duplicated.
+ * idempotent bulk upserts on natural keys (`_id`; insert first, replace only changed content —
+ * see Database.upsertMany), and keeps the latest-state document per symbol. Offsets are committed
+ * only after the write is acknowledged; while the database is down the batch is retried with
+ * backoff (heartbeating meanwhile), so nothing is lost or duplicated.
  */
 import { z } from 'zod';
+import client from 'prom-client';
 import type { DataTopicKey } from '@stock-mlops/contracts';
 import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
+import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
 import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
 
-const Env = z.object({ LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2) });
+const Env = z.object({
+  LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
+});
 const svc = await startService({ name: 'loader', env: Env, mongo: true });
 const { log, topics, kafka, producer, shutdown, metrics, config } = svc;
 const database = new Database(svc.mongo!.db);
 const latest = new LatestStateStore(svc.mongo!.db);
 await withDbRetry(() => database.ensureIndexes(), { log });
+const written = new client.Counter({
+  name: 'stockmlops_loader_documents_total',
+  help: 'Documents written by the loader: inserted, already stored unchanged, or replaced',
+  labelNames: ['collection', 'outcome'] as const,
+  registers: [metrics.registry],
+});
 
 type LoadedKey = 'cleanPrices' | 'features' | 'pricePredictions' | 'sentimentPredictions' | 'cleanNews' | 'cleanFinancials';
 const SUBSCRIBE: readonly LoadedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'cleanNews', 'cleanFinancials'];
@@ -58,23 +70,33 @@ const consumer = await runConsumer({
   metrics,
   partitionsConsumedConcurrently: config.LOADER_CONCURRENCY,
   onFatal: svc.fatal,
+  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+  // One instance owns all of a symbol's partitions, so its latest-state writes are serialized in one process.
+  partitionAssigners: [CopartitionAssigner],
   handle: async (batch, ctx) => {
     const { collection, docs } = toDocs(batch);
     const retry = { log, isStopping: ctx.isStopping };
-    const r = await withDbRetry(async () => {
-      await ctx.heartbeat();
-      return database.insertIfAbsent(collection, docs);
-    }, retry);
-    const k = batch[0]!.topicKey;
-    if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
-      const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
-      const items = batch.map((m) => {
-        const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
-        return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
-      });
-      await withDbRetry(() => latest.putNewest(part, items), retry);
+    // Keep the group session alive while the database is slow or down (the batch is retried
+    // with backoff until it is acknowledged; only then are the offsets committed).
+    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
+    try {
+      const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
+      written.inc({ collection, outcome: 'inserted' }, r.inserted);
+      written.inc({ collection, outcome: 'unchanged' }, r.unchanged);
+      written.inc({ collection, outcome: 'replaced' }, r.replaced);
+      const k = batch[0]!.topicKey;
+      if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
+        const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
+        const items = batch.map((m) => {
+          const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
+          return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
+        });
+        await withDbRetry(() => latest.putNewest(part, items), retry);
+      }
+      log.debug({ collection, n: docs.length, ...r }, 'upserted');
+    } finally {
+      clearInterval(beat);
     }
-    log.debug({ collection, n: docs.length, ...r }, 'upserted');
     // One line per traced record, so a trace id can be followed through this stage too.
     if (log.isLevelEnabled('debug')) {
       docs.forEach((d, i) => {

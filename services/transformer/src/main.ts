@@ -1,208 +1,239 @@
 /**
- * transformer: raw prices → clean prices + features, incrementally per symbol; raw news and
- * financial facts → their clean topics. Invalid or late records go to the transform dead-letter
- * topic with the reason; duplicates are dropped and counted.
+ * transformer: raw prices → clean prices + features, incrementally per symbol, with
+ * point-in-time joins of financial facts and news sentiment; raw news and financial facts →
+ * their clean topics. Invalid or late records go to the transform dead-letter topic with the
+ * reason; duplicates are dropped and counted.
  *
- * Per-symbol state (cleaner + feature engine + the last input offset it covers) is saved to
- * MongoDB before offsets are committed and reloaded after a restart or rebalance, so redelivered
- * records are skipped: outputs are neither lost nor produced twice.
+ * Inputs that change per-symbol state: raw prices (bars), clean financial facts, clean news
+ * (scored with the lexicon until a sentiment model exists) and sentiment predictions. All are
+ * keyed by symbol; the co-partitioned assignment gives every symbol's partitions of all four
+ * topics to one instance. Per-symbol state (cleaner, feature engine, joins, rolling z-scores and
+ * the last input offset per source partition) is saved to MongoDB before offsets are committed
+ * and reloaded after a restart or rebalance, so redelivered records are skipped: outputs are
+ * neither lost nor produced twice. See docs/pipeline.md.
  */
 import { z } from 'zod';
 import client from 'prom-client';
-import { encode, makeEnvelope, TRACE_HEADER, type RawPriceBar } from '@stock-mlops/contracts';
-import { runConsumer, startService, withDbRetry, type Consumed, type OutMessage } from '@stock-mlops/platform';
-import { FEATURE_SCHEMA, SymbolPipeline, type PipelineOutput, type PipelineSnapshot } from '@stock-mlops/transform';
+import { encode, makeEnvelope, type DataTopicKey } from '@stock-mlops/contracts';
+import { runConsumer, startService, type BatchContext, type Consumed, type OutMessage } from '@stock-mlops/platform';
+import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
+import { lexiconSentiment, PIPELINE_SCHEMA, SymbolPipeline, type PipelineOutput, type SentimentScore } from '@stock-mlops/transform';
+import { outputMessages } from './outputs.ts';
+import { StateStore, type Held } from './state_store.ts';
 
 const Env = z.object({
   TRANSFORM_REORDER_WINDOW: z.coerce.number().int().min(0).max(1000).default(0),
   TRANSFORM_IDLE_FLUSH_MS: z.coerce.number().int().min(100).default(2_000),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
 });
 
 const svc = await startService({ name: 'transformer', env: Env, mongo: true });
 const { config, log, topics, producer, kafka, shutdown, metrics } = svc;
-const stateCol = svc.mongo!.db.collection<{ _id: string; snapshot: string; updatedAt: string }>('transformer_state');
+const store = new StateStore(svc.mongo!.db, log, () => shutdown.isStopping);
 const duplicates = new client.Counter({
   name: 'stockmlops_duplicates_dropped_total',
   help: 'Records dropped as duplicates or redeliveries',
   labelNames: ['reason'] as const,
   registers: [metrics.registry],
 });
+const joined = new client.Counter({
+  name: 'stockmlops_transform_join_inputs_total',
+  help: 'Facts and sentiment scores applied to per-symbol join state',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [metrics.registry],
+});
 
-const pipelines = new Map<string, SymbolPipeline>();
+const held = new Map<string, Held>();
 const lastSeen = new Map<string, number>();
+let assignedPrices: number[] = [];
+let rebalancing = false;
 let lock: Promise<unknown> = Promise.resolve();
-/** Serialize batch handling and idle flushes (they share per-symbol state). */
+/** Serialize batch handling, idle flushes and reloads (they share per-symbol state). */
 function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   const run = lock.then(fn);
   lock = run.catch(() => {});
   return run;
 }
 
-async function pipelineFor(symbol: string): Promise<SymbolPipeline> {
-  const cached = pipelines.get(symbol);
-  if (cached) return cached;
-  const doc = await withDbRetry(() => stateCol.findOne({ _id: symbol }), { log });
-  let p: SymbolPipeline | undefined;
-  if (doc) {
-    p = SymbolPipeline.restore(JSON.parse(doc.snapshot) as PipelineSnapshot);
-    if (!p) log.warn({ symbol }, 'stored state is for another feature schema; starting fresh');
+const fresh = (symbol: string) => () => SymbolPipeline.create(symbol, { reorderWindow: config.TRANSFORM_REORDER_WINDOW });
+
+async function stateFor(symbol: string): Promise<Held> {
+  let h = held.get(symbol);
+  if (!h) {
+    h = await store.load(symbol, fresh(symbol));
+    held.set(symbol, h);
+    // A reloaded symbol is not idle yet: its bars may be right behind in the backlog.
+    if (!lastSeen.has(symbol)) lastSeen.set(symbol, Date.now());
   }
-  p ??= SymbolPipeline.create(symbol, { reorderWindow: config.TRANSFORM_REORDER_WINDOW });
-  pipelines.set(symbol, p);
-  return p;
+  return h;
 }
 
-async function saveState(symbols: Iterable<string>): Promise<void> {
-  const now = new Date().toISOString();
-  const ops = [...symbols].map((s) => ({
-    updateOne: {
-      filter: { _id: s },
-      update: { $set: { snapshot: JSON.stringify(pipelines.get(s)!.snapshot()), updatedAt: now } },
-      upsert: true,
-    },
-  }));
-  if (ops.length) await withDbRetry(() => stateCol.bulkWrite(ops, { ordered: false }), { log });
+async function save(symbols: Iterable<string>): Promise<void> {
+  await store.save([...new Set(symbols)].map((s) => [s, held.get(s)!] as [string, Held]));
 }
 
-function outputs(out: PipelineOutput, traceId: string | undefined): { clean: OutMessage[]; features: OutMessage[] } {
-  const headers = traceId ? { [TRACE_HEADER]: traceId } : undefined;
-  const withHeaders = (m: { key: string; value: string }): OutMessage => (headers ? { ...m, headers } : m);
-  const clean = out.clean.map((b) => {
-    const { flags, source, ...rest } = b;
-    const data = { ...(rest as Omit<RawPriceBar, never>), adjFactor: b.adjFactor, zeroVolume: flags.zeroVolume, outlier: flags.outlier };
-    return withHeaders(
-      encode('cleanPrices', makeEnvelope('cleanPrices', { data: data as never, source, idParts: [b.symbol, b.interval, b.ts], eventTime: b.ts, ...(traceId ? { traceId } : {}) })),
-    );
-  });
-  const features = out.features.map(({ bar, vector }) =>
-    withHeaders(
-      encode(
-        'features',
-        makeEnvelope('features', {
-          data: {
-            symbol: bar.symbol,
-            interval: bar.interval as RawPriceBar['interval'],
-            ts: bar.ts,
-            close: bar.close,
-            schemaVersion: FEATURE_SCHEMA.version,
-            schemaHash: FEATURE_SCHEMA.hash,
-            names: [...FEATURE_SCHEMA.names],
-            values: vector,
-          },
-          source: 'transformer',
-          idParts: [bar.symbol, bar.interval, bar.ts, FEATURE_SCHEMA.hash],
-          eventTime: bar.ts,
-          ...(traceId ? { traceId } : {}),
-        }),
-      ),
-    ),
-  );
-  return { clean, features };
+async function publish(outs: Array<{ clean: OutMessage[]; features: OutMessage[] }>): Promise<void> {
+  await Promise.all([producer.send(topics.cleanPrices, outs.flatMap((o) => o.clean)), producer.send(topics.features, outs.flatMap((o) => o.features))]);
 }
 
-async function handlePrices(batch: Consumed<'rawPrices'>[], ctx: Parameters<Parameters<typeof runConsumer>[0]['handle']>[1]): Promise<void> {
-  const clean: OutMessage[] = [];
-  const features: OutMessage[] = [];
+type StateKey = 'rawPrices' | 'cleanFinancials' | 'cleanNews' | 'sentimentPredictions';
+
+/** One batch of a state-changing topic: apply each record once, publish, then save state (before the commit). */
+async function handleStateful(batch: Consumed<StateKey>[], ctx: BatchContext): Promise<void> {
+  const outs: Array<{ clean: OutMessage[]; features: OutMessage[] }> = [];
   const touched = new Set<string>();
   for (const m of batch) {
-    const d = m.envelope.data;
-    const p = await pipelineFor(d.symbol);
-    const partitionKey = `${m.topic}:${m.partition}`;
-    if (p.seen(partitionKey, m.offset)) {
+    const symbol = m.envelope.data.symbol;
+    const h = await stateFor(symbol);
+    const position = { partitionKey: `${m.topic}:${m.partition}`, offset: m.offset };
+    if (h.pipeline.seen(position.partitionKey, position.offset)) {
       duplicates.inc({ reason: 'redelivered' });
       continue;
     }
-    const bar = {
-      symbol: d.symbol,
-      ts: new Date(d.ts).toISOString(),
-      interval: d.interval,
-      open: d.open,
-      high: d.high,
-      low: d.low,
-      close: d.close,
-      volume: d.volume,
-      source: m.envelope.source,
-      ...(d.adjClose !== undefined ? { adjClose: d.adjClose } : {}),
-    };
-    const out = p.push(bar, { partitionKey, offset: m.offset });
-    touched.add(d.symbol);
-    lastSeen.set(d.symbol, Date.now());
-    for (const r of out.rejected) {
-      if (r.code === 'E_DUPLICATE') duplicates.inc({ reason: 'duplicate' });
-      else ctx.deadLetter(m, r.code, r.reason);
+    touched.add(symbol);
+    if (m.topicKey === 'rawPrices') {
+      const d = (m as Consumed<'rawPrices'>).envelope.data;
+      h.partition = m.partition;
+      lastSeen.set(symbol, Date.now());
+      const out = h.pipeline.push(
+        {
+          symbol,
+          ts: new Date(d.ts).toISOString(),
+          interval: d.interval,
+          open: d.open,
+          high: d.high,
+          low: d.low,
+          close: d.close,
+          volume: d.volume,
+          source: m.envelope.source,
+          ...(d.adjClose !== undefined ? { adjClose: d.adjClose } : {}),
+        },
+        position,
+      );
+      for (const r of out.rejected) {
+        if (r.code === 'E_DUPLICATE') duplicates.inc({ reason: 'duplicate' });
+        else ctx.deadLetter(m, r.code, r.reason);
+      }
+      outs.push(outputMessages(out, m.traceId));
+      continue;
     }
-    const o = outputs(out, m.traceId);
-    clean.push(...o.clean);
-    features.push(...o.features);
-    if (m.traceId) log.debug({ traceId: m.traceId, symbol: d.symbol, ts: bar.ts, clean: o.clean.length, features: o.features.length }, 'transformed');
+    const r =
+      m.topicKey === 'cleanFinancials'
+        ? h.pipeline.addFact((m as Consumed<'cleanFinancials'>).envelope.data, position)
+        : h.pipeline.addSentiment(sentimentOf(m as Consumed<'cleanNews' | 'sentimentPredictions'>), position);
+    const kind = m.topicKey === 'cleanFinancials' ? 'fact' : m.topicKey === 'cleanNews' ? 'lexicon' : 'model';
+    joined.inc({ kind, outcome: r.ok ? (r.stored ? 'stored' : 'ignored') : 'rejected' });
+    if (!r.ok) ctx.deadLetter(m, r.code, r.reason);
   }
-  await Promise.all([producer.send(topics.cleanPrices, clean), producer.send(topics.features, features)]);
-  await saveState(touched);
+  await publish(outs);
+  await save(touched);
 }
 
+function sentimentOf(m: Consumed<'cleanNews' | 'sentimentPredictions'>): SentimentScore {
+  if (m.topicKey === 'cleanNews') {
+    const a = (m as Consumed<'cleanNews'>).envelope.data;
+    return { articleId: a.id, symbol: a.symbol, publishedAt: a.publishedAt, score: lexiconSentiment(`${a.title}. ${a.summary}`), source: 'lexicon' };
+  }
+  const p = (m as Consumed<'sentimentPredictions'>).envelope.data;
+  return { articleId: p.articleId, symbol: p.symbol, publishedAt: p.publishedAt, score: p.score, source: 'model' };
+}
+
+/** Stateless fan-out: raw news → one clean copy per ticker; raw facts → clean facts. */
+function handleRaw(batch: Consumed<'rawNews' | 'rawFinancials'>[]): Promise<void> {
+  if (batch[0]!.topicKey === 'rawNews') {
+    const out = (batch as Consumed<'rawNews'>[]).flatMap((m) =>
+      m.envelope.data.tickers.map((symbol) =>
+        encode('cleanNews', makeEnvelope('cleanNews', { data: { ...m.envelope.data, symbol }, source: m.envelope.source, idParts: [m.envelope.data.id, symbol], eventTime: m.envelope.data.publishedAt })),
+      ),
+    );
+    return producer.send(topics.cleanNews, out);
+  }
+  const out = (batch as Consumed<'rawFinancials'>[]).map((m) =>
+    encode('cleanFinancials', makeEnvelope('cleanFinancials', { data: m.envelope.data, source: m.envelope.source, eventId: m.envelope.eventId, eventTime: m.envelope.eventTime })),
+  );
+  return producer.send(topics.cleanFinancials, out);
+}
+
+/** Drop cached state after a failure (it may be ahead of what is stored) and reload what needs flushing. */
+function resetState(): void {
+  held.clear();
+  void exclusive(reloadPending).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
+}
+
+/** After a (re)assignment: reload the symbols of our raw-price partitions that hold bars for reordering, so the idle flush releases them. */
+async function reloadPending(): Promise<void> {
+  const symbols = await store.pendingOn(assignedPrices);
+  for (const s of symbols) {
+    await stateFor(s);
+    lastSeen.set(s, Date.now());
+  }
+  if (symbols.length) log.info({ symbols }, 'reloaded symbols with bars held for reordering');
+}
+
+const SUBSCRIBE = ['rawPrices', 'rawNews', 'rawFinancials', 'cleanFinancials', 'cleanNews', 'sentimentPredictions'] as const satisfies readonly DataTopicKey[];
 const consumer = await runConsumer({
   kafka,
   groupId: `${config.KAFKA_TOPIC_PREFIX}transformer`,
   topics,
-  subscribe: ['rawPrices', 'rawNews', 'rawFinancials'] as const,
+  subscribe: SUBSCRIBE,
   stage: 'transform',
   dlqTopic: topics.dlqTransform,
   producer,
   log,
   metrics,
   onFatal: svc.fatal,
+  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+  partitionAssigners: [CopartitionAssigner],
+  beforeRun: (c) => {
+    c.on(c.events.REBALANCING, () => {
+      rebalancing = true;
+    });
+    c.on(c.events.GROUP_JOIN, (e) => {
+      const assignment = e.payload.memberAssignment;
+      assignedPrices = assignment[topics.rawPrices] ?? [];
+      log.info({ rawPrices: assignedPrices, assignment }, 'partitions assigned');
+      // Symbols may have moved to or from another instance: forget cached state so it is reloaded.
+      void exclusive(async () => {
+        held.clear();
+        rebalancing = false;
+        await reloadPending();
+      }).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
+    });
+  },
   handle: (batch, ctx) =>
     exclusive(async () => {
       const key = batch[0]!.topicKey;
-      if (key === 'rawPrices') {
-        return handlePrices(batch as Consumed<'rawPrices'>[], ctx).catch((err: unknown) => {
-          // In-memory state may have run ahead of what is durable: reload it on the retry.
-          pipelines.clear();
-          throw err;
-        });
-      }
-      if (key === 'rawNews') {
-        // One clean copy per ticker the article mentions, keyed by that ticker.
-        const out = (batch as Consumed<'rawNews'>[]).flatMap((m) =>
-          m.envelope.data.tickers.map((symbol) =>
-            encode('cleanNews', makeEnvelope('cleanNews', { data: { ...m.envelope.data, symbol }, source: m.envelope.source, idParts: [m.envelope.data.id, symbol], eventTime: m.envelope.data.publishedAt })),
-          ),
-        );
-        return producer.send(topics.cleanNews, out);
-      }
-      const out = (batch as Consumed<'rawFinancials'>[]).map((m) =>
-        encode('cleanFinancials', makeEnvelope('cleanFinancials', { data: m.envelope.data, source: m.envelope.source, eventId: m.envelope.eventId, eventTime: m.envelope.eventTime })),
-      );
-      return producer.send(topics.cleanFinancials, out);
+      if (key === 'rawNews' || key === 'rawFinancials') return handleRaw(batch as Consumed<'rawNews' | 'rawFinancials'>[]);
+      return handleStateful(batch as Consumed<StateKey>[], ctx).catch((err: unknown) => {
+        // In-memory state may have run ahead of what is durable: reload it on the retry.
+        resetState();
+        throw err;
+      });
     }),
 });
 shutdown.add('consumer', () => consumer.disconnect());
-// A rebalance may move symbols to another instance: forget cached state so it is reloaded.
-consumer.on(consumer.events.GROUP_JOIN, () => {
-  void exclusive(async () => {
-    pipelines.clear();
-  });
-});
 
 // Idle flush: release bars held for reordering once a symbol has been quiet for a while.
 const idle = setInterval(() => {
+  if (rebalancing) return;
   void exclusive(async () => {
+    if (rebalancing) return;
     const now = Date.now();
     const touched: string[] = [];
-    const clean: OutMessage[] = [];
-    const features: OutMessage[] = [];
-    for (const [symbol, p] of pipelines) {
-      if (p.pending === 0 || now - (lastSeen.get(symbol) ?? 0) < config.TRANSFORM_IDLE_FLUSH_MS) continue;
-      const o = outputs(p.flush(), undefined);
-      clean.push(...o.clean);
-      features.push(...o.features);
+    const outs: PipelineOutput[] = [];
+    for (const [symbol, h] of held) {
+      if (h.pipeline.pending === 0 || now - (lastSeen.get(symbol) ?? 0) < config.TRANSFORM_IDLE_FLUSH_MS) continue;
+      outs.push(h.pipeline.flush());
       touched.push(symbol);
     }
     if (touched.length === 0) return;
-    await Promise.all([producer.send(topics.cleanPrices, clean), producer.send(topics.features, features)]);
-    await saveState(touched);
-  }).catch((err) => log.error({ err }, 'idle flush failed'));
+    await publish(outs.map((o) => outputMessages(o, undefined)));
+    await save(touched);
+  }).catch((err) => {
+    log.error({ err }, 'idle flush failed; state will be reloaded');
+    resetState();
+  });
 }, Math.max(250, Math.floor(config.TRANSFORM_IDLE_FLUSH_MS / 2)));
 shutdown.add('idle-flush', () => clearInterval(idle));
 svc.setReady('consumer', true);
-log.info({ schema: FEATURE_SCHEMA.hash.slice(0, 12), features: FEATURE_SCHEMA.names.length }, 'transformer running');
+log.info({ schema: PIPELINE_SCHEMA.hash.slice(0, 12), version: PIPELINE_SCHEMA.version, features: PIPELINE_SCHEMA.names.length }, 'transformer running');

@@ -1,47 +1,79 @@
-import type { GateConfig } from '../training/config.ts';
-
 /**
  * Promotion gate (after TFX blessing and MLflow thresholds): a candidate gets `production` only
- * if, on the held-back window, it beats the naive baseline and the current production model by
- * the configured relative margins on the configured metric (lower is better).
+ * if, on the held-back data, it beats the naive baseline(s) and the current production model by
+ * the configured relative margins on the configured metric. Error metrics (rmse, mae, …) must
+ * go down; scores (macroF1, accuracy, …) must go up.
  */
+export interface GateRule {
+  /** Metric compared, e.g. 'rmse' (price) or 'macroF1' (sentiment). */
+  metric: string;
+  /** One baseline name, or 'best' for every baseline in the input. */
+  baseline: string;
+  /** Required relative improvement over the baseline (0.001 = 0.1 %); negative allows a worse model. */
+  baselineMargin: number;
+  /** Required relative improvement over the current production model on the same data. */
+  productionMargin: number;
+}
+
 export interface GateInput {
   candidate: Record<string, number>;
   baselines: Record<string, Record<string, number>>;
-  /** The production model's metrics on the same window; undefined when there is none (or it can't be compared). */
+  /** The production model's metrics on the same data; undefined when there is none (or it can't be compared). */
   production?: Record<string, number> | undefined;
   productionNote?: string;
+}
+
+export interface GateCheck {
+  name: string;
+  candidate: number;
+  threshold: number;
+  passed: boolean;
 }
 
 export interface GateDecision {
   promote: boolean;
   reason: string;
-  checks: Array<{ name: string; candidate: number; threshold: number; passed: boolean }>;
+  checks: GateCheck[];
 }
 
-export function decidePromotion(cfg: GateConfig, input: GateInput): GateDecision {
-  const m = cfg.metric;
+const HIGHER_IS_BETTER = new Set(['macroF1', 'accuracy', 'directionalAccuracy', 'ic', 'rankIc', 'sharpe', 'backtest_sharpe']);
+
+export function higherIsBetter(metric: string): boolean {
+  return HIGHER_IS_BETTER.has(metric);
+}
+
+/** The value the candidate must beat: the reference improved by `margin` in the metric's good direction. */
+function thresholdFor(metric: string, reference: number, margin: number): number {
+  return higherIsBetter(metric) ? reference + Math.abs(reference) * margin : reference * (1 - margin);
+}
+
+function beats(metric: string, candidate: number, threshold: number): boolean {
+  return higherIsBetter(metric) ? candidate > threshold : candidate < threshold;
+}
+
+export function decidePromotion(rule: GateRule, input: GateInput): GateDecision {
+  const m = rule.metric;
   const cand = input.candidate[m];
-  const checks: GateDecision['checks'] = [];
+  const checks: GateCheck[] = [];
   if (cand === undefined || !Number.isFinite(cand)) {
     return { promote: false, reason: `candidate ${m} is not a finite number`, checks };
   }
-  const names = cfg.baseline === 'best' ? Object.keys(input.baselines) : [cfg.baseline];
+  const names = rule.baseline === 'best' ? Object.keys(input.baselines) : [rule.baseline];
   for (const name of names) {
     const b = input.baselines[name]?.[m];
     if (b === undefined || !Number.isFinite(b)) return { promote: false, reason: `baseline ${name} has no ${m}`, checks };
-    const threshold = b * (1 - cfg.baselineMargin);
-    checks.push({ name: `baseline:${name}`, candidate: cand, threshold, passed: cand < threshold });
+    const threshold = thresholdFor(m, b, rule.baselineMargin);
+    checks.push({ name: `baseline:${name}`, candidate: cand, threshold, passed: beats(m, cand, threshold) });
   }
   if (input.production) {
     const p = input.production[m];
     if (p !== undefined && Number.isFinite(p)) {
-      const threshold = p * (1 - cfg.productionMargin);
-      checks.push({ name: 'production', candidate: cand, threshold, passed: cand < threshold });
+      const threshold = thresholdFor(m, p, rule.productionMargin);
+      checks.push({ name: 'production', candidate: cand, threshold, passed: beats(m, cand, threshold) });
     }
   }
   const failed = checks.filter((c) => !c.passed);
-  const fmt = (c: GateDecision['checks'][number]) => `${m} ${c.candidate.toPrecision(6)} vs ${c.name} threshold ${c.threshold.toPrecision(6)}`;
+  const fmt = (c: GateCheck) => `${m} ${c.candidate.toPrecision(6)} vs ${c.name} threshold ${c.threshold.toPrecision(6)}`;
   if (failed.length > 0) return { promote: false, reason: `gate failed: ${failed.map(fmt).join('; ')}`, checks };
   const note = input.production ? '' : ` (${input.productionNote ?? 'no production model to compare'})`;
   return { promote: true, reason: `gate passed: ${checks.map(fmt).join('; ')}${note}`, checks };

@@ -4,14 +4,18 @@ import { Binary, type Collection, type Db } from 'mongodb';
  * Model registry on MongoDB (FerretDB-compatible: no transactions, no GridFS).
  *
  * - `model_versions`: one flat document per (name, version) with status, metrics, params,
- *   feature schema hash, normalization statistics, data window, lineage, git sha.
+ *   feature schema hash, data window, lineage, git sha.
+ * - `model_details`: the version's heavy statistics (normalization, drift reference) as one
+ *   binary JSON document per version. Kept out of `model_versions` because FerretDB decodes
+ *   large nested number arrays very slowly (seconds per document), which made every registry
+ *   read slow; `get()` joins them back, `list()` leaves them out.
  * - `model_artifacts`: the artifact bytes (tfjs model.json and weights) as binary chunks.
  * - `model_aliases`: one document per (name, alias) holding the version and its history, so
  *   moving an alias is a single atomic document update; rollback pops the history.
  * - `model_counters`: auto-incremented version numbers.
  *
- * Registration writes the artifacts first and the version document last, so a crash in the
- * middle never leaves a half-registered version visible (orphan chunks are swept).
+ * Registration writes the artifacts and details first and the version document last, so a
+ * crash in the middle never leaves a half-registered version visible (orphans are swept).
  */
 
 export type ModelTask = 'price' | 'sentiment';
@@ -52,6 +56,15 @@ export interface AliasDoc {
   reason: string;
 }
 
+interface DetailsDoc {
+  _id: string;
+  name: string;
+  version: number;
+  /** JSON of { normalization, reference }. */
+  data: Binary;
+  createdAt: number;
+}
+
 interface ArtifactChunk {
   _id: string;
   name: string;
@@ -82,10 +95,12 @@ export class ModelStore {
   readonly versions: Collection<ModelVersion>;
   readonly chunks: Collection<ArtifactChunk>;
   readonly aliases: Collection<AliasDoc>;
+  readonly details: Collection<DetailsDoc>;
   private readonly counters: Collection<{ _id: string; seq: number }>;
 
   constructor(db: Db) {
     this.versions = db.collection<ModelVersion>('model_versions');
+    this.details = db.collection<DetailsDoc>('model_details');
     this.chunks = db.collection<ArtifactChunk>('model_artifacts');
     this.aliases = db.collection<AliasDoc>('model_aliases');
     this.counters = db.collection<{ _id: string; seq: number }>('model_counters');
@@ -129,9 +144,18 @@ export class ModelStore {
       }
     }
     await this.chunks.insertMany(chunks, { ordered: false });
-    const { artifacts: _a, ...meta } = input;
+    const { artifacts: _a, reference, normalization, ...meta } = input;
+    await this.details.insertOne({
+      _id: `${input.name}:${version}`,
+      name: input.name,
+      version,
+      data: new Binary(Buffer.from(JSON.stringify({ reference, normalization }))),
+      createdAt: Date.now(),
+    });
     const doc: ModelVersion = {
       ...meta,
+      reference: null,
+      normalization: null,
       version,
       status: 'candidate',
       statusReason: 'registered',
@@ -139,18 +163,27 @@ export class ModelStore {
       artifactBytes: jsonBytes.length + weightBytes.length,
     };
     await this.versions.insertOne({ ...doc });
-    return doc;
+    return { ...doc, reference, normalization };
   }
 
+  /** One version with its normalization and drift reference. */
   async get(name: string, version: number): Promise<ModelVersion> {
     const doc = await this.versions.findOne({ name, version }, { projection: { _id: 0 } });
     if (!doc) throw new RegistryError('E_MODEL_NOT_FOUND', `model ${name}@${version} not found`);
-    return doc;
+    const d = await this.details.findOne({ _id: `${name}:${version}` });
+    if (!d) return doc; // registered before details were split out: the fields are inline
+    try {
+      const parsed = JSON.parse(Buffer.from(d.data.buffer).toString()) as Pick<ModelVersion, 'reference' | 'normalization'>;
+      return { ...doc, reference: parsed.reference ?? null, normalization: parsed.normalization ?? null };
+    } catch (err) {
+      throw new RegistryError('E_ARTIFACT_CORRUPT', `details of ${name}@${version} are corrupt: ${(err as Error).message}`);
+    }
   }
 
+  /** Versions without their heavy details (reference and normalization are null; use get()). */
   async list(name?: string): Promise<ModelVersion[]> {
-    const docs = await this.versions.find(name ? { name } : {}, { projection: { _id: 0 } }).toArray();
-    return docs.sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+    const docs = await this.versions.find(name ? { name } : {}, { projection: { _id: 0, reference: 0, normalization: 0 } }).toArray();
+    return docs.map((d) => ({ ...d, reference: null, normalization: null })).sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
   }
 
   async latest(name: string): Promise<ModelVersion | undefined> {
@@ -226,13 +259,28 @@ export class ModelStore {
     return { from: cur.version, to };
   }
 
-  /** Remove artifact chunks whose version document was never written (crash during registration). */
-  async sweepOrphans(olderThanMs = 10 * 60_000): Promise<number> {
-    const known = new Set((await this.versions.find({}, { projection: { name: 1, version: 1 } }).toArray()).map((v) => `${v.name}:${v.version}`));
-    const chunks = await this.chunks.find({}, { projection: { name: 1, version: 1, _id: 1, createdAt: 1 } }).toArray();
+  /** Every alias of a model (or of all models), e.g. to show which version is in production. */
+  async listAliases(name?: string): Promise<AliasDoc[]> {
+    const docs = await this.aliases.find(name ? { name } : {}).toArray();
+    return docs.sort((a, b) => a.name.localeCompare(b.name) || a.alias.localeCompare(b.alias));
+  }
+
+  /**
+   * Remove artifact chunks whose version document was never written (crash during registration).
+   * Only chunks older than `olderThanMs` go, so a registration in progress elsewhere is left
+   * alone; 0 is safe for a model whose training lease the caller holds.
+   */
+  async sweepOrphans(opts: { name?: string; olderThanMs?: number } = {}): Promise<number> {
+    const olderThanMs = opts.olderThanMs ?? 10 * 60_000;
+    const filter = opts.name ? { name: opts.name } : {};
+    const known = new Set((await this.versions.find(filter, { projection: { name: 1, version: 1 } }).toArray()).map((v) => `${v.name}:${v.version}`));
+    const chunks = await this.chunks.find(filter, { projection: { name: 1, version: 1, _id: 1, createdAt: 1 } }).toArray();
     const cutoff = Date.now() - olderThanMs;
-    const orphans = chunks.filter((c) => !known.has(`${c.name}:${c.version}`) && c.createdAt < cutoff).map((c) => c._id);
+    const orphans = chunks.filter((c) => !known.has(`${c.name}:${c.version}`) && c.createdAt <= cutoff).map((c) => c._id);
     if (orphans.length) await this.chunks.deleteMany({ _id: { $in: orphans } });
-    return orphans.length;
+    const details = await this.details.find(filter, { projection: { _id: 1, name: 1, version: 1, createdAt: 1 } }).toArray();
+    const orphanDetails = details.filter((d) => !known.has(`${d.name}:${d.version}`) && d.createdAt <= cutoff).map((d) => d._id);
+    if (orphanDetails.length) await this.details.deleteMany({ _id: { $in: orphanDetails } });
+    return orphans.length + orphanDetails.length;
   }
 }

@@ -10,7 +10,7 @@ export const GateConfig = z.strictObject({
   /** Metric the gate compares (lower is better). */
   metric: z.enum(['rmse', 'mae']).default('rmse'),
   /** Which naive baseline the candidate must beat: one of them, or the best of all. */
-  baseline: z.enum(['zero', 'persistence', 'movingAverage', 'best']).default('zero'),
+  baseline: z.enum(['zero', 'persistence', 'movingAverage', 'best']).default('movingAverage'),
   /** Required relative improvement over the baseline (0.001 = 0.1 %); negative allows a worse model. */
   baselineMargin: z.number().min(-1).max(1).default(0),
   /** Required relative improvement over the current production model on the same test window. */
@@ -45,6 +45,10 @@ export const PriceTrainConfig = z.strictObject({
       symbols: z.array(z.string()).optional(),
       /** Use only the most recent N rows per symbol (0 = all). */
       maxRowsPerSymbol: z.number().int().min(0).default(0),
+      /** 'pooled': one model over every symbol; 'perSymbol': one model per symbol (named price-<symbol>). */
+      pooling: z.enum(['pooled', 'perSymbol']).default('pooled'),
+      /** Walk-forward timeline: 'time' pools the calendar across symbols, 'symbol' splits each symbol's own history. */
+      splitBy: z.enum(['time', 'symbol']).default('time'),
     })
     .prefault({}),
   gate: GateConfig.prefault({}),
@@ -70,21 +74,87 @@ function coerce(v: string): unknown {
   return v;
 }
 
+/** Sentiment gate: metrics where higher is better, against the majority-class baseline and production. */
+export const SentimentGateConfig = z.strictObject({
+  metric: z.enum(['macroF1', 'accuracy']).default('macroF1'),
+  baseline: z.enum(['majority']).default('majority'),
+  baselineMargin: z.number().min(-1).max(1).default(0),
+  productionMargin: z.number().min(-1).max(1).default(0),
+});
+export type SentimentGateConfig = z.infer<typeof SentimentGateConfig>;
+
+/**
+ * Sentiment training: `model` is passed to trainSentiment as overrides of its defaults (epochs,
+ * patience, batchSize, members, features …); `data` says how to read the CSV and how much to hold out.
+ */
+export const SentimentTrainConfig = z.strictObject({
+  model: z
+    .looseObject({
+      epochs: z.number().int().min(1).max(1000).optional(),
+      patience: z.number().int().min(0).max(1000).optional(),
+      batchSize: z.number().int().min(1).max(65536).optional(),
+      monitor: z.enum(['loss', 'accuracy', 'macroF1']).optional(),
+      classWeighting: z.enum(['balanced', 'none']).optional(),
+      members: z.array(z.looseObject({ kind: z.enum(['cnn', 'bag']) })).min(1).optional(),
+      features: z.record(z.string(), z.unknown()).optional(),
+    })
+    .prefault({}),
+  seed: z.number().int().min(0).default(42),
+  data: z
+    .strictObject({
+      textColumn: z.string().min(1).default('text'),
+      labelColumn: z.string().min(1).default('label'),
+      /** Raw label → negative|neutral|positive; the default fits the bundled Twitter Financial News set. */
+      labelMap: z.string().default('0=negative,1=positive,2=neutral'),
+      skipUnknownLabels: z.boolean().default(false),
+      /** Stratified share held out for the evaluation (never used for fitting or early stopping). */
+      testFraction: z.number().min(0.05).max(0.5).default(0.2),
+      /** Stratified share of the rest used for early stopping. */
+      validationFraction: z.number().min(0.05).max(0.5).default(0.15),
+      /** Stratified subsample of at most N rows before splitting (0 = all): keeps start-up training short. */
+      maxRows: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  gate: SentimentGateConfig.prefault({}),
+});
+export type SentimentTrainConfig = z.infer<typeof SentimentTrainConfig>;
+
+function configError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'E_CONFIG' });
+}
+
+/** Merge an optional JSON file and `key.path=value` overrides, then validate with `schema`. */
+function loadConfigWith<S extends z.ZodType>(schema: S, what: string, file?: string, overrides: string[] = []): z.infer<S> {
+  let base: Record<string, unknown> = {};
+  if (file) {
+    try {
+      base = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw configError(`cannot read ${what} config ${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const o of overrides) {
+    const i = o.indexOf('=');
+    if (i <= 0) throw configError(`override "${o}" must look like key.path=value`);
+    setPath(base, o.slice(0, i), coerce(o.slice(i + 1)));
+  }
+  const r = schema.safeParse(base);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw configError(`invalid ${what} config: ${msg}`);
+  }
+  return r.data;
+}
+
 /**
  * Build the config from an optional JSON file and `key.path=value` overrides
  * (e.g. `model.arch=gru`, `model.epochs=5`, `gate.baselineMargin=0.001`).
  */
 export function loadPriceTrainConfig(file?: string, overrides: string[] = []): PriceTrainConfig {
-  const base: Record<string, unknown> = file ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  for (const o of overrides) {
-    const i = o.indexOf('=');
-    if (i <= 0) throw Object.assign(new Error(`override "${o}" must look like key.path=value`), { code: 'E_CONFIG' });
-    setPath(base, o.slice(0, i), coerce(o.slice(i + 1)));
-  }
-  const r = PriceTrainConfig.safeParse(base);
-  if (!r.success) {
-    const msg = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw Object.assign(new Error(`invalid training config: ${msg}`), { code: 'E_CONFIG' });
-  }
-  return r.data;
+  return loadConfigWith(PriceTrainConfig, 'training', file, overrides);
+}
+
+/** Same for the sentiment model (e.g. `model.epochs=3`, `data.maxRows=2000`). */
+export function loadSentimentTrainConfig(file?: string, overrides: string[] = []): SentimentTrainConfig {
+  return loadConfigWith(SentimentTrainConfig, 'sentiment training', file, overrides);
 }

@@ -1,8 +1,9 @@
 import type { Tf } from '../tf.ts';
 import { makeSupervised, type FeatureRow, type SupervisedSample } from '../datasets/supervised.ts';
-import { walkForwardSplit } from '../datasets/splits.ts';
+import { walkForwardFolds, walkForwardSplit } from '../datasets/splits.ts';
 import { assertNoLeakage } from '../datasets/leakage.ts';
-import { backtestLongFlat, priceMetrics, type PriceMetrics } from '../evaluation/metrics.ts';
+import { backtestLongFlat, maxDrawdown, priceMetrics, type PriceMetrics } from '../evaluation/metrics.ts';
+import { mean, variance } from '../evaluation/stats.ts';
 import { PriceModel, type EpochLog } from './models/price_predictor.ts';
 import type { PriceTrainConfig } from './config.ts';
 
@@ -51,60 +52,119 @@ export class TrainingError extends Error {
 const toWindows = (s: readonly SupervisedSample[]) => s.map((x) => x.window.map((r) => [...r]));
 
 /**
- * Naive baselines for pooled samples, computed per symbol with a lag of `horizon` samples so
- * that only realized labels are used: zero return, persistence (the last realized return) and
- * the moving average of the last `maWindow` realized returns.
+ * Naive baselines for pooled samples, computed per symbol from realized labels only (a label is
+ * known at time t once its labelEnd <= t): zero return, persistence (the last realized return)
+ * and the moving average of the last `maWindow` realized returns. `history` (e.g. the training
+ * and validation samples) supplies labels realized before the first evaluated sample.
  */
-export function baselineReturns(samples: readonly SupervisedSample[], maWindow = 20): Record<BaselineKey, number[]> {
-  const out: Record<BaselineKey, number[]> = { zero: [], persistence: [], movingAverage: [] };
+export function baselineReturns(samples: readonly SupervisedSample[], maWindow = 20, history: readonly SupervisedSample[] = []): Record<BaselineKey, number[]> {
+  const out: Record<BaselineKey, number[]> = {
+    zero: samples.map(() => 0),
+    persistence: new Array<number>(samples.length).fill(0),
+    movingAverage: new Array<number>(samples.length).fill(0),
+  };
+  const past = new Map<string, SupervisedSample[]>();
+  for (const s of history) past.set(s.symbol, [...(past.get(s.symbol) ?? []), s]);
   const bySymbol = new Map<string, number[]>();
-  samples.forEach((s, i) => {
-    const list = bySymbol.get(s.symbol) ?? [];
-    list.push(i);
-    bySymbol.set(s.symbol, list);
-  });
-  out.zero = samples.map(() => 0);
-  out.persistence = new Array<number>(samples.length).fill(0);
-  out.movingAverage = new Array<number>(samples.length).fill(0);
-  for (const idx of bySymbol.values()) {
+  samples.forEach((s, i) => bySymbol.set(s.symbol, [...(bySymbol.get(s.symbol) ?? []), i]));
+  for (const [symbol, idx] of bySymbol) {
     idx.sort((a, b) => samples[a]!.ts - samples[b]!.ts);
-    idx.forEach((sampleIndex, k) => {
-      const h = samples[sampleIndex]!.horizon;
-      const known = idx.slice(0, Math.max(0, k - h + 1)).map((j) => samples[j]!.label);
-      if (known.length === 0) return;
-      out.persistence[sampleIndex] = known[known.length - 1]!;
-      const tail = known.slice(-maWindow);
-      out.movingAverage[sampleIndex] = tail.reduce((a, b) => a + b, 0) / tail.length;
-    });
+    const evaluated = new Set(idx.map((i) => samples[i]!.ts));
+    const known = [...(past.get(symbol) ?? []).filter((s) => !evaluated.has(s.ts)), ...idx.map((i) => samples[i]!)].sort((a, b) => a.labelEnd - b.labelEnd);
+    let k = 0;
+    const realized: number[] = [];
+    for (const i of idx) {
+      const ts = samples[i]!.ts;
+      while (k < known.length && known[k]!.labelEnd <= ts) realized.push(known[k++]!.label);
+      if (realized.length === 0) continue;
+      out.persistence[i] = realized[realized.length - 1]!;
+      const tail = realized.slice(-maWindow);
+      out.movingAverage[i] = tail.reduce((a, b) => a + b, 0) / tail.length;
+    }
   }
   return out;
 }
 
-function pick(s: { annualizedReturn: number; sharpe: number; maxDrawdown: number; trades: number; exposure: number; totalReturn: number }) {
+type BacktestStats = PriceEvaluationReport['backtest']['strategy'];
+
+export interface BacktestCurves {
+  /** As-of times of the portfolio periods (epoch ms). */
+  ts: number[];
+  strategy: number[];
+  buyAndHold: number[];
+  stats: { strategy: BacktestStats; buyAndHold: BacktestStats };
+}
+
+function statsOf(returns: number[], positions: number[], trades: number, periodsPerYear = 252): { stats: BacktestStats; equity: number[] } {
+  const equity: number[] = [];
+  let v = 1;
+  for (const r of returns) equity.push((v *= 1 + r));
+  const n = returns.length;
+  const final = equity[n - 1] ?? 1;
+  const std = n > 1 ? Math.sqrt(variance(returns, 1)) : Number.NaN;
   return {
-    annualizedReturn: s.annualizedReturn,
-    sharpe: s.sharpe,
-    maxDrawdown: s.maxDrawdown,
-    trades: s.trades,
-    exposure: s.exposure,
-    totalReturn: s.totalReturn,
+    equity,
+    stats: {
+      annualizedReturn: final > 0 ? final ** (periodsPerYear / n) - 1 : -1,
+      sharpe: std > 0 ? (mean(returns) / std) * Math.sqrt(periodsPerYear) : Number.NaN,
+      maxDrawdown: maxDrawdown([1, ...equity]),
+      trades,
+      exposure: positions.length ? mean(positions) : 0,
+      totalReturn: final - 1,
+    },
   };
 }
 
-/** Evaluate any predictor of returns on samples, beside the naive baselines and a long/flat backtest. */
-export function evaluatePriceSamples(samples: readonly SupervisedSample[], predicted: readonly number[], costBps: number): PriceEvaluationReport {
+/**
+ * Long/flat backtest of predicted returns: each symbol runs its own long/flat book
+ * (backtestLongFlat: long when the prediction is > 0, cost per position change); with several
+ * symbols the portfolio holds them in equal weight, i.e. each period's return is the mean of
+ * the symbols' net returns at that time. Buy-and-hold is the same portfolio always long.
+ * Assumes horizon-1 labels (non-overlapping periods).
+ */
+export function backtestSamples(samples: readonly SupervisedSample[], predicted: readonly number[], costBps: number): BacktestCurves {
+  const bySymbol = new Map<string, number[]>();
+  samples.forEach((s, i) => bySymbol.set(s.symbol, [...(bySymbol.get(s.symbol) ?? []), i]));
+  const perTs = new Map<number, { s: number[]; b: number[]; p: number[] }>();
+  let tradesS = 0;
+  let tradesB = 0;
+  for (const idx of bySymbol.values()) {
+    idx.sort((a, b) => samples[a]!.ts - samples[b]!.ts);
+    const bt = backtestLongFlat({ predictedReturn: idx.map((i) => predicted[i]!), realizedReturn: idx.map((i) => samples[i]!.label) }, { costBps });
+    tradesS += bt.strategy.trades;
+    tradesB += bt.buyAndHold.trades;
+    idx.forEach((i, k) => {
+      const ts = samples[i]!.ts;
+      const cell = perTs.get(ts) ?? { s: [], b: [], p: [] };
+      cell.s.push(bt.strategy.returns[k]!);
+      cell.b.push(bt.buyAndHold.returns[k]!);
+      cell.p.push(bt.strategy.positions[k]!);
+      perTs.set(ts, cell);
+    });
+  }
+  const ts = [...perTs.keys()].sort((a, b) => a - b);
+  const cells = ts.map((t) => perTs.get(t)!);
+  const s = statsOf(cells.map((c) => mean(c.s)), cells.flatMap((c) => c.p), tradesS);
+  const b = statsOf(cells.map((c) => mean(c.b)), cells.flatMap((c) => c.p.map(() => 1)), tradesB);
+  return { ts, strategy: s.equity, buyAndHold: b.equity, stats: { strategy: s.stats, buyAndHold: b.stats } };
+}
+
+/**
+ * Evaluate any predictor of returns on samples, beside the naive baselines and a long/flat
+ * backtest. `history` holds earlier samples whose realized labels the baselines may use.
+ */
+export function evaluatePriceSamples(samples: readonly SupervisedSample[], predicted: readonly number[], costBps: number, history: readonly SupervisedSample[] = []): PriceEvaluationReport {
   const lastClose = samples.map((s) => s.lastClose);
   const realized = samples.map((s) => s.label);
   const model = priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: predicted });
-  const base = baselineReturns(samples);
+  const base = baselineReturns(samples, 20, history);
   const baselines = {
     zero: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.zero }),
     persistence: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.persistence }),
     movingAverage: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.movingAverage }),
   };
-  // Backtest per symbol (one position per symbol), equally weighted: average the per-period returns.
-  const bt = backtestLongFlat({ predictedReturn: predicted, realizedReturn: realized }, { costBps });
-  return { model, baselines, backtest: { strategy: pick(bt.strategy), buyAndHold: pick(bt.buyAndHold), costBps }, n: samples.length };
+  const bt = backtestSamples(samples, predicted, costBps);
+  return { model, baselines, backtest: { strategy: bt.stats.strategy, buyAndHold: bt.stats.buyAndHold, costBps }, n: samples.length };
 }
 
 /** Flatten an evaluation into finite numbers for the registry (no NaN is ever stored). */
@@ -135,6 +195,7 @@ export async function trainPrice(
     valFrac: cfg.data.valFrac,
     testFrac: cfg.data.testFrac,
     embargo,
+    by: cfg.data.splitBy,
   });
   if (split.train.length < 50 || split.val.length < 10 || split.test.length < 10) {
     throw new TrainingError(
@@ -155,7 +216,7 @@ export async function trainPrice(
     onEpoch,
   );
   const predicted = trained.model.predict(toWindows(split.test));
-  const evaluation = evaluatePriceSamples(split.test, predicted, cfg.backtest.costBps);
+  const evaluation = evaluatePriceSamples(split.test, predicted, cfg.backtest.costBps, [...split.train, ...split.val]);
   let from = Number.POSITIVE_INFINITY;
   let to = Number.NEGATIVE_INFINITY;
   for (const r of rows) {
@@ -181,4 +242,109 @@ export async function trainPrice(
 
 export function predictSamples(model: PriceModel, samples: readonly SupervisedSample[]): number[] {
   return model.predict(toWindows(samples));
+}
+
+export interface PriceModelEvaluation {
+  evaluation: PriceEvaluationReport;
+  samples: SupervisedSample[];
+  predictions: number[];
+  /** Samples before `from`: they only feed the baselines' history. */
+  history: SupervisedSample[];
+}
+
+/**
+ * Evaluate a trained model on feature rows (e.g. any CSV file): every sample whose as-of time
+ * falls in [from, to] is predicted; earlier samples only feed the baselines' history.
+ */
+export function evaluatePriceModel(model: PriceModel, rows: readonly FeatureRow[], opts: { costBps: number; from?: number; to?: number }): PriceModelEvaluation {
+  const { lookback, horizon } = model.meta.config;
+  const all = makeSupervised(rows, { horizon, lookback });
+  const from = opts.from ?? Number.NEGATIVE_INFINITY;
+  const to = opts.to ?? Number.POSITIVE_INFINITY;
+  const samples = all.filter((s) => s.ts >= from && s.ts <= to);
+  if (samples.length < 2) throw new TrainingError('E_NOT_ENOUGH_DATA', `only ${samples.length} samples to evaluate (lookback ${lookback}, horizon ${horizon})`);
+  const predictions = predictSamples(model, samples);
+  const history = all.filter((s) => s.ts < from);
+  return { evaluation: evaluatePriceSamples(samples, predictions, opts.costBps, history), samples, predictions, history };
+}
+
+export interface WalkForwardFoldResult {
+  fold: number;
+  train: number;
+  val: number;
+  test: number;
+  from: string;
+  to: string;
+  bestEpoch: number;
+  epochsRun: number;
+  model: PriceMetrics;
+  zero: PriceMetrics;
+}
+
+export interface WalkForwardResult {
+  folds: WalkForwardFoldResult[];
+  /** Every fold's test predictions evaluated together (the folds' test blocks do not overlap). */
+  evaluation: PriceEvaluationReport;
+  samples: SupervisedSample[];
+  predictions: number[];
+  history: SupervisedSample[];
+}
+
+/**
+ * Expanding-window walk-forward evaluation: the timeline after an initial block is cut into
+ * `folds` consecutive test blocks; for each, a fresh model is fit on everything before it
+ * (minus the embargo), with the last `data.valFrac` share of that history (after another
+ * embargo) held out for early stopping, and predicts the block. Models and baselines are then
+ * scored on all test blocks together.
+ */
+export async function walkForwardEvaluatePrice(
+  tf: Tf,
+  rows: readonly FeatureRow[],
+  featureSchemaHash: string,
+  cfg: PriceTrainConfig,
+  opts: { folds: number; minTrainFrac?: number; onEpoch?: (fold: number, log: EpochLog) => void },
+): Promise<WalkForwardResult> {
+  const samples = makeSupervised(rows, { horizon: cfg.model.horizon, lookback: cfg.model.lookback });
+  assertNoLeakage(samples);
+  const embargo = Math.max(cfg.data.embargo, cfg.model.horizon);
+  const folds = walkForwardFolds(samples, { folds: opts.folds, embargo, by: cfg.data.splitBy, ...(opts.minTrainFrac !== undefined ? { minTrainFrac: opts.minTrainFrac } : {}) });
+  const tested: SupervisedSample[] = [];
+  const predictions: number[] = [];
+  const results: WalkForwardFoldResult[] = [];
+  for (const f of folds) {
+    const valFrac = cfg.data.valFrac / (cfg.data.trainFrac + cfg.data.valFrac);
+    const inner = walkForwardSplit(f.train, { trainFrac: 1 - valFrac, valFrac, testFrac: 0, embargo, by: cfg.data.splitBy });
+    if (inner.train.length < 50 || inner.val.length < 10 || f.test.length < 10) {
+      throw new TrainingError('E_NOT_ENOUGH_DATA', `fold ${f.fold}: train ${inner.train.length}, val ${inner.val.length}, test ${f.test.length} (need 50/10/10)`);
+    }
+    const trained = await PriceModel.train(
+      tf,
+      cfg.model,
+      { trainX: toWindows(inner.train), trainY: inner.train.map((s) => s.label), valX: toWindows(inner.val), valY: inner.val.map((s) => s.label), featureSchemaHash },
+      opts.onEpoch ? (e) => opts.onEpoch!(f.fold, e) : undefined,
+    );
+    try {
+      const p = trained.model.predict(toWindows(f.test));
+      const ev = evaluatePriceSamples(f.test, p, cfg.backtest.costBps, f.train);
+      results.push({
+        fold: f.fold,
+        train: inner.train.length,
+        val: inner.val.length,
+        test: f.test.length,
+        from: new Date(f.test[0]!.ts).toISOString().slice(0, 10),
+        to: new Date(f.test[f.test.length - 1]!.ts).toISOString().slice(0, 10),
+        bestEpoch: trained.bestEpoch,
+        epochsRun: trained.history.length,
+        model: ev.model,
+        zero: ev.baselines.zero,
+      });
+      tested.push(...f.test);
+      predictions.push(...p);
+    } finally {
+      trained.model.dispose();
+    }
+  }
+  const firstTest = Math.min(...tested.map((s) => s.ts));
+  const history = samples.filter((s) => s.ts < firstTest);
+  return { folds: results, evaluation: evaluatePriceSamples(tested, predictions, cfg.backtest.costBps, history), samples: tested, predictions, history };
 }

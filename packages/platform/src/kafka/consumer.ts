@@ -1,4 +1,4 @@
-import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, IHeaders, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   decode,
@@ -42,6 +42,12 @@ export interface ConsumerOptions<K extends DataTopicKey> {
   metrics?: Metrics;
   fromBeginning?: boolean;
   partitionsConsumedConcurrently?: number;
+  /** Group session timeout (default 30 s; the broker's minimum is 6 s): how long a dead member holds its partitions. */
+  sessionTimeoutMs?: number;
+  /** Custom partition assignment (default: kafkajs round robin). */
+  partitionAssigners?: PartitionAssigner[];
+  /** Called once before the consumer connects (e.g. to listen to GROUP_JOIN / REBALANCING from the first join on). */
+  beforeRun?: (consumer: Consumer) => void;
   /** Handle the valid records of one batch (one topic-partition, in offset order). */
   handle: (messages: Consumed<K>[], ctx: BatchContext) => Promise<void>;
   /** Called when the consumer crashed and kafkajs will not restart it. */
@@ -88,9 +94,10 @@ export function dlqMessage(
 export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<K>): Promise<Consumer> {
   const consumer = opts.kafka.consumer({
     groupId: opts.groupId,
-    sessionTimeout: 30_000,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     rebalanceTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    heartbeatInterval: Math.min(3_000, Math.floor((opts.sessionTimeoutMs ?? 30_000) / 3)),
+    ...(opts.partitionAssigners ? { partitionAssigners: opts.partitionAssigners } : {}),
     allowAutoTopicCreation: false,
     maxBytesPerPartition: 1024 * 1024,
     retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
@@ -109,6 +116,7 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
     await lag?.stop();
     await disconnect();
   };
+  opts.beforeRun?.(consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: opts.fromBeginning ?? true });
   await consumer.run({

@@ -1,0 +1,126 @@
+/**
+ * npm run evaluate -- --task price|sentiment --data FILE [--model NAME@VERSION|NAME@ALIAS] [--json] [--report DIR]
+ *   price:     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--cost-bps N]
+ *   sentiment: [--text-column C] [--label-column C] [--label-map 0=negative,1=positive,2=neutral]
+ *
+ * Evaluates a registered model (default: <task>@production) on any file and writes an HTML
+ * report with PNG charts (default artifacts/reports/<model>-<version>/index.html).
+ * Price files: Date,Open,High,Low,Close[,Adj Close],Volume; features are computed with the
+ * stream's code and every sample in [--from, --to] is predicted. With --json the last stdout
+ * line is the metrics object: price → {model, baselines, backtest, n, …}; sentiment →
+ * {accuracy, macroF1, perClass, confusion, n, …}.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { REPO_ROOT } from '@stock-mlops/platform';
+import { loadSentimentVersion, evaluateSentimentModel, PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
+import { writePriceReport, writeSentimentReport } from '@stock-mlops/ml/reports/evaluation_report';
+import { initTf } from '@stock-mlops/ml/tf';
+import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
+import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
+import { evaluatePriceModel } from '@stock-mlops/ml/training/train';
+import { cliEnv, cliLogger, CliError, openRegistry, printResult, runCli } from '@stock-mlops/trainer/cli_support';
+
+function day(s: string | undefined, flag: string): number | undefined {
+  if (s === undefined) return undefined;
+  const t = Date.parse(`${s}T00:00:00.000Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s) || Number.isNaN(t)) throw new CliError('E_USAGE', `${flag} must be a date YYYY-MM-DD`);
+  return t;
+}
+
+const f4 = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : '—');
+
+runCli(async () => {
+  const { values } = parseArgs({
+    options: {
+      task: { type: 'string' },
+      data: { type: 'string' },
+      model: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'cost-bps': { type: 'string', default: '5' },
+      'text-column': { type: 'string', default: 'text' },
+      'label-column': { type: 'string', default: 'label' },
+      'label-map': { type: 'string' },
+    },
+    strict: true,
+  });
+  const task = values.task;
+  if (task !== 'price' && task !== 'sentiment') throw new CliError('E_USAGE', '--task must be price or sentiment');
+  if (!values.data) throw new CliError('E_USAGE', '--data FILE is required');
+  if (!existsSync(values.data)) throw new CliError('E_USAGE', `--data ${values.data}: no such file`);
+  const ref = values.model ?? `${task === 'price' ? PRICE_MODEL : SENTIMENT_MODEL}@production`;
+  if (!/^[a-z0-9_-]{1,64}(@[A-Za-z0-9_-]{1,32})?$/.test(ref)) throw new CliError('E_USAGE', '--model must look like NAME@VERSION or NAME@ALIAS');
+  const costBps = Number(values['cost-bps']);
+  if (!(costBps >= 0)) throw new CliError('E_USAGE', '--cost-bps must be >= 0');
+
+  const env = cliEnv();
+  const { log } = cliLogger('evaluate');
+  const { mongo, store } = await openRegistry(env, log);
+  try {
+    const version = await store.resolve(ref);
+    if (version.task !== task) throw new CliError('E_USAGE', `${version.name}@${version.version} is a ${version.task} model, not ${task}`);
+    const reportDir = values.report ?? path.join(REPO_ROOT, 'artifacts/reports', `${version.name}-${version.version}`);
+    const meta = {
+      title: `Evaluation of ${version.name}@${version.version} on ${path.basename(values.data)}`,
+      model: { name: version.name, version: version.version, task: version.task, createdAt: version.createdAt, status: version.status },
+      data: path.resolve(values.data),
+    };
+    if (task === 'price') {
+      const { tf } = await initTf();
+      const model = await PriceModel.deserialize(tf, await store.loadArtifacts(version.name, version.version));
+      try {
+        const data = loadPriceCsvRows([values.data]);
+        if (model.meta.featureSchemaHash !== data.schemaHash) {
+          throw new CliError('E_SCHEMA_MISMATCH', `${version.name}@${version.version} was trained on feature schema ${model.meta.featureSchemaHash.slice(0, 12)}…, this code computes ${data.schemaHash.slice(0, 12)}…`);
+        }
+        const from = day(values.from, '--from');
+        const to = day(values.to, '--to');
+        const r = evaluatePriceModel(model, data.rows, { costBps, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+        const file = writePriceReport(reportDir, { meta, evaluation: r.evaluation, samples: r.samples, predictions: r.predictions, history: r.history });
+        log.info({ model: ref, version: version.version, n: r.evaluation.n, report: file }, 'evaluated');
+        const e = r.evaluation;
+        printResult(values.json, { ...e, modelRef: { name: version.name, version: version.version }, data: data.files[0], report: file }, () =>
+          [
+            `${version.name}@${version.version} on ${path.basename(values.data!)} (${e.n} samples):`,
+            `  model          rmse ${f4(e.model.rmse)}  mae ${f4(e.model.mae)}  directional ${f4(e.model.directionalAccuracy)}  ic ${f4(e.model.ic)}`,
+            ...Object.entries(e.baselines).map(([k, m]) => `  ${k.padEnd(14)} rmse ${f4(m.rmse)}  mae ${f4(m.mae)}  directional ${f4(m.directionalAccuracy)}`),
+            `  backtest       strategy ${f4(e.backtest.strategy.totalReturn)} (Sharpe ${f4(e.backtest.strategy.sharpe)})  buy&hold ${f4(e.backtest.buyAndHold.totalReturn)} (Sharpe ${f4(e.backtest.buyAndHold.sharpe)})`,
+            `  report         ${file}`,
+          ].join('\n'),
+        );
+      } finally {
+        model.dispose();
+      }
+    } else {
+      const data = await loadSentimentCsv(values.data, {
+        textColumn: values['text-column'],
+        labelColumn: values['label-column'],
+        ...(values['label-map'] ? { labelMap: values['label-map'] } : {}),
+      });
+      const model = await loadSentimentVersion(store, version.version, version.name);
+      try {
+        const report = await evaluateSentimentModel(model, data);
+        const file = writeSentimentReport(reportDir, { meta, report });
+        log.info({ model: ref, version: version.version, n: report.count, report: file }, 'evaluated');
+        const out = { accuracy: report.accuracy, macroF1: report.macroF1, perClass: report.perClass, confusion: report.confusion, labels: report.labels, n: report.count, modelRef: { name: version.name, version: version.version }, report: file };
+        printResult(values.json, out, () =>
+          [
+            `${version.name}@${version.version} on ${path.basename(values.data!)} (${report.count} texts): accuracy ${f4(report.accuracy)}  macro-F1 ${f4(report.macroF1)}`,
+            ...report.labels.map((l) => `  ${l.padEnd(9)} precision ${f4(report.perClass[l]!.precision)}  recall ${f4(report.perClass[l]!.recall)}  F1 ${f4(report.perClass[l]!.f1)}  n ${report.perClass[l]!.support}`),
+            `  confusion (rows = true ${report.labels.join('/')}): ${JSON.stringify(report.confusion)}`,
+            `  report    ${file}`,
+          ].join('\n'),
+        );
+      } finally {
+        model.dispose();
+      }
+    }
+  } finally {
+    await mongo.close();
+  }
+});

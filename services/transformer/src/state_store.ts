@@ -1,0 +1,97 @@
+/**
+ * Per-symbol pipeline state in MongoDB (`transformer_state`, one document per symbol, the
+ * snapshot as a JSON string — FerretDB-friendly: flat, no nested arrays).
+ *
+ * Writes are guarded by a revision number (optimistic concurrency): a save only succeeds when
+ * the stored revision is the one this process loaded. Co-partitioned assignment gives each
+ * symbol one owner, so a conflict means ownership moved (a rebalance race or a producer that
+ * partitions differently); the caller then drops its cached state and retries the batch from the
+ * committed offsets with what is stored.
+ */
+import type { Collection, Db } from 'mongodb';
+import type { Logger } from 'pino';
+import { withDbRetry } from '@stock-mlops/platform';
+import { SymbolPipeline, type PipelineSnapshot } from '@stock-mlops/transform';
+
+export const STATE_COLLECTION = 'transformer_state';
+
+interface StateDoc {
+  _id: string;
+  snapshot: string;
+  rev: number;
+  /** Bars held in the reorder buffer (so pending symbols can be reloaded and flushed after a rebalance). */
+  pending: number;
+  /** Raw-prices partition the symbol's bars arrive on (-1 before the first bar). */
+  partition: number;
+  updatedAt: string;
+}
+
+export class StateConflictError extends Error {
+  readonly code = 'E_STATE_CONFLICT';
+  readonly retriable = true;
+  constructor(symbols: string[]) {
+    super(`transformer state of ${symbols.join(', ')} was changed by another instance`);
+    this.name = 'StateConflictError';
+  }
+}
+
+export interface Held {
+  pipeline: SymbolPipeline;
+  /** Revision loaded or last written (0: not stored yet). */
+  rev: number;
+  partition: number;
+}
+
+export class StateStore {
+  private readonly col: Collection<StateDoc>;
+
+  constructor(
+    db: Db,
+    private readonly log: Logger,
+    private readonly isStopping: () => boolean = () => false,
+  ) {
+    this.col = db.collection<StateDoc>(STATE_COLLECTION);
+  }
+
+  /** Stored state, or a fresh pipeline (also when the stored one is for another feature schema). */
+  async load(symbol: string, fresh: () => SymbolPipeline): Promise<Held> {
+    const doc = await withDbRetry(() => this.col.findOne({ _id: symbol }), { log: this.log, isStopping: this.isStopping });
+    if (!doc) return { pipeline: fresh(), rev: 0, partition: -1 };
+    const pipeline = SymbolPipeline.restore(JSON.parse(doc.snapshot) as PipelineSnapshot);
+    if (!pipeline) this.log.warn({ symbol }, 'stored state is for another feature schema; starting fresh');
+    return { pipeline: pipeline ?? fresh(), rev: doc.rev ?? 0, partition: doc.partition ?? -1 };
+  }
+
+  /** Saves the given symbols' state; bumps their revisions. @throws StateConflictError */
+  async save(entries: ReadonlyArray<[string, Held]>): Promise<void> {
+    if (entries.length === 0) return;
+    const now = new Date().toISOString();
+    const ops = entries.map(([symbol, h]) => ({
+      updateOne: {
+        filter: h.rev === 0 ? { _id: symbol, rev: { $exists: false } } : { _id: symbol, rev: h.rev },
+        update: { $set: { snapshot: JSON.stringify(h.pipeline.snapshot()), rev: h.rev + 1, pending: h.pipeline.pending, partition: h.partition, updatedAt: now } },
+        upsert: h.rev === 0,
+      },
+    }));
+    let written: number;
+    try {
+      const r = await withDbRetry(() => this.col.bulkWrite(ops, { ordered: false }), { log: this.log, isStopping: this.isStopping });
+      written = r.matchedCount + r.upsertedCount;
+    } catch (err) {
+      const e = err as { code?: number; writeErrors?: Array<{ code?: number }> | { code?: number } };
+      const errors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [e];
+      // A duplicate _id on insert: another instance created the document first.
+      if (errors.length > 0 && errors.every((w) => w.code === 11000)) throw new StateConflictError(entries.map(([s]) => s));
+      throw err;
+    }
+    if (written !== entries.length) throw new StateConflictError(entries.map(([s]) => s));
+    for (const [, h] of entries) h.rev++;
+  }
+
+  /** Symbols on the given raw-prices partitions with bars held for reordering. */
+  async pendingOn(partitions: readonly number[]): Promise<string[]> {
+    if (partitions.length === 0) return [];
+    const docs = await withDbRetry(() => this.col.find({ pending: { $gt: 0 } }, { projection: { _id: 1, partition: 1 } }).toArray(), { log: this.log, isStopping: this.isStopping });
+    return docs.filter((d) => partitions.includes(d.partition)).map((d) => d._id).sort();
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Database restart: the shared MongoDB-wire server is restarted (twice) while a replay is being
+ * loaded. The loader and the transformer back off and retry on their own — no process exits —
+ * and MongoDB ends exactly as one in-order pass of the pipeline in process.
+ *
+ * This restarts the shared database server: CI runs test files one at a time.
+ */
+import * as assert from 'uvu/assert';
+import { COLLECTIONS } from '@stock-mlops/load';
+import { infraCtl } from '../../scripts/lib/infra.ts';
+import { suite } from '../harness/index.ts';
+import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import {
+  chunks,
+  createTopics,
+  expectedFor,
+  firstDifference,
+  interleave,
+  produceRaw,
+  rawPriceMessage,
+  serviceEnv,
+  sharedBars,
+  startService,
+  waitForExact,
+} from './replay-support.ts';
+
+const BARS = 400;
+const RESTARTS = 2;
+const t = suite('e2e: database restart during a replay', { timeoutMs: 120_000 });
+const ctx: { stack?: RunningStack } = {};
+
+t('the loader and the transformer ride out database restarts; the final state is exact', async () => {
+  const series = [sharedBars('MSFT', BARS, 500), sharedBars('SPY', BARS, 4000)];
+  const messages = interleave(series).map(rawPriceMessage);
+  const expected = expectedFor(series.flat());
+  const parts = chunks(messages, RESTARTS + 1, series.length);
+
+  const stack = startStack({ services: [], env: serviceEnv(2) });
+  ctx.stack = stack;
+  await createTopics(stack.prefix);
+  await produceRaw(stack.prefix, parts[0] ?? []);
+  let mongo = await mongoClient();
+  try {
+    startService(stack, 'transformer');
+    startService(stack, 'loader');
+    const bars = () => mongo.db(stack.db).collection(COLLECTIONS.bars);
+    await waitFor('the first bars', async () => (await bars().countDocuments()) > 0, 60_000, 100);
+    for (let round = 1; round <= RESTARTS; round++) {
+      // Restart while the next chunk is in flight through both services.
+      await produceRaw(stack.prefix, parts[round] ?? []);
+      await mongo.close();
+      infraCtl('restart', 'mongo');
+      mongo = await mongoClient();
+    }
+    const got = await waitForExact(mongo.db(stack.db), expected, 90_000);
+    assert.is(got.duplicateBarKeys, 0);
+    assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
+    const exits = stack.logs.filter((l) => /\[supervisor\] \w+ exited/.test(l));
+    assert.equal(exits, [], 'no service process exited: they recovered on their own');
+    const backoffs = stack.logs.filter((l) => l.includes('database unavailable; backing off')).length;
+    assert.ok(backoffs > 0, 'the restarts hit writes in flight (backoff retries logged)');
+    console.log(`  ${RESTARTS} database restarts, ${backoffs} backoff retries, no process exit → ${got.bars} bars, ${got.features} features, checksums equal`);
+  } catch (err) {
+    dumpLogs(stack);
+    throw err;
+  } finally {
+    await mongo.close();
+  }
+});
+
+t.after(async () => {
+  await ctx.stack?.stop();
+});
+
+t.run();
