@@ -128,6 +128,11 @@ t('a regime change is detected, retrained, promoted, served and monitored withou
       MONITOR_DRIFT_WINDOW: '40',
       MONITOR_MIN_DRIFT_SAMPLES: '30',
       MONITOR_FEATURE_DRIFT_SHARE: '0.85',
+      // This test exercises the feature-drift path: the realized-performance triggers (which fire
+      // first when a briefly trained v1 predicts ~0 returns) are switched off here; they have unit tests.
+      MONITOR_MIN_DIRECTIONAL_ACCURACY: 'off',
+      MONITOR_MAX_MAPE_RATIO: 'off',
+      MONITOR_MIN_IC: 'off',
       MONITOR_MIN_OUTCOMES: '20',
       MONITOR_COOLDOWN_MS: '3600000',
     },

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Db } from 'mongodb';
 import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { barKey, COLLECTIONS } from '@stock-mlops/load';
-import { PIPELINE_SCHEMA, computePipelineFeatures, parseYahooCsv, type Bar } from '@stock-mlops/transform';
+import { PIPELINE_SCHEMA, computePipelineFeatures, parseYahooCsv, type Bar, type PipelineEvent } from '@stock-mlops/transform';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { kafkaClient, waitFor, type RunningStack } from '../support/stack.ts';
 
@@ -97,8 +97,12 @@ const featureLine = (f: { _id: string; schemaHash: string; values: number[] }) =
 
 /** What one in-order pass of the same pipeline, in process, yields. */
 export function expectedFor(bars: readonly Bar[]): Expected & { vectors: Map<string, number[]> } {
-  const sorted = [...bars].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.ts.localeCompare(b.ts));
-  const out = computePipelineFeatures(sorted);
+  return expectedForEvents([...bars].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.ts.localeCompare(b.ts)));
+}
+
+/** What the pipeline yields in process for bars, facts and sentiment scores applied in this order. */
+export function expectedForEvents(events: readonly PipelineEvent[]): Expected & { vectors: Map<string, number[]> } {
+  const out = computePipelineFeatures(events);
   const barLines = out.clean.map((b) => barLine({ _id: barKey(b), ...b, zeroVolume: b.flags.zeroVolume, outlier: b.flags.outlier }));
   const vectors = new Map(out.rows.map((r) => [barKey(r), r.vector]));
   const featureLines = [...vectors].map(([k, v]) => featureLine({ _id: k, schemaHash: PIPELINE_SCHEMA.hash, values: v }));

@@ -83,12 +83,15 @@ export function evaluateFeatureDrift(reference: PriceReference, rows: readonly L
   }
   const byPsi = [...features].sort((a, b) => b.psi - a.psi)[0];
   const byKs = [...features].sort((a, b) => b.ksStatistic - a.ksStatistic)[0];
-  const drifted = features.filter((f) => f.drifted).length;
+  // A feature that was constant in the reference (e.g. a join with no data in the training window)
+  // has degenerate quantile bins: it is reported, but it does not count towards the drifted share.
+  const informative = features.filter((f) => reference.features[f.name]!.max > reference.features[f.name]!.min);
+  const drifted = informative.filter((f) => f.drifted).length;
   return {
     n: rows.length,
-    evaluated: features.length,
+    evaluated: informative.length,
     drifted,
-    driftedShare: features.length ? drifted / features.length : 0,
+    driftedShare: informative.length ? drifted / informative.length : 0,
     psiMax: byPsi?.psi ?? NaN,
     psiMaxFeature: byPsi?.name ?? '',
     psiMean: features.length ? mean(features.map((f) => f.psi)) : NaN,

@@ -166,6 +166,50 @@ function median(sorted: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** Index of the first element ≥ x in an ascending array. */
+function lowerBound(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(sorted: number[], x: number): void {
+  sorted.splice(lowerBound(sorted, x), 0, x);
+}
+
+function removeSorted(sorted: number[], x: number): void {
+  const at = lowerBound(sorted, x);
+  if (sorted[at] === x) sorted.splice(at, 1);
+}
+
+/**
+ * Median of |x − center| over an ascending array, by merging the deviations of the two sides of
+ * center (each already in ascending order) — the same multiset of values as sorting
+ * `xs.map(x => Math.abs(x - center))`, so the same median, in O(n) without sorting.
+ */
+function medianDeviation(sorted: readonly number[], center: number): number {
+  const n = sorted.length;
+  let left = lowerBound(sorted, center) - 1; // walks down: center - sorted[left] ascending
+  let right = left + 1; // walks up: sorted[right] - center ascending
+  const want = n >> 1; // index of the upper middle
+  let prev = 0;
+  for (let k = 0; k <= want; k++) {
+    const dl = left >= 0 ? center - (sorted[left] as number) : Number.POSITIVE_INFINITY;
+    const dr = right < n ? (sorted[right] as number) - center : Number.POSITIVE_INFINITY;
+    const d = dl <= dr ? dl : dr;
+    if (dl <= dr) left--;
+    else right++;
+    if (k === want) return n % 2 === 1 ? d : (prev + d) / 2;
+    prev = d;
+  }
+  return 0;
+}
+
 function copyBar(bar: Bar): Bar {
   const out: Bar = {
     symbol: bar.symbol,
@@ -217,6 +261,8 @@ export class Cleaner {
   /** Adjusted close of the last released bar with volume > 0. */
   private lastClose: number | undefined;
   private readonly returns: RingBuffer;
+  /** The same returns, kept sorted ascending (derived state: rebuilt on restore). */
+  private sortedReturns: number[] = [];
 
   constructor(options: CleanerOptions) {
     this.options = Object.freeze(resolveOptions(options));
@@ -295,7 +341,9 @@ export class Cleaner {
       if (this.lastClose !== undefined) {
         const r = Math.log(close / this.lastClose);
         outlier = this.isOutlier(r);
-        this.returns.push(r);
+        const evicted = this.returns.push(r);
+        if (evicted !== undefined) removeSorted(this.sortedReturns, evicted);
+        insertSorted(this.sortedReturns, r);
       }
       this.lastClose = close;
     }
@@ -313,15 +361,12 @@ export class Cleaner {
     };
   }
 
+  /** O(outlierWindow): median and MAD from the incrementally sorted window, no sorting per bar. */
   private isOutlier(r: number): boolean {
-    const n = this.returns.length;
-    if (n < this.options.outlierMinHistory) return false;
-    const history: number[] = [];
-    for (let i = 0; i < n; i++) history.push(this.returns.front(i));
-    history.sort((a, b) => a - b);
-    const center = median(history);
-    const deviations = history.map((x) => Math.abs(x - center)).sort((a, b) => a - b);
-    const sigma = Math.max(MAD_TO_SIGMA * median(deviations), MIN_ROBUST_SIGMA);
+    const sorted = this.sortedReturns;
+    if (sorted.length < this.options.outlierMinHistory) return false;
+    const center = median(sorted);
+    const sigma = Math.max(MAD_TO_SIGMA * medianDeviation(sorted, center), MIN_ROBUST_SIGMA);
     return Math.abs(r - center) > this.options.outlierThreshold * sigma;
   }
 
@@ -359,6 +404,8 @@ export class Cleaner {
     );
     checkSnapshot(snapshot.lastClose === null || (isFiniteNumber(snapshot.lastClose) && snapshot.lastClose > 0), 'Cleaner.lastClose');
     cleaner.returns.restore(snapshot.returns, 'Cleaner.returns');
+    for (let i = 0; i < cleaner.returns.length; i++) cleaner.sortedReturns.push(cleaner.returns.front(i));
+    cleaner.sortedReturns.sort((a, b) => a - b);
     cleaner.lastTs = snapshot.watermark ?? undefined;
     cleaner.buffer = snapshot.buffer.map(copyBar);
     cleaner.recent = snapshot.recent.map((k) => ({ ts: k.ts, source: k.source }));

@@ -18,7 +18,7 @@ import { encode, makeEnvelope, type DataTopicKey } from '@stock-mlops/contracts'
 import { runConsumer, startService, type BatchContext, type Consumed, type OutMessage } from '@stock-mlops/platform';
 import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
 import { lexiconSentiment, PIPELINE_SCHEMA, SymbolPipeline, type PipelineOutput, type SentimentScore } from '@stock-mlops/transform';
-import { outputMessages } from './outputs.ts';
+import { outputEncoder } from './outputs.ts';
 import { StateStore, type Held } from './state_store.ts';
 
 const Env = z.object({
@@ -76,13 +76,23 @@ async function publish(outs: Array<{ clean: OutMessage[]; features: OutMessage[]
   await Promise.all([producer.send(topics.cleanPrices, outs.flatMap((o) => o.clean)), producer.send(topics.features, outs.flatMap((o) => o.features))]);
 }
 
+/** Bars per early hand-off to the producer: sending overlaps the computation of the rest of the batch. */
+const SEND_EVERY = 250;
+
 type StateKey = 'rawPrices' | 'cleanFinancials' | 'cleanNews' | 'sentimentPredictions';
 
 /** One batch of a state-changing topic: apply each record once, publish, then save state (before the commit). */
 async function handleStateful(batch: Consumed<StateKey>[], ctx: BatchContext): Promise<void> {
-  const outs: Array<{ clean: OutMessage[]; features: OutMessage[] }> = [];
+  let outs: Array<{ clean: OutMessage[]; features: OutMessage[] }> = [];
+  const sends: Promise<void>[] = [];
+  const encoder = outputEncoder();
   const touched = new Set<string>();
   for (const m of batch) {
+    if (outs.length >= SEND_EVERY) {
+      // Produced in order per partition; all of them are awaited before the state is saved.
+      sends.push(publish(outs));
+      outs = [];
+    }
     const symbol = m.envelope.data.symbol;
     const h = await stateFor(symbol);
     const position = { partitionKey: `${m.topic}:${m.partition}`, offset: m.offset };
@@ -114,7 +124,11 @@ async function handleStateful(batch: Consumed<StateKey>[], ctx: BatchContext): P
         if (r.code === 'E_DUPLICATE') duplicates.inc({ reason: 'duplicate' });
         else ctx.deadLetter(m, r.code, r.reason);
       }
-      outs.push(outputMessages(out, m.traceId));
+      const encoded = encoder.encode(out, m.traceId);
+      outs.push(encoded);
+      if (m.traceId) {
+        log.debug({ traceId: m.traceId, symbol, ts: d.ts, clean: encoded.clean.length, features: encoded.features.length }, 'transformed');
+      }
       continue;
     }
     const r =
@@ -125,7 +139,8 @@ async function handleStateful(batch: Consumed<StateKey>[], ctx: BatchContext): P
     joined.inc({ kind, outcome: r.ok ? (r.stored ? 'stored' : 'ignored') : 'rejected' });
     if (!r.ok) ctx.deadLetter(m, r.code, r.reason);
   }
-  await publish(outs);
+  sends.push(publish(outs));
+  await Promise.all(sends);
   await save(touched);
 }
 
@@ -227,7 +242,8 @@ const idle = setInterval(() => {
       touched.push(symbol);
     }
     if (touched.length === 0) return;
-    await publish(outs.map((o) => outputMessages(o, undefined)));
+    const encoder = outputEncoder();
+    await publish(outs.map((o) => encoder.encode(o, undefined)));
     await save(touched);
   }).catch((err) => {
     log.error({ err }, 'idle flush failed; state will be reloaded');

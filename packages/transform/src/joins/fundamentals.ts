@@ -179,6 +179,7 @@ export class FundamentalsJoin {
 
   /** Feature values for a bar of day `day` (day number) with raw close `price`, FUNDAMENTAL_FEATURES order. */
   features(day: number, price: number): number[] {
+    if (this.count === 0) return new Array<number>(FUNDAMENTAL_FEATURES.length).fill(0);
     if (this.memo?.day !== day || this.memo.revision !== this.revision) this.memo = { day, revision: this.revision, ...this.known(day) };
     const { ttm, equity, shares, lastFiled } = this.memo;
     const out = new Array<number>(FUNDAMENTAL_FEATURES.length).fill(0);

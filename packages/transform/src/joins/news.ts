@@ -87,6 +87,7 @@ export class NewsJoin {
 
   /** NEWS_FEATURES for a bar starting at `tsMs` whose previous bar started at `prevMs`. */
   features(tsMs: number, prevMs: number | undefined): number[] {
+    if (this.articles.size === 0) return [0, 0, 0, 0, 0, 0];
     const from1 = prevMs ?? tsMs - DAY_MS;
     let n1 = 0;
     let s1 = 0;
