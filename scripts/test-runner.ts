@@ -12,6 +12,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { infraDown, infraUp } from './lib/infra.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -105,20 +106,14 @@ function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
 }
 
 function infraEnv(): { env: NodeJS.ProcessEnv; started: boolean } {
-  const env = { ...process.env };
-  if (env.KAFKA_BROKERS && env.MONGO_URL) return { env, started: false };
-  console.log('▶ starting local infrastructure (scripts/infra/infra.sh up)');
-  const up = spawnSync('bash', [path.join(root, 'scripts/infra/infra.sh'), 'up'], { stdio: 'inherit', env });
-  if (up.status !== 0) {
-    console.error('infrastructure failed to start');
+  console.log('▶ local infrastructure (scripts/infra/infra.sh up, unless KAFKA_BROKERS and MONGO_URL are set)');
+  try {
+    const infra = infraUp();
+    return { env: { ...process.env, ...infra.env }, started: infra.started };
+  } catch (err) {
+    console.error((err as Error).message);
     process.exit(1);
   }
-  const state = env.STOCK_MLOPS_STATE ?? path.join(root, '.infra');
-  for (const line of readFileSync(path.join(state, 'env'), 'utf8').split('\n')) {
-    const m = /^(?:export\s+)?(KAFKA_BROKERS|MONGO_URL)=["']?([^"'\s]+)/.exec(line);
-    if (m && !env[m[1]!]) env[m[1]!] = m[2];
-  }
-  return { env, started: true };
 }
 
 async function main(): Promise<void> {
@@ -146,9 +141,7 @@ async function main(): Promise<void> {
       results.push(await runFile(file, env));
     }
   } finally {
-    if (started && process.env.KEEP_INFRA !== '1') {
-      spawnSync('bash', [path.join(root, 'scripts/infra/infra.sh'), 'down'], { stdio: 'inherit' });
-    }
+    if (started && process.env.KEEP_INFRA !== '1') infraDown();
   }
   console.log('\n── summary ──');
   for (const r of results) {
