@@ -82,6 +82,10 @@ export class LatestStateStore {
     return this.col.findOne({ _id: symbol });
   }
 
+  many(symbols: readonly string[]): Promise<LatestState[]> {
+    return this.col.find({ _id: { $in: [...symbols] } }).toArray();
+  }
+
   all(): Promise<LatestState[]> {
     return this.col.find({}).toArray();
   }
@@ -161,5 +165,9 @@ export class LruCache<V> {
 
   get size(): number {
     return this.map.size;
+  }
+
+  clear(): void {
+    this.map.clear();
   }
 }

@@ -15,6 +15,7 @@ export const PredictorEnv = z.object({
   PREDICT_BATCH_MAX: z.coerce.number().int().positive().default(64).describe('largest micro-batch (1 = no batching)'),
   PREDICT_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2).describe('longest wait for a micro-batch to fill'),
   PREDICT_QUEUE_MAX: z.coerce.number().int().positive().default(2048).describe('queued items beyond which requests get RESOURCE_EXHAUSTED'),
+  PREDICT_HISTORY_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(120_000).describe('after a start, how long the first vector of a symbol waits for the loader to store the history before it (then: predict with what is stored, counted)'),
   PREDICT_BATCH_REQUESTS_MAX: z.coerce.number().int().positive().default(1024).describe('most requests in one PredictBatch'),
   OIP_MAX_ELEMENTS: z.coerce.number().int().positive().default(1_000_000),
   SENTIMENT_MAX_TEXTS: z.coerce.number().int().positive().default(256),

@@ -19,6 +19,7 @@ import { PredictorEnv, PREDICTOR_VERSION, readTls } from './config.ts';
 import { PredictorCore } from './core.ts';
 import { createPriceInference } from './inference.ts';
 import { startGrpcServer } from './grpc_server.ts';
+import { HistoryAnchor } from './history_anchor.ts';
 import { ModelCatalog, PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } from './model_loader.ts';
 import { startWsServer } from './ws_server.ts';
 
@@ -58,17 +59,50 @@ const latestStore = new LatestStateStore(db);
 for (const s of await withDbRetry(() => latestStore.all(), { log })) {
   if (s.prediction) core.onPrediction(s.prediction);
 }
+const stripDoc = (d: FeatureDoc): FeatureVector => {
+  const { _id, eventId, ...fv } = d;
+  return fv as FeatureVector;
+};
 async function warmHistory(): Promise<void> {
   const symbols = (await db.collection(COLLECTIONS.features).distinct('symbol')) as string[];
   for (const symbol of symbols) {
     const docs = (await db.collection(COLLECTIONS.features).find({ symbol }).sort({ ts: -1 }).limit(core.history.capacity).toArray()) as unknown as FeatureDoc[];
-    for (const d of docs.reverse()) {
-      const { _id, eventId, ...fv } = d;
-      core.remember(fv as FeatureVector);
-    }
+    for (const d of docs.reverse()) core.remember(stripDoc(d));
   }
 }
 await withDbRetry(warmHistory, { log });
+
+const historyIncomplete = new client.Counter({
+  name: 'stockmlops_predictor_history_incomplete_total',
+  help: 'Symbols whose history was taken from the database before the loader had caught up (PREDICT_HISTORY_WAIT_MS ran out)',
+  registers: [metrics.registry],
+});
+// Gap-free windows after a restart: see history_anchor.ts.
+let lastWaitLog = -10_000;
+const anchor = new HistoryAnchor({
+  history: core.history,
+  maxWaitMs: config.PREDICT_HISTORY_WAIT_MS,
+  source: {
+    storedUpTo: async (symbols) => {
+      const docs = await latestStore.many(symbols);
+      return new Map(docs.filter((d) => d.featuresTs).map((d) => [d.symbol, d.featuresTs!]));
+    },
+    before: async (symbol, beforeTs, limit) => {
+      const docs = (await db.collection(COLLECTIONS.features).find({ symbol, ts: { $lt: beforeTs } }).sort({ ts: -1 }).limit(limit).toArray()) as unknown as FeatureDoc[];
+      return docs.reverse().map(stripDoc);
+    },
+  },
+  onWait: (pending, waitedMs) => {
+    if (waitedMs < lastWaitLog || waitedMs - lastWaitLog >= 10_000) {
+      lastWaitLog = waitedMs;
+      log.info({ pending: pending.length, waitedMs }, 'waiting for the loader to store the history before the first vectors');
+    }
+  },
+  onIncomplete: (symbols) => {
+    historyIncomplete.inc(symbols.length);
+    log.warn({ code: 'E_HISTORY_LAG', symbols: symbols.slice(0, 20), n: symbols.length }, 'loader has not caught up: predicting from the history stored so far');
+  },
+});
 
 const grpc = await startGrpcServer({
   host: config.GRPC_HOST,
@@ -130,8 +164,17 @@ const startFeatureConsumer = () =>
       log,
       metrics,
       onFatal: svc.fatal,
+      // Partitions may have moved: re-anchor every symbol on its next vector.
+      beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => anchor.reset()),
       handle: async (batch, ctx) => {
-        const { predictions, rejected } = await core.onFeatures(batch.map((m) => m.envelope.data));
+        const vectors = batch.map((m) => m.envelope.data);
+        const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
+        try {
+          await withDbRetry(() => anchor.ensure(vectors), { log, isStopping: ctx.isStopping });
+        } finally {
+          clearInterval(beat);
+        }
+        const { predictions, rejected } = await core.onFeatures(vectors);
         const bySource = new Map(batch.map((m) => [`${m.envelope.data.symbol}|${m.envelope.data.ts}`, m]));
         for (const r of rejected) {
           const src = bySource.get(`${r.fv.symbol}|${r.fv.ts}`);

@@ -54,6 +54,13 @@ export class FeatureHistory {
     return true;
   }
 
+  /** Replace a symbol's history with these vectors (ascending by ts; the newest `capacity` are kept). */
+  replace(symbol: string, vectors: readonly FeatureVector[]): void {
+    const list: FeatureVector[] = [];
+    for (const fv of vectors) if (list.length === 0 || fv.ts > list[list.length - 1]!.ts) list.push(fv);
+    this.bySymbol.set(symbol, list.slice(-this.capacity));
+  }
+
   latest(symbol: string): FeatureVector | undefined {
     const list = this.bySymbol.get(symbol);
     return list?.[list.length - 1];
