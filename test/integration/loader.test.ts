@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import pino from 'pino';
 import { DLQ_HEADERS, encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { connectMongo, ensureTopics, type MongoHandle } from '@stock-mlops/platform';
-import { COLLECTIONS, Database, LatestStateStore } from '@stock-mlops/load';
+import { COLLECTIONS, Database, LatestStateStore, LruCache } from '@stock-mlops/load';
 import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, kafkaClient, mongoClient, requireInfra, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
 
@@ -34,6 +34,20 @@ t('upsertMany inserts new keys, leaves identical ones, replaces changed ones; th
     ['X|1d|2020-01-02', 2.5, [2.5, -2.5]],
     ['X|1d|2020-01-03', 3, [3, -3]],
   ]);
+});
+
+t('with a write memory, keys this process wrote skip the read-back; changed content is still replaced; forgetWrites after a rebalance', async () => {
+  const db = new Database(ctx.h!.db, new LruCache<string>(100, Number.POSITIVE_INFINITY));
+  const doc = (i: number, close: number) => ({ _id: `M|1d|2020-01-0${i}`, symbol: 'M', close });
+  assert.equal(await db.upsertMany('mem', [doc(1, 1), doc(2, 2)]), { inserted: 2, unchanged: 0, replaced: 0 });
+  assert.equal(await db.upsertMany('mem', [doc(1, 1), doc(2, 2)]), { inserted: 0, unchanged: 2, replaced: 0 });
+  assert.equal(await db.upsertMany('mem', [doc(1, 1.5)]), { inserted: 0, unchanged: 0, replaced: 1 });
+  // Another instance (after a rebalance) rewrites a key behind our back …
+  await ctx.h!.db.collection('mem').replaceOne({ _id: 'M|1d|2020-01-02' as never }, { symbol: 'M', close: 99 });
+  db.forgetWrites();
+  // … so the memory is dropped, and our write of the old content is compared and restored.
+  assert.equal(await db.upsertMany('mem', [doc(2, 2)]), { inserted: 0, unchanged: 0, replaced: 1 });
+  assert.is((await ctx.h!.db.collection('mem').findOne({ _id: 'M|1d|2020-01-02' as never }))?.close, 2);
 });
 
 t('latest state: the newest item per part wins; parts written concurrently for a new symbol all land', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AnyBulkWriteOperation, Collection, Db, Document } from 'mongodb';
 import type {
   CleanFinancialFact,
@@ -7,6 +8,7 @@ import type {
   PricePrediction,
   SentimentPrediction,
 } from '@stock-mlops/contracts';
+import type { LruCache } from './cache.ts';
 
 /**
  * MongoDB collections of the pipeline, each keyed by its natural key as `_id` (the unique index
@@ -77,6 +79,11 @@ function sameContent(stored: Document | undefined, next: Document): boolean {
   return stored !== undefined && stableJson(stored) === stableJson(next);
 }
 
+/** Content fingerprint of a document this process writes (trace id excluded, key order normalised). */
+function fingerprint(doc: Document): string {
+  return createHash('sha1').update(stableJson(doc)).digest('base64');
+}
+
 function stableJson(x: unknown): string {
   if (Array.isArray(x)) return `[${x.map(stableJson).join(',')}]`;
   if (x !== null && typeof x === 'object') {
@@ -87,7 +94,20 @@ function stableJson(x: unknown): string {
 }
 
 export class Database {
-  constructor(readonly db: Db) {}
+  /**
+   * Optional memory of what this process last wrote per `collection|_id` (a fingerprint of the
+   * content): a redelivered document whose fingerprint matches needs no read-back. Owned keys
+   * only — clear it when ownership may have moved (a consumer-group rebalance).
+   */
+  constructor(
+    readonly db: Db,
+    private readonly written?: LruCache<string>,
+  ) {}
+
+  /** Forget remembered writes (after a rebalance another instance may have written these keys). */
+  forgetWrites(): void {
+    this.written?.clear();
+  }
 
   collection<T extends Document>(name: (typeof COLLECTIONS)[keyof typeof COLLECTIONS]): Collection<T> {
     return this.db.collection<T>(name);
@@ -144,15 +164,24 @@ export class Database {
     const unique = [...byId.values()];
     if (unique.length === 0) return { inserted: 0, unchanged: 0, replaced: 0 };
     const col = this.db.collection<{ _id: string }>(collection);
+    const fingerprints = this.written ? new Map(unique.map((d) => [d._id, fingerprint(d)])) : undefined;
+    const remember = (ds: readonly T[]) => {
+      if (fingerprints) for (const d of ds) this.written!.set(`${collection}|${d._id}`, fingerprints.get(d._id)!);
+    };
     const existing = await insertNew(col, unique);
-    if (existing.length === 0) return { inserted: unique.length, unchanged: 0, replaced: 0 };
-    const stored = new Map((await col.find({ _id: { $in: existing.map((d) => d._id) } }).toArray()).map((d) => [d._id, d]));
-    const changed = existing.filter((d) => !sameContent(stored.get(d._id), d));
+    // Keys this process wrote with the same content need no read-back.
+    const unsure = fingerprints ? existing.filter((d) => this.written!.get(`${collection}|${d._id}`) !== fingerprints.get(d._id)) : existing;
+    let changed: T[] = [];
+    if (unsure.length > 0) {
+      const stored = new Map((await col.find({ _id: { $in: unsure.map((d) => d._id) } }).toArray()).map((d) => [d._id, d]));
+      changed = unsure.filter((d) => !sameContent(stored.get(d._id), d));
+    }
     if (changed.length > 0) {
       // upsert: a key deleted between the insert and the read is created again.
       const ops: AnyBulkWriteOperation<{ _id: string }>[] = changed.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: { ...d }, upsert: true } }));
       await col.bulkWrite(ops, { ordered: false });
     }
+    remember(unique);
     return { inserted: unique.length - existing.length, unchanged: existing.length - changed.length, replaced: changed.length };
   }
 

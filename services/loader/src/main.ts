@@ -10,15 +10,18 @@ import client from 'prom-client';
 import type { DataTopicKey } from '@stock-mlops/contracts';
 import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
 import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
-import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
+import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, LruCache, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
 
 const Env = z.object({
   LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  /** Documents whose last written content this instance remembers (0 disables: every duplicate key is read back). */
+  LOADER_WRITE_MEMORY: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
 });
 const svc = await startService({ name: 'loader', env: Env, mongo: true });
 const { log, topics, kafka, producer, shutdown, metrics, config } = svc;
-const database = new Database(svc.mongo!.db);
+// Remembers what this instance wrote, so redeliveries of recent records need no read-back (see Database.upsertMany).
+const database = new Database(svc.mongo!.db, config.LOADER_WRITE_MEMORY > 0 ? new LruCache<string>(config.LOADER_WRITE_MEMORY, Number.POSITIVE_INFINITY) : undefined);
 const latest = new LatestStateStore(svc.mongo!.db);
 await withDbRetry(() => database.ensureIndexes(), { log });
 const written = new client.Counter({
@@ -73,6 +76,8 @@ const consumer = await runConsumer({
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   // One instance owns all of a symbol's partitions, so its latest-state writes are serialized in one process.
   partitionAssigners: [CopartitionAssigner],
+  // Keys may have moved from another instance: its writes are not in our memory.
+  beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => database.forgetWrites()),
   handle: async (batch, ctx) => {
     const { collection, docs } = toDocs(batch);
     const retry = { log, isStopping: ctx.isStopping };
