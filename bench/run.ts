@@ -1,8 +1,10 @@
 /**
  * `npm run bench [-- name…]`: starts the local infrastructure (unless KAFKA_BROKERS and MONGO_URL
  * are set), runs every bench/*.bench.ts (or the named ones) and writes docs/benchmarks.md.
+ * Sections are merged by title: a run of some benches replaces their sections and keeps the
+ * others' (each section states its own run; the header's date is the latest run's).
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,8 +39,23 @@ const header = [
   'the ratio is what to compare across machines. Benchmarks are not part of `npm test`.',
   '',
 ].join('\n');
-const out = `${header}\n${sections.map((s) => `## ${s.title}\n\n${s.markdown.trim()}\n`).join('\n')}`;
-if (only.length === 0) writeFileSync(path.join(root, 'docs', 'benchmarks.md'), out);
-else writeFileSync(path.join(root, 'docs', `benchmarks.${only.join('-')}.partial.md`), out);
+// BENCH_DOC: write elsewhere (exploratory runs), merging into that file the same way.
+const docPath = process.env.BENCH_DOC ? path.resolve(process.env.BENCH_DOC) : path.join(root, 'docs', 'benchmarks.md');
+const merged = mergeSections(existsSync(docPath) ? readFileSync(docPath, 'utf8') : '', sections);
+const out = `${header}\n${merged.map((s) => `## ${s.title}\n\n${s.markdown.trim()}\n`).join('\n')}`;
+writeFileSync(docPath, out);
 console.log(out);
 process.exit(0);
+
+/** The sections of an existing benchmarks.md, with the new ones replacing those of the same title (in place) or appended. */
+function mergeSections(existing: string, fresh: BenchSection[]): BenchSection[] {
+  const old: BenchSection[] = [];
+  for (const part of existing.split(/^## /m).slice(1)) {
+    const nl = part.indexOf('\n');
+    old.push({ title: part.slice(0, nl).trim(), markdown: part.slice(nl + 1) });
+  }
+  const byTitle = new Map(fresh.map((s) => [s.title, s]));
+  const out = old.map((s) => byTitle.get(s.title) ?? s);
+  for (const s of fresh) if (!old.some((o) => o.title === s.title)) out.push(s);
+  return out;
+}
