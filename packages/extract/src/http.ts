@@ -146,11 +146,20 @@ const RETRIABLE_NETWORK_CODES = new Set([
 
 const SNIPPET_CHARS = 300;
 
+/**
+ * The three HTTP-date forms (RFC 9110 §5.6.7: IMF-fixdate, RFC 850, asctime). Anything else is
+ * unreadable: `Date.parse` alone would read garbage such as "soon, maybe -5" as a date in 2001,
+ * i.e. "retry now", and turn a 429 into a retry loop without backoff.
+ */
+const HTTP_DATE_RE =
+  /^(?:[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT|[A-Za-z]{6,9}, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT|[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
+
 /** Retry-After as delta-seconds or an HTTP-date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (!value) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (!HTTP_DATE_RE.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

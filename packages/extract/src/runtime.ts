@@ -14,9 +14,18 @@ export interface Runtime {
   random(): number;
 }
 
+/** Longest delay a Node timer takes: a longer one fires after 1 ms instead (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Sleeps `ms` (a longer-than-timer delay in several timer-sized steps, never the 1 ms overflow). */
 export async function realSleep(ms: number, signal?: AbortSignal): Promise<void> {
   try {
-    await delay(Math.max(0, ms), undefined, signal ? { signal } : undefined);
+    let left = Math.max(0, ms);
+    do {
+      const step = Math.min(left, MAX_TIMER_MS);
+      await delay(step, undefined, signal ? { signal } : undefined);
+      left -= step;
+    } while (left > 0 && Number.isFinite(left));
   } catch (err) {
     throw new ExtractError('E_ABORTED', 'aborted while waiting', { cause: err });
   }

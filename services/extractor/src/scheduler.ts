@@ -7,7 +7,7 @@
  * |-------------------------------------------|------------------------------------------------------|
  * | fetched something (more may be waiting)   | at once (after the lane's other due tasks)           |
  * | nothing new                               | after the provider's interval                        |
- * | error with `retryAfterMs` (Retry-After beyond the HTTP client's cap) | after that long; the whole lane waits too (the limit is per key) |
+ * | error with `retryAfterMs` (Retry-After beyond the HTTP client's cap) | after that long (at most `MAX_RETRY_AFTER_MS`, 1 day: an absurd Retry-After does not disable a provider); the whole lane waits too (the limit is per key) |
  * | other error, n-th in a row                | interval × 2^(n-1), at most interval × maxBackoffFactor |
  *
  * `run` must not throw; errors are outcomes. Nothing here ends the process.
@@ -35,9 +35,12 @@ export interface NextRun {
   laneDelayMs?: number;
 }
 
+/** Longest reschedule a Retry-After can cause. */
+export const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
+
 export function retryAfterOf(error: unknown): number | undefined {
   const ms = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
-  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? Math.min(ms, MAX_RETRY_AFTER_MS) : undefined;
 }
 
 /** When a task runs next, given how its last run went and how many runs in a row failed. */
