@@ -14,6 +14,7 @@ import { WS_CLOSE, type PricePrediction } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
 import { PredictorCore } from '../../services/predictor/src/core.ts';
 import { startWsServer, type WsHandle } from '../../services/predictor/src/ws_server.ts';
+import { connectWs } from '../support/ws.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -43,32 +44,7 @@ async function server(opts: Partial<Parameters<typeof startWsServer>[0]> = {}): 
   return { core, ws, url: `ws://127.0.0.1:${ws.port}/ws` };
 }
 
-type Frame = Record<string, unknown> & { type: string };
-
-function connect(url: string, opts: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; frames: Frame[]; next: (pred: (f: Frame) => boolean, ms?: number) => Promise<Frame> }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...opts });
-    const frames: Frame[] = [];
-    ws.on('message', (d) => frames.push(JSON.parse(d.toString()) as Frame));
-    ws.once('open', () =>
-      resolve({
-        ws,
-        frames,
-        next: async (pred, ms = 5_000) => {
-          const end = Date.now() + ms;
-          for (;;) {
-            const f = frames.find(pred);
-            if (f) return f;
-            if (Date.now() > end) throw new Error(`no matching frame within ${ms} ms (got ${frames.map((x) => x.type).join(',')})`);
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        },
-      }),
-    );
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
-  });
-}
+const connect = connectWs;
 
 t('protocol: welcome, snapshots, per-symbol and "*" subscriptions, unsubscribe, heartbeats, pong, error frames', async () => {
   const { core, url } = await server();
