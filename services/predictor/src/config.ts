@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { envPort } from '@stock-mlops/platform';
+import { envBool, envPort } from '@stock-mlops/platform';
 
 /** Predictor settings (environment variables; see docs/api.md). Shared ones come from BaseEnv. */
 export const PredictorEnv = z.object({
@@ -16,6 +16,7 @@ export const PredictorEnv = z.object({
   PREDICT_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2).describe('longest wait for a micro-batch to fill'),
   PREDICT_QUEUE_MAX: z.coerce.number().int().positive().default(2048).describe('queued items beyond which requests get RESOURCE_EXHAUSTED'),
   PREDICT_HISTORY_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(120_000).describe('after a start, how long the first vector of a symbol waits for the loader to store the history before it (then: predict with what is stored, counted)'),
+  PREDICT_WORKER: envBool.default(true).describe('run price-model inference in a worker thread (1) or in the serving thread (0)'),
   PREDICT_BATCH_REQUESTS_MAX: z.coerce.number().int().positive().default(1024).describe('most requests in one PredictBatch'),
   OIP_MAX_ELEMENTS: z.coerce.number().int().positive().default(1_000_000),
   SENTIMENT_MAX_TEXTS: z.coerce.number().int().positive().default(256),

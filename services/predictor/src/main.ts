@@ -14,6 +14,7 @@ import { makeEnvelope, encode, TRACE_HEADER, type FeatureVector } from '@stock-m
 import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
 import { COLLECTIONS, LatestStateStore, type FeatureDoc } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
+import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
 import { PredictorEnv, PREDICTOR_VERSION, readTls } from './config.ts';
 import { PredictorCore } from './core.ts';
@@ -29,7 +30,11 @@ const db = svc.mongo!.db;
 const instance = config.PREDICTOR_INSTANCE_ID ?? randomBytes(4).toString('hex');
 const prefix = config.KAFKA_TOPIC_PREFIX;
 const { tf, backend } = await initTf();
-log.info({ backend }, 'tensorflow backend ready');
+// Price-model forward passes run in a worker thread (PREDICT_WORKER=1, the default) so that they
+// overlap with request handling on this thread; the sentiment model stays on this thread.
+const worker = config.PREDICT_WORKER ? await InferenceWorker.start({ onExit: (err) => svc.fatal(err) }) : undefined;
+if (worker) shutdown.add('inference-worker', () => worker.close());
+log.info({ backend, priceInference: worker ? `worker (${worker.backend})` : 'serving thread' }, 'tensorflow backend ready');
 
 const inference = createPriceInference(
   { maxBatch: config.PREDICT_BATCH_MAX, maxDelayMs: config.PREDICT_BATCH_DELAY_MS, maxQueue: config.PREDICT_QUEUE_MAX },
@@ -51,6 +56,7 @@ const catalog = new ModelCatalog(new ModelStore(db), core, tf, log, {
     swaps.inc({ model: v.name });
   },
   onLoadFailure: (model, _version, code) => loadFailures.inc({ model, code }),
+  ...(worker ? { loadPrice: (ref, artifacts) => worker.loadPrice(ref, artifacts) } : {}),
 });
 svc.setReady('model', false);
 

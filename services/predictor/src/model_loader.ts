@@ -1,8 +1,9 @@
+import type { ModelRef } from '@stock-mlops/contracts';
 import type { Logger } from '@stock-mlops/platform';
 import { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME } from '@stock-mlops/ml/inference/oip';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
-import type { ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
+import type { ModelArtifacts, ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import type { Tf } from '@stock-mlops/ml/tf';
 import { PredictError, type PredictorCore } from './core.ts';
@@ -21,6 +22,11 @@ export interface SyncResult {
 export interface CatalogHooks {
   onSwap?: (v: ModelVersion, previous: number | undefined) => void;
   onLoadFailure?: (model: ServedModelName, version: number, code: string) => void;
+  /**
+   * How a price model version becomes servable (not yet warmed up): in this thread by default,
+   * or in the inference worker (`InferenceWorker.loadPrice`, PREDICT_WORKER=1).
+   */
+  loadPrice?: (ref: ModelRef, artifacts: ModelArtifacts) => Promise<ServingPriceModel>;
 }
 
 /**
@@ -70,9 +76,9 @@ export class ModelCatalog {
       const artifacts = await this.store.loadArtifacts(name, alias.version);
       const ref = { name, version: alias.version };
       if (name === PRICE_MODEL_NAME) {
-        const serving = new ServingPriceModel(ref, await PriceModel.deserialize(this.tf, artifacts));
+        const serving = this.hooks.loadPrice ? await this.hooks.loadPrice(ref, artifacts) : new ServingPriceModel(ref, await PriceModel.deserialize(this.tf, artifacts));
         try {
-          serving.warmup();
+          await serving.warmup();
         } catch (err) {
           serving.retire();
           throw err;

@@ -1,5 +1,5 @@
 import type { FeatureVector, ModelRef, PricePrediction } from '@stock-mlops/contracts';
-import type { PriceModel } from '../training/models/price_predictor.ts';
+import { packWindows, scaleReturns, type PriceModelMeta } from '../training/models/price_predictor.ts';
 import { PreprocessError, type InputSpec } from './preprocessor.ts';
 
 /**
@@ -9,7 +9,21 @@ import { PreprocessError, type InputSpec } from './preprocessor.ts';
  * Lifetime: a hot swap `retire()`s the old version; its tensors are freed once the last batch
  * that holds it (`retain`/`release`) is done, so a request admitted under version N is answered
  * by version N and never touches freed memory.
+ *
+ * Where the forward pass runs is the `PriceRunner`'s business: a `PriceModel` runs it in this
+ * thread (synchronously), a `WorkerPriceModel` (inference/worker.ts) in the inference worker
+ * thread (asynchronously). Inputs are validated and normalized here in both cases
+ * (`packWindows`), so both give the same numbers for the same windows.
  */
+export interface PriceRunner {
+  readonly meta: PriceModelMeta;
+  /** True when `forward` runs in another thread and returns a promise. */
+  readonly remote?: boolean;
+  /** Raw outputs (before `targetScale`) for `n` windows normalized and packed by `packWindows`. */
+  forward(x: Float32Array, n: number): Float32Array | Promise<Float32Array>;
+  dispose(): void;
+}
+
 export interface PredictItem {
   window: number[][];
   symbol: string;
@@ -32,7 +46,7 @@ export class ServingPriceModel {
 
   constructor(
     readonly ref: ModelRef,
-    readonly model: PriceModel,
+    readonly model: PriceRunner,
   ) {
     const m = model.meta;
     this.spec = { lookback: m.config.lookback, schemaHash: m.featureSchemaHash, nFeatures: m.nFeatures };
@@ -52,10 +66,31 @@ export class ServingPriceModel {
     }
   }
 
-  /** Predicted next-period returns, one per window. */
-  predictReturns(windows: number[][][]): number[] {
+  /** True when the forward pass runs in the inference worker (`predictBatch` returns a promise). */
+  get inWorker(): boolean {
+    return this.model.remote === true;
+  }
+
+  private assertLive(): void {
     if (this.disposed) throw Object.assign(new Error(`model ${this.ref.name}@${this.ref.version} was disposed`), { code: 'E_MODEL_DISPOSED' });
-    return this.model.predict(windows);
+  }
+
+  /** Predicted next-period returns, one per window, computed in this thread (in-thread models only). */
+  predictReturns(windows: number[][][]): number[] {
+    this.assertLive();
+    if (this.inWorker) throw Object.assign(new Error(`model ${this.ref.name}@${this.ref.version} runs in the inference worker: use predictBatch`), { code: 'E_MODEL_IN_WORKER' });
+    if (windows.length === 0) return [];
+    return scaleReturns(this.model.meta, this.model.forward(packWindows(this.model.meta, windows), windows.length) as Float32Array);
+  }
+
+  /** Predicted returns for one batch, wherever the model runs: an array in this thread, a promise from the worker. */
+  predictBatch(windows: number[][][]): number[] | Promise<number[]> {
+    if (!this.inWorker) return this.predictReturns(windows);
+    this.assertLive();
+    if (windows.length === 0) return [];
+    const meta = this.model.meta;
+    const out = this.model.forward(packWindows(meta, windows), windows.length);
+    return Promise.resolve(out).then((raw) => scaleReturns(meta, raw));
   }
 
   toPrediction(it: Omit<PredictItem, 'window'>, predictedReturn: number, latencyMs: number): PricePrediction {
@@ -82,13 +117,16 @@ export class ServingPriceModel {
     return items.map((it, i) => this.toPrediction(it, returns[i]!, latencyMs));
   }
 
-  /** Sanity check before a model is switched in: finite outputs on a typical window. */
-  warmup(): void {
+  /** Sanity check before a model is switched in: finite outputs on a typical window (a promise for worker models). */
+  warmup(): void | Promise<void> {
     const w = Array.from({ length: this.spec.lookback }, () => [...this.model.meta.featureMean]);
-    const out = this.model.predict([w, w]);
-    if (out.length !== 2 || !out.every(Number.isFinite)) {
-      throw Object.assign(new Error('warm-up produced non-finite output'), { code: 'E_WARMUP' });
-    }
+    const check = (out: number[]) => {
+      if (out.length !== 2 || !out.every(Number.isFinite)) {
+        throw Object.assign(new Error('warm-up produced non-finite output'), { code: 'E_WARMUP' });
+      }
+    };
+    const out = this.predictBatch([w, w]);
+    return Array.isArray(out) ? check(out) : out.then(check);
   }
 
   retain(): void {
@@ -116,9 +154,9 @@ export class ServingPriceModel {
 /**
  * Batch function for the shared queue: jobs are grouped by the model they were admitted under
  * (a batch can straddle a hot swap) and each group is one model call. Returns predicted returns
- * in job order.
+ * in job order: synchronously when every model runs in this thread, else as a promise.
  */
-export function runPriceJobs(jobs: readonly PriceJob[]): number[] {
+export function runPriceJobs(jobs: readonly PriceJob[]): number[] | Promise<number[]> {
   const out = new Array<number>(jobs.length);
   const groups = new Map<ServingPriceModel, number[]>();
   jobs.forEach((j, i) => {
@@ -126,9 +164,12 @@ export function runPriceJobs(jobs: readonly PriceJob[]): number[] {
     if (g) g.push(i);
     else groups.set(j.model, [i]);
   });
+  const pending: Promise<void>[] = [];
   for (const [model, idx] of groups) {
-    const returns = model.predictReturns(idx.map((i) => jobs[i]!.window));
-    idx.forEach((i, k) => (out[i] = returns[k]!));
+    const fill = (returns: number[]) => idx.forEach((i, k) => (out[i] = returns[k]!));
+    const returns = model.predictBatch(idx.map((i) => jobs[i]!.window));
+    if (Array.isArray(returns)) fill(returns);
+    else pending.push(returns.then(fill));
   }
-  return out;
+  return pending.length === 0 ? out : Promise.all(pending).then(() => out);
 }

@@ -85,6 +85,37 @@ function meanStd(windows: number[][][], nFeatures: number): { mean: number[]; st
   return { mean, std };
 }
 
+/**
+ * Validate windows ([n][lookback][nFeatures]) and pack them, normalized with the training
+ * statistics and clipped to ±8, into one row-major Float32Array: the model's input layout.
+ */
+export function packWindows(meta: Pick<PriceModelMeta, 'config' | 'nFeatures' | 'featureMean' | 'featureStd'>, windows: readonly (readonly (readonly number[])[])[]): Float32Array {
+  const { lookback } = meta.config;
+  const nf = meta.nFeatures;
+  const { featureMean, featureStd } = meta;
+  const buf = new Float32Array(windows.length * lookback * nf);
+  let o = 0;
+  for (let i = 0; i < windows.length; i++) {
+    const w = windows[i]!;
+    if (w.length !== lookback) throw new PriceModelError('E_INPUT_SHAPE', `window ${i} has ${w.length} steps, expected ${lookback}`);
+    for (const row of w) {
+      if (row.length !== nf) throw new PriceModelError('E_INPUT_SHAPE', `window ${i} has ${row.length} features, expected ${nf}`);
+      for (let j = 0; j < nf; j++) {
+        const x = row[j]!;
+        if (!Number.isFinite(x)) throw new PriceModelError('E_INPUT_VALUE', `window ${i} feature ${j} is not finite`);
+        const z = (x - featureMean[j]!) / featureStd[j]!;
+        buf[o++] = Math.max(-8, Math.min(8, z));
+      }
+    }
+  }
+  return buf;
+}
+
+/** Raw model outputs → predicted returns. */
+export function scaleReturns(meta: Pick<PriceModelMeta, 'targetScale'>, raw: Float32Array): number[] {
+  return Array.from(raw, (v) => v * meta.targetScale);
+}
+
 export class PriceModel {
   private constructor(
     private readonly tf: Tf,
@@ -183,36 +214,27 @@ export class PriceModel {
 
   /** Validate and normalize windows into a [n, lookback, nFeatures] tensor. */
   toTensor(windows: number[][][]): tfjs.Tensor3D {
-    const { lookback } = this.meta.config;
-    const nf = this.meta.nFeatures;
-    const buf = new Float32Array(windows.length * lookback * nf);
-    let o = 0;
-    for (let i = 0; i < windows.length; i++) {
-      const w = windows[i]!;
-      if (w.length !== lookback) throw new PriceModelError('E_INPUT_SHAPE', `window ${i} has ${w.length} steps, expected ${lookback}`);
-      for (const row of w) {
-        if (row.length !== nf) throw new PriceModelError('E_INPUT_SHAPE', `window ${i} has ${row.length} features, expected ${nf}`);
-        for (let j = 0; j < nf; j++) {
-          const x = row[j]!;
-          if (!Number.isFinite(x)) throw new PriceModelError('E_INPUT_VALUE', `window ${i} feature ${j} is not finite`);
-          const z = (x - this.meta.featureMean[j]!) / this.meta.featureStd[j]!;
-          buf[o++] = Math.max(-8, Math.min(8, z));
-        }
-      }
+    return this.tf.tensor3d(packWindows(this.meta, windows), [windows.length, this.meta.config.lookback, this.meta.nFeatures]);
+  }
+
+  /**
+   * Raw model outputs (before `targetScale`) for `n` windows already normalized by
+   * `packWindows`. The serving worker runs exactly this on the buffers it is handed.
+   */
+  forward(x: Float32Array, n: number): Float32Array {
+    if (n === 0) return new Float32Array(0);
+    const t = this.tf.tensor3d(x, [n, this.meta.config.lookback, this.meta.nFeatures]);
+    try {
+      return Float32Array.from(this.tf.tidy(() => (this.model.predict(t, { batchSize: 1024 }) as tfjs.Tensor).dataSync()));
+    } finally {
+      t.dispose();
     }
-    return this.tf.tensor3d(buf, [windows.length, lookback, nf]);
   }
 
   /** Predicted next-period returns for a batch of windows. */
   predict(windows: number[][][]): number[] {
     if (windows.length === 0) return [];
-    const x = this.toTensor(windows);
-    try {
-      const out = this.tf.tidy(() => (this.model.predict(x, { batchSize: 1024 }) as tfjs.Tensor).dataSync());
-      return Array.from(out, (v) => v * this.meta.targetScale);
-    } finally {
-      x.dispose();
-    }
+    return scaleReturns(this.meta, this.forward(packWindows(this.meta, windows), windows.length));
   }
 
   async serialize(): Promise<{ json: Record<string, unknown>; weights: Uint8Array }> {
