@@ -15,6 +15,7 @@
  *    upserts (`bulkWrite` of `updateOne … upsert`, the usual MongoDB idiom).
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -197,6 +198,7 @@ async function strategies(rec: Records, url: string): Promise<Record<string, num
 }
 
 const bench: Bench = async (ctx) => {
+  const load = os.loadavg()[0]!.toFixed(1);
   const rec = records();
   const total = rec.bars.length + rec.features.length;
   ctx.log(`${rec.bars.length} bars + ${rec.features.length} feature vectors (${PIPELINE_SCHEMA.names.length} features)`);
@@ -218,10 +220,11 @@ const bench: Bench = async (ctx) => {
     '',
     '| writer | docs/s | vs raw insertMany |',
     '| --- | ---: | ---: |',
-    `| loader process, first pass (Kafka → upsertMany + latest state → commit) | ${fmt(median(runs.first), 0)} | ${fmt((100 * median(runs.first)) / raw, 0)} % |`,
+    `| loader process, first pass (the real service: Kafka → Database.upsertMany + latest state → commit; one upsert per document) | ${fmt(median(runs.first), 0)} | ${fmt((100 * median(runs.first)) / raw, 0)} % |`,
     `| loader process, replay of the same records (every key exists; this process wrote them, so its write memory answers) | ${fmt(median(runs.replay), 0)} | ${fmt((100 * median(runs.replay)) / raw, 0)} % |`,
     `| raw insertMany, unordered, batches of 500, same documents, same server | ${fmt(raw, 0)} | 100 % |`,
     '',
+    `Machine load average (1 min) when the bench started: ${load} (2 cores shared with other work).`,
     `Target: loader ≥ 50 % of the raw insert. Runs (loader / replay / raw): ${runs.first.map((x, i) => `${fmt(x, 0)} / ${fmt(runs.replay[i]!, 0)} / ${fmt(runs.raw[i]!, 0)}`).join('; ')}.`,
     '',
     `Write strategies in process, ${STRATEGY_DOCS} feature documents in batches of 100 into a fresh collection:`,

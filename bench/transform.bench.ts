@@ -12,6 +12,7 @@
  * start-up is excluded for both. Run directly with `--passthrough` to be the baseline process.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
@@ -47,7 +48,7 @@ function backlog(): Array<{ key: string; value: string }> {
   return out;
 }
 
-async function passthrough(): Promise<void> {
+async function passthrough(padTo: number): Promise<void> {
   const prefix = process.env.KAFKA_TOPIC_PREFIX ?? '';
   const log = createLogger('passthrough', 'warn');
   const kafka = createKafka({ brokers: process.env.KAFKA_BROKERS!, clientId: 'passthrough', log });
@@ -67,7 +68,12 @@ async function passthrough(): Promise<void> {
       log.fatal({ err }, 'passthrough crashed');
       process.exit(1);
     },
-    handle: (batch) => producer.send(topics.cleanPrices, batch.map((m) => ({ key: m.key, value: m.raw.value! }))),
+    handle: async (batch) => {
+      const clean = producer.send(topics.cleanPrices, batch.map((m) => ({ key: m.key, value: m.raw.value! })));
+      // Same-bytes mode: also one message per record as large as a feature vector message.
+      const extra = padTo > 0 ? producer.send(topics.features, batch.map((m) => ({ key: m.key, value: m.raw.value!.toString().padEnd(padTo, ' ') }))) : undefined;
+      await Promise.all([clean, extra]);
+    },
   });
   const stop = () => void consumer.disconnect().then(() => producer.disconnect()).finally(() => process.exit(0));
   process.on('SIGTERM', stop);
@@ -93,7 +99,18 @@ async function watch(kafka: Kafka, topic: string) {
   return { seen, stop: () => consumer.disconnect() };
 }
 
-async function runOnce(kind: 'transformer' | 'passthrough', messages: Array<{ key: string; value: string }>, env: { KAFKA_BROKERS: string; MONGO_URL: string }): Promise<number> {
+type Kind = 'transformer' | 'passthrough' | 'passthrough-same-bytes';
+/** BENCH_TRANSFORM_KINDS=transformer,…: run only some processes (exploration; the report needs all three). */
+const KINDS = (process.env.BENCH_TRANSFORM_KINDS?.split(',') ?? ['passthrough', 'passthrough-same-bytes', 'transformer']) as Kind[];
+
+/** Size of a feature vector message of the published schema (the same-bytes passthrough pads to it). */
+function featureMessageBytes(): number {
+  const values = PIPELINE_SCHEMA.names.map((_, i) => Math.sin(i + 1) / 7);
+  const data = { symbol: 'AAPL', interval: '1d' as const, ts: '2016-01-04T00:00:00.000Z', close: 105.35, schemaVersion: PIPELINE_SCHEMA.version, schemaHash: PIPELINE_SCHEMA.hash, names: [...PIPELINE_SCHEMA.names], values };
+  return encode('features', makeEnvelope('features', { data, source: 'transformer', idParts: ['x'] })).value.length;
+}
+
+async function runOnce(kind: Kind, messages: Array<{ key: string; value: string }>, env: { KAFKA_BROKERS: string; MONGO_URL: string }): Promise<number> {
   const prefix = `bench${Date.now().toString(36)}${randomBytes(2).toString('hex')}.`;
   const db = prefix.replace(/\W/g, '_');
   const kafka = new Kafka({ clientId: 'bench', brokers: env.KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
@@ -104,7 +121,10 @@ async function runOnce(kind: 'transformer' | 'passthrough', messages: Array<{ ke
   await producer.disconnect();
   const out = await watch(kafka, topics.cleanPrices);
   const entry = kind === 'transformer' ? path.join(ROOT, 'services/transformer/src/main.ts') : path.join(ROOT, 'bench/transform.bench.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(kind === 'passthrough' ? ['--passthrough'] : [])], {
+  const args = kind === 'transformer' ? [] : ['--passthrough', '--pad', String(kind === 'passthrough' ? 0 : featureMessageBytes())];
+  // BENCH_TRANSFORM_PROF=dir: V8 CPU profiles of the measured processes (for finding where the time goes).
+  const prof = process.env.BENCH_TRANSFORM_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_TRANSFORM_PROF, `${kind}-${Date.now()}`)}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, KAFKA_TOPIC_PREFIX: prefix, MONGO_DB: db, LOG_LEVEL: 'warn', HTTP_PORT: '0', TRANSFORM_REORDER_WINDOW: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -132,11 +152,12 @@ async function runOnce(kind: 'transformer' | 'passthrough', messages: Array<{ ke
 }
 
 const bench: Bench = async (ctx) => {
+  const load = os.loadavg()[0]!.toFixed(1);
   const messages = backlog();
   ctx.log(`backlog: ${messages.length} raw price envelopes, ${SYMBOLS.length * COPIES} symbols`);
-  const runs: Record<'transformer' | 'passthrough', number[]> = { transformer: [], passthrough: [] };
+  const runs: Record<Kind, number[]> = { transformer: [], passthrough: [], 'passthrough-same-bytes': [] };
   for (let r = 0; r < ctx.repeats; r++) {
-    for (const kind of ['passthrough', 'transformer'] as const) {
+    for (const kind of KINDS) {
       const rate = await runOnce(kind, messages, ctx.env);
       runs[kind].push(rate);
       ctx.log(`${kind} run ${r + 1}: ${fmt(rate, 0)} records/s`);
@@ -144,6 +165,7 @@ const bench: Bench = async (ctx) => {
   }
   const t = median(runs.transformer);
   const p = median(runs.passthrough);
+  const pb = median(runs['passthrough-same-bytes']);
   const markdown = [
     `${messages.length} raw price envelopes (${SYMBOLS.join(', ')}: the last ${BARS_PER_SYMBOL} shared daily bars each, each file under ${COPIES} symbol names, interleaved) as a backlog on a fresh topic prefix; median of ${ctx.repeats} runs, each process on its own prefix.`,
     '',
@@ -151,13 +173,20 @@ const bench: Bench = async (ctx) => {
     '| --- | ---: | ---: | ---: |',
     `| transformer (clean + features + joins, state to MongoDB per batch; ${PIPELINE_SCHEMA.names.length} features) | ${fmt(t, 0)} | 2 (clean bar, feature vector after warm-up) | ${fmt((100 * t) / p, 0)} % |`,
     `| passthrough (same consumer and producer, decode + re-publish) | ${fmt(p, 0)} | 1 | 100 % |`,
+    `| passthrough, same bytes out (+ one ${featureMessageBytes()}-byte message per record, like a feature vector) | ${fmt(pb, 0)} | 2 | ${fmt((100 * pb) / p, 0)} % |`,
     '',
-    `Target: transformer ≥ 50 % of the passthrough. Runs: transformer ${runs.transformer.map((x) => fmt(x, 0)).join(', ')}; passthrough ${runs.passthrough.map((x) => fmt(x, 0)).join(', ')}.`,
+    `Target: transformer ≥ 50 % of the passthrough: ${fmt((100 * t) / p, 0)} %. Against the passthrough that writes the same bytes: ${fmt((100 * t) / pb, 0)} %.`,
+    `Runs: transformer ${runs.transformer.map((x) => fmt(x, 0)).join(', ')}; passthrough ${runs.passthrough.map((x) => fmt(x, 0)).join(', ')}; same bytes ${runs['passthrough-same-bytes'].map((x) => fmt(x, 0)).join(', ')}.`,
     'Throughput = records / (last − first append time of the clean-prices outputs): start-up excluded for both.',
+    'Same kafkajs settings for all three: the platform consumer (`runConsumer`, eachBatch, 1 MiB per partition fetch, commit after the handler) and `BatchingProducer` (acks=all, no compression, requests ≤ 512 KiB, one request in flight).',
+    `Machine load average (1 min) when the bench started: ${load}; other work shares the 2 cores, so absolute figures swing between runs, the ratios much less.`,
+    'Where the time goes and what was tried: [pipeline.md, Throughput](pipeline.md#throughput-npm-run-bench----transform-loader). Profile the measured processes with `BENCH_TRANSFORM_PROF=dir`.',
   ].join('\n');
   return { title: 'Transformer: bars/s through Kafka vs a passthrough consumer→producer', markdown };
 };
 
 export default bench;
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--passthrough')) await passthrough();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--passthrough')) {
+  await passthrough(Number(process.argv[process.argv.indexOf('--pad') + 1] ?? 0) || 0);
+}
