@@ -62,6 +62,8 @@ export async function startGrpcServer(opts: GrpcOptions): Promise<GrpcHandle> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': opts.maxMessageBytes,
     'grpc.max_send_message_length': opts.maxMessageBytes,
+    // No channelz service is exposed; its per-call bookkeeping would be pure overhead.
+    'grpc.enable_channelz': 0,
   });
   const ctx = { log: opts.log, token: opts.token };
   server.addService(pkg.stockmlops.v1.PredictionService.service, domainHandlers(ctx, opts.core, opts.catalog, opts.domain));

@@ -37,7 +37,14 @@ if (worker) shutdown.add('inference-worker', () => worker.close());
 log.info({ backend, priceInference: worker ? `worker (${worker.backend})` : 'serving thread' }, 'tensorflow backend ready');
 
 const inference = createPriceInference(
-  { maxBatch: config.PREDICT_BATCH_MAX, maxDelayMs: config.PREDICT_BATCH_DELAY_MS, maxQueue: config.PREDICT_QUEUE_MAX },
+  {
+    maxBatch: config.PREDICT_BATCH_MAX,
+    maxDelayMs: config.PREDICT_BATCH_DELAY_MS,
+    maxQueue: config.PREDICT_QUEUE_MAX,
+    // With the model in the worker, the next batch is handed over before the previous one is answered.
+    pipelined: worker !== undefined,
+    splitMin: config.PREDICT_BATCH_SPLIT_MIN,
+  },
   metrics.registry,
 );
 shutdown.add('inference-queue', () => inference.close());

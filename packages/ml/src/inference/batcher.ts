@@ -11,6 +11,14 @@
  * stream path, which should apply back-pressure instead of failing). Items whose deadline passed
  * or whose caller went away while queued are dropped before they reach the model.
  *
+ * Pipelined mode (`pipelined`, for a `run` that hands the batch to another thread, such as the
+ * inference worker): when a batch completes, the next due batch is handed over *before* the
+ * completed batch's callers are answered, so the model thread goes straight on while this thread
+ * answers; and a burst of at least `splitMin` items that finds the model idle is run as two
+ * halves, one after the other, so that the first half's answers travel back (and, in a closed
+ * loop, its callers' next requests come in) while the second half computes. Items arriving while
+ * a batch runs still wait and form the next batch, so the halves do not fragment any further.
+ *
  * Pure logic: no transport, and the timer is injectable for tests.
  */
 
@@ -35,6 +43,10 @@ export interface BatcherOptions {
   maxDelayMs: number;
   /** Most items queued (not yet running) at once. */
   maxQueue: number;
+  /** `run` hands work to another thread: see "Pipelined mode" above. Default false. */
+  pipelined?: boolean;
+  /** Pipelined mode: a burst of at least this many items that finds the model idle runs as two halves (0 = never split). Default 0. */
+  splitMin?: number;
 }
 
 export interface SubmitOptions {
@@ -94,8 +106,8 @@ interface Waiter<I, O> {
 
 export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
   const ok = (x: number, min: number) => Number.isInteger(x) && x >= min;
-  if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0)) {
-    throw Object.assign(new Error(`invalid batcher options ${JSON.stringify(o)}: maxBatch/maxQueue ≥ 1, maxDelayMs ≥ 0`), { code: 'E_CONFIG' });
+  if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0) || (o.splitMin !== undefined && !ok(o.splitMin, 0))) {
+    throw Object.assign(new Error(`invalid batcher options ${JSON.stringify(o)}: maxBatch/maxQueue ≥ 1, maxDelayMs ≥ 0, splitMin ≥ 0`), { code: 'E_CONFIG' });
   }
   return o;
 }
@@ -185,9 +197,7 @@ export class MicroBatcher<I, O> {
   /** Decide whether to run a batch now or when the oldest item's delay is up. */
   private pump(): void {
     if (this.running || this.closed || this.queue.length === 0) return;
-    const { maxBatch, maxDelayMs } = this.options;
-    const oldest = this.queue[0]!.enqueuedAt;
-    const due = this.queue.length >= maxBatch ? this.scheduler.now() : oldest + maxDelayMs;
+    const due = this.dueAt();
     if (this.cancelTimer && due >= this.timerDue) return;
     this.cancelTimer?.();
     this.timerDue = due;
@@ -198,10 +208,23 @@ export class MicroBatcher<I, O> {
     }, Math.max(0, due - this.scheduler.now()));
   }
 
-  private async flush(): Promise<void> {
+  /** Due time of the batch at the head of the queue. */
+  private dueAt(): number {
+    const { maxBatch, maxDelayMs } = this.options;
+    return this.queue.length >= maxBatch ? this.scheduler.now() : this.queue[0]!.enqueuedAt + maxDelayMs;
+  }
+
+  /**
+   * Run the batch at the head of the queue. `handover`: called as a batch completes (pipelined
+   * mode), so the model was busy and the queue formed meanwhile: never split.
+   */
+  private async flush(handover = false): Promise<void> {
     if (this.running || this.closed) return;
     const now = this.scheduler.now();
-    const taken = this.queue.splice(0, this.options.maxBatch);
+    const { maxBatch, pipelined, splitMin = 0 } = this.options;
+    let size = maxBatch;
+    if (pipelined && !handover && splitMin > 0 && this.queue.length >= splitMin) size = Math.min(maxBatch, Math.ceil(this.queue.length / 2));
+    const taken = this.queue.splice(0, size);
     this.admitWaiters();
     const live: Entry<I, O>[] = [];
     let dropped = 0;
@@ -222,19 +245,28 @@ export class MicroBatcher<I, O> {
     this.running = true;
     const started = this.scheduler.now();
     let failed = false;
+    let out: O[] | undefined;
+    let error: unknown;
     try {
-      const out = await this.run(live.map((e) => e.item));
-      const runMs = this.scheduler.now() - started;
+      out = await this.run(live.map((e) => e.item));
       if (out.length !== live.length) throw new BatchError('E_BATCH_RESULT', `batch function returned ${out.length} results for ${live.length} items`);
-      live.forEach((e, i) => e.resolve({ value: out[i]!, queuedMs: started - e.enqueuedAt, runMs, batchSize: live.length }));
     } catch (err) {
       failed = true;
-      for (const e of live) e.reject(err);
-    } finally {
-      this.running = false;
-      this.onBatch({ size: live.length, oldestWaitMs: started - live[0]!.enqueuedAt, runMs: this.scheduler.now() - started, dropped, failed });
-      this.admitWaiters();
-      this.pump();
+      error = err;
     }
+    const runMs = this.scheduler.now() - started;
+    this.running = false;
+    this.onBatch({ size: live.length, oldestWaitMs: started - live[0]!.enqueuedAt, runMs, dropped, failed });
+    this.admitWaiters();
+    // Pipelined: hand the next due batch over before answering this one's callers.
+    if (pipelined && !this.closed && this.queue.length > 0 && this.dueAt() <= this.scheduler.now()) {
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+      this.timerDue = Number.POSITIVE_INFINITY;
+      void this.flush(true);
+    }
+    if (failed) for (const e of live) e.reject(error);
+    else live.forEach((e, i) => e.resolve({ value: out![i]!, queuedMs: started - e.enqueuedAt, runMs, batchSize: live.length }));
+    this.pump();
   }
 }
