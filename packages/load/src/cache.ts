@@ -82,10 +82,6 @@ export class LatestStateStore {
     return this.col.findOne({ _id: symbol });
   }
 
-  many(symbols: readonly string[]): Promise<LatestState[]> {
-    return this.col.find({ _id: { $in: [...symbols] } }).toArray();
-  }
-
   all(): Promise<LatestState[]> {
     return this.col.find({}).toArray();
   }

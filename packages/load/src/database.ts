@@ -29,6 +29,8 @@ export const COLLECTIONS = {
   news: 'news',
   financials: 'financial_facts',
   latest: 'latest_state',
+  /** The predictor's checkpoint of each symbol's newest feature vectors (services/predictor/src/history_checkpoint.ts). */
+  predictorHistory: 'predictor_history',
 } as const;
 
 /** Natural key of a bar and of its feature vector: (symbol, interval, bar start time). */

@@ -15,7 +15,7 @@ export const PredictorEnv = z.object({
   PREDICT_BATCH_MAX: z.coerce.number().int().positive().default(64).describe('largest micro-batch (1 = no batching)'),
   PREDICT_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2).describe('longest wait for a micro-batch to fill'),
   PREDICT_QUEUE_MAX: z.coerce.number().int().positive().default(2048).describe('queued items beyond which requests get RESOURCE_EXHAUSTED'),
-  PREDICT_HISTORY_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(120_000).describe('after a start, how long the first vector of a symbol waits for the loader to store the history before it (then: predict with what is stored, counted)'),
+  PREDICT_HISTORY_KEEP: z.coerce.number().int().min(1).max(256).default(32).describe('feature vectors per symbol kept in the history checkpoint (at least the served model\'s lookback)'),
   PREDICT_WORKER: envBool.default(true).describe('run price-model inference in a worker thread (1) or in the serving thread (0)'),
   PREDICT_BATCH_SPLIT_MIN: z.coerce.number().int().min(0).default(0).describe('with PREDICT_WORKER=1: a burst of at least this many queued items that finds the model idle runs as two halves (0 = never)'),
   PREDICT_BATCH_REQUESTS_MAX: z.coerce.number().int().positive().default(1024).describe('most requests in one PredictBatch'),

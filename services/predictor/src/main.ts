@@ -20,7 +20,7 @@ import { PredictorEnv, PREDICTOR_VERSION, readTls } from './config.ts';
 import { PredictorCore } from './core.ts';
 import { createPriceInference } from './inference.ts';
 import { startGrpcServer } from './grpc_server.ts';
-import { HistoryAnchor } from './history_anchor.ts';
+import { fromCheckpointDoc, HistoryCheckpoint, toCheckpointDoc, type CheckpointDoc } from './history_checkpoint.ts';
 import { ModelCatalog, PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } from './model_loader.ts';
 import { startWsServer } from './ws_server.ts';
 
@@ -76,7 +76,33 @@ const stripDoc = (d: FeatureDoc): FeatureVector => {
   const { _id, eventId, ...fv } = d;
   return fv as FeatureVector;
 };
+// Gap-free windows after a restart or a rebalance: see history_checkpoint.ts.
+const checkpoints = db.collection<CheckpointDoc>(COLLECTIONS.predictorHistory);
+const checkpoint = new HistoryCheckpoint({
+  history: core.history,
+  keep: () => Math.max(config.PREDICT_HISTORY_KEEP, core.serving?.spec.lookback ?? 1),
+  source: {
+    load: async (symbols) => {
+      // One _id lookup per symbol (FerretDB answers `_id` equality without scanning other documents' content).
+      const docs = await Promise.all(symbols.map((s) => checkpoints.findOne({ _id: s })));
+      return new Map(docs.filter((d): d is CheckpointDoc => d !== null).map((d) => [d.symbol, fromCheckpointDoc(d)]));
+    },
+    save: async (entries) => {
+      if (entries.length === 0) return;
+      await checkpoints.bulkWrite(
+        entries.map((e) => ({ replaceOne: { filter: { _id: e.symbol }, replacement: toCheckpointDoc(e.symbol, e.vectors), upsert: true } })),
+        { ordered: false },
+      );
+    },
+  },
+});
 async function warmHistory(): Promise<void> {
+  const saved = (await checkpoints.find({}).toArray()).map(fromCheckpointDoc);
+  if (saved.length > 0) {
+    for (const vectors of saved) core.history.replace(vectors[0]!.symbol, vectors);
+    return;
+  }
+  // No checkpoint yet (first start of this version on an existing database): read the features once.
   const symbols = (await db.collection(COLLECTIONS.features).distinct('symbol')) as string[];
   for (const symbol of symbols) {
     const docs = (await db.collection(COLLECTIONS.features).find({ symbol }).sort({ ts: -1 }).limit(core.history.capacity).toArray()) as unknown as FeatureDoc[];
@@ -84,38 +110,6 @@ async function warmHistory(): Promise<void> {
   }
 }
 await withDbRetry(warmHistory, { log });
-
-const historyIncomplete = new client.Counter({
-  name: 'stockmlops_predictor_history_incomplete_total',
-  help: 'Symbols whose history was taken from the database before the loader had caught up (PREDICT_HISTORY_WAIT_MS ran out)',
-  registers: [metrics.registry],
-});
-// Gap-free windows after a restart: see history_anchor.ts.
-let lastWaitLog = -10_000;
-const anchor = new HistoryAnchor({
-  history: core.history,
-  maxWaitMs: config.PREDICT_HISTORY_WAIT_MS,
-  source: {
-    storedUpTo: async (symbols) => {
-      const docs = await latestStore.many(symbols);
-      return new Map(docs.filter((d) => d.featuresTs).map((d) => [d.symbol, d.featuresTs!]));
-    },
-    before: async (symbol, beforeTs, limit) => {
-      const docs = (await db.collection(COLLECTIONS.features).find({ symbol, ts: { $lt: beforeTs } }).sort({ ts: -1 }).limit(limit).toArray()) as unknown as FeatureDoc[];
-      return docs.reverse().map(stripDoc);
-    },
-  },
-  onWait: (pending, waitedMs) => {
-    if (waitedMs < lastWaitLog || waitedMs - lastWaitLog >= 10_000) {
-      lastWaitLog = waitedMs;
-      log.info({ pending: pending.length, waitedMs }, 'waiting for the loader to store the history before the first vectors');
-    }
-  },
-  onIncomplete: (symbols) => {
-    historyIncomplete.inc(symbols.length);
-    log.warn({ code: 'E_HISTORY_LAG', symbols: symbols.slice(0, 20), n: symbols.length }, 'loader has not caught up: predicting from the history stored so far');
-  },
-});
 
 const grpc = await startGrpcServer({
   host: config.GRPC_HOST,
@@ -177,16 +171,11 @@ const startFeatureConsumer = () =>
       log,
       metrics,
       onFatal: svc.fatal,
-      // Partitions may have moved: re-anchor every symbol on its next vector.
-      beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => anchor.reset()),
+      // Partitions may have moved: reload each symbol's checkpoint on its next vector.
+      beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => checkpoint.reset()),
       handle: async (batch, ctx) => {
         const vectors = batch.map((m) => m.envelope.data);
-        const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
-        try {
-          await withDbRetry(() => anchor.ensure(vectors), { log, isStopping: ctx.isStopping });
-        } finally {
-          clearInterval(beat);
-        }
+        await withDbRetry(() => checkpoint.ensure(vectors), { log, isStopping: ctx.isStopping });
         const { predictions, rejected } = await core.onFeatures(vectors);
         const bySource = new Map(batch.map((m) => [`${m.envelope.data.symbol}|${m.envelope.data.ts}`, m]));
         for (const r of rejected) {
@@ -206,6 +195,8 @@ const startFeatureConsumer = () =>
           return { ...encode('pricePredictions', env), headers: traceHeaders(src?.traceId) };
         });
         await producer.send(topics.pricePredictions, out);
+        // Predictions acknowledged → checkpoint the history → the runner commits the offsets.
+        await withDbRetry(() => checkpoint.save(vectors), { log, isStopping: ctx.isStopping });
       },
     }),
   );

@@ -61,6 +61,11 @@ export class FeatureHistory {
     this.bySymbol.set(symbol, list.slice(-this.capacity));
   }
 
+  /** The newest `n` vectors of a symbol, ascending. */
+  tail(symbol: string, n: number): FeatureVector[] {
+    return (this.bySymbol.get(symbol) ?? []).slice(-n);
+  }
+
   latest(symbol: string): FeatureVector | undefined {
     const list = this.bySymbol.get(symbol);
     return list?.[list.length - 1];

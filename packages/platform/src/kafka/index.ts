@@ -1,3 +1,4 @@
 export * from './client.ts';
 export * from './producer.ts';
 export * from './consumer.ts';
+export * from './lag.ts';
