@@ -1,22 +1,19 @@
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO, type ServingStatusMap } from 'grpc-health-check';
-import { REPO_ROOT, type Logger } from '@stock-mlops/platform';
+import type { Logger } from '@stock-mlops/platform';
 import type { PredictorCore } from './core.ts';
 import { domainHandlers, SERVICE_NAME, type DomainLimits } from './grpc_domain.ts';
 import { oipHandlers, OIP_SERVICE_NAME, type OipLimits } from './grpc_oip.ts';
 import type { ModelDirectory } from './grpc_domain.ts';
 import { withCanonicalMapEntries } from './reflection.ts';
+import { DOMAIN_PROTO, LOADER_OPTS, loadProtos, OIP_PROTO } from './protos.ts';
 
 export { SERVICE_NAME } from './grpc_domain.ts';
 export { OIP_SERVICE_NAME } from './grpc_oip.ts';
 
-export const PROTO_DIR = path.join(REPO_ROOT, 'proto');
-export const DOMAIN_PROTO = path.join(PROTO_DIR, 'stockmlops/v1/predictor.proto');
-export const OIP_PROTO = path.join(PROTO_DIR, 'inference/grpc_predict_v2.proto');
-export const LOADER_OPTS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
+export { DOMAIN_PROTO, LOADER_OPTS, loadProtos, OIP_PROTO, PROTO_DIR } from './protos.ts';
 
 export interface GrpcOptions {
   host: string;
@@ -41,16 +38,6 @@ export interface GrpcHandle {
   /** Mark the services SERVING / NOT_SERVING in grpc.health.v1. */
   setServing: (serving: boolean) => void;
   close: () => Promise<void>;
-}
-
-type Pkg = {
-  stockmlops: { v1: { PredictionService: grpc.ServiceClientConstructor } };
-  inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
-};
-
-export function loadProtos(): { def: protoLoader.PackageDefinition; pkg: Pkg } {
-  const def = protoLoader.loadSync([DOMAIN_PROTO, OIP_PROTO], LOADER_OPTS);
-  return { def, pkg: grpc.loadPackageDefinition(def) as unknown as Pkg };
 }
 
 /**

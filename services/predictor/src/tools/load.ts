@@ -5,11 +5,11 @@
  *   tsx services/predictor/src/tools/load.ts --port 50051 --concurrency 32 --duration-ms 5000 \
  *     --symbols S0,S1,… [--warmup-ms 1000] [--token …]
  *
- * Prints one JSON line: { requests, errors, seconds, rps, p50Ms, p99Ms, cpuUsPerRequest, errorCodes }.
+ * Prints one JSON line: { requests, allRequests, errors, seconds, rps, p50Ms, p99Ms, cpuUsPerRequest, errorCodes }.
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { loadProtos } from '../grpc_server.ts';
+import { loadProtos } from '../protos.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -50,10 +50,12 @@ const latencies: number[] = [];
 const errorCodes: Record<string, number> = {};
 let measuring = false;
 let stop = false;
+let answered = 0;
 async function worker(i: number): Promise<void> {
   for (let n = i; !stop; n += concurrency) {
     const t0 = performance.now();
     const code = await call(requests[n % requests.length]!);
+    if (code === undefined) answered++;
     if (!measuring) continue;
     if (code === undefined) latencies.push(performance.now() - t0);
     else errorCodes[String(code)] = (errorCodes[String(code)] ?? 0) + 1;
@@ -78,4 +80,5 @@ const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.c
 const errors = Object.values(errorCodes).reduce((s, x) => s + x, 0);
 // The client's own CPU time (all threads of this process) while measuring, per answered request.
 const cpuUsPerRequest = (cpu.user + cpu.system) / Math.max(1, latencies.length);
-console.log(JSON.stringify({ requests: latencies.length, errors, seconds, rps: latencies.length / seconds, p50Ms: pct(50), p99Ms: pct(99), cpuUsPerRequest, errorCodes }));
+// allRequests: every answered call, warm-up included (lets the server side count its CPU per request).
+console.log(JSON.stringify({ requests: latencies.length, allRequests: answered, errors, seconds, rps: latencies.length / seconds, p50Ms: pct(50), p99Ms: pct(99), cpuUsPerRequest, errorCodes }));
