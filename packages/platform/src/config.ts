@@ -38,6 +38,7 @@ export const BaseEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HTTP_PORT: port.default(0).describe('health/metrics port (0 = any free port)'),
   HTTP_HOST: z.string().default('127.0.0.1'),
+  OPS_TOKEN: z.string().min(16, 'use at least 16 characters').optional().describe('bearer token for /metrics on the ops port (probes stay open)'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;

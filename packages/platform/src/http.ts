@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { bearerMatches } from './secrets.ts';
 
 export type ReadinessCheck = () => { ready: boolean; detail?: Record<string, unknown> };
 
@@ -9,11 +10,16 @@ export interface OpsServerOptions {
   port: number;
   registry: Registry;
   readiness: ReadinessCheck;
+  /** When set, `/metrics` (and the extra routes) need `Authorization: Bearer <token>`; the probes stay open. */
+  token?: string;
   /** Extra routes, e.g. the dashboard; return true when handled. */
   extra?: (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 }
 
-/** HTTP `/healthz` (process alive), `/readyz` (dependencies ready) and `/metrics` (Prometheus). */
+/**
+ * HTTP `/healthz` (process alive), `/readyz` (dependencies ready) and `/metrics` (Prometheus).
+ * With a token, everything but the two probes answers 401 without `Authorization: Bearer <token>`.
+ */
 export async function startOpsServer(opts: OpsServerOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     void handle(req, res).catch(() => {
@@ -32,6 +38,10 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<{ server: 
       res
         .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
         .end(JSON.stringify({ status: r.ready ? 'ready' : 'not_ready', ...(r.detail ?? {}) }));
+      return;
+    }
+    if (opts.token !== undefined && !bearerMatches(opts.token, req.headers.authorization)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end('{"error":"unauthenticated"}');
       return;
     }
     if (url === '/metrics') {

@@ -7,3 +7,4 @@ export * from './http.ts';
 export * from './mongo.ts';
 export * from './kafka/index.ts';
 export * from './service.ts';
+export * from './secrets.ts';

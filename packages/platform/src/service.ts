@@ -60,6 +60,7 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     registry: metrics.registry,
+    ...(config.OPS_TOKEN ? { token: config.OPS_TOKEN } : {}),
     readiness: () => {
       const detail = Object.fromEntries(conditions);
       return { ready: conditions.size > 0 && [...conditions.values()].every(Boolean), detail: { conditions: detail } };

@@ -1,10 +1,10 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Histogram } from 'prom-client';
-import type { Logger } from '@stock-mlops/platform';
+import { sameSecret, type Logger } from '@stock-mlops/platform';
 import { API_PATHS, ApiError, type ApiResult } from './api.ts';
 
 /**
@@ -69,11 +69,6 @@ export function loadAssets(publicDir: string, extra: Record<string, string> = {}
   out.set('/', index);
   for (const [urlPath, file] of Object.entries(extra)) out.set(urlPath, asset(readFileSync(file), file, 'public, max-age=86400'));
   return out;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const h = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(h(a), h(b));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, head: boolean): void {

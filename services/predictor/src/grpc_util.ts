@@ -1,6 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '@stock-mlops/platform';
+import { sameSecret, type Logger } from '@stock-mlops/platform';
 import type { CallOptions } from './core.ts';
 
 /**
@@ -9,15 +8,8 @@ import type { CallOptions } from './core.ts';
  * cancellation turned into options for the inference queue.
  */
 
-export function constantTimeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  if (x.length !== y.length) {
-    timingSafeEqual(x, x);
-    return false;
-  }
-  return timingSafeEqual(x, y);
-}
+/** Constant-time secret comparison (shared with the WebSocket server and the ops port). */
+export const constantTimeEqual = sameSecret;
 
 /** Error codes the predictor raises (and the libraries it calls), by gRPC status. */
 const STATUS_BY_CODE: Record<string, grpc.status> = {

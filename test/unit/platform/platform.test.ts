@@ -1,7 +1,7 @@
 import * as assert from 'uvu/assert';
 import pino from 'pino';
 import { z } from 'zod';
-import { BaseEnv, ConfigError, loadConfig, chunkByBytes, dlqMessage, Shutdown, createMetrics, type OutMessage } from '@stock-mlops/platform';
+import { BaseEnv, ConfigError, loadConfig, chunkByBytes, dlqMessage, Shutdown, createMetrics, startOpsServer, bearerMatches, type OutMessage } from '@stock-mlops/platform';
 import { DLQ_HEADERS } from '@stock-mlops/contracts';
 import { suite } from '../../harness/index.ts';
 
@@ -81,6 +81,26 @@ t('metrics registry exposes the shared stage metrics', async () => {
   const text = await m.registry.metrics();
   assert.match(text, /stockmlops_messages_processed_total\{topic="t",outcome="ok",service="unit"\} 3/);
   assert.match(text, /# TYPE stockmlops_stage_latency_seconds histogram/);
+});
+
+t('ops port: with a token, /metrics needs the bearer token while the probes stay open', async () => {
+  const m = createMetrics('unit');
+  const token = 'ops-token-0123456789abcdef';
+  const ops = await startOpsServer({ host: '127.0.0.1', port: 0, registry: m.registry, readiness: () => ({ ready: true }), token });
+  try {
+    const get = (p: string, auth?: string) => fetch(`http://127.0.0.1:${ops.port}${p}`, auth ? { headers: { authorization: auth } } : {}).then((r) => r.status);
+    assert.is(await get('/healthz'), 200);
+    assert.is(await get('/readyz'), 200);
+    assert.is(await get('/metrics'), 401);
+    assert.is(await get('/metrics', `Bearer ${token}x`), 401);
+    assert.is(await get('/metrics', token), 401, 'the scheme is required');
+    assert.is(await get('/metrics', `Bearer ${token}`), 200);
+  } finally {
+    await ops.close();
+  }
+  assert.ok(bearerMatches('abc', 'Bearer abc'));
+  assert.not.ok(bearerMatches('abc', 'Bearer abcd'));
+  assert.not.ok(bearerMatches('abc', undefined));
 });
 
 t.run();
