@@ -58,6 +58,7 @@ async function passthrough(padTo: number): Promise<void> {
   const consumer = await runConsumer({
     kafka,
     groupId: `${prefix}passthrough`,
+    partitionsConsumedConcurrently: CONCURRENCY,
     topics,
     subscribe: ['rawPrices'] as const,
     stage: 'transform',
@@ -99,9 +100,11 @@ async function watch(kafka: Kafka, topic: string) {
   return { seen, stop: () => consumer.disconnect() };
 }
 
-type Kind = 'transformer' | 'passthrough' | 'passthrough-same-bytes';
+type Kind = 'transformer' | 'transformer-sequential' | 'passthrough' | 'passthrough-same-bytes';
+/** Batches in flight (kafkajs partitionsConsumedConcurrently): the transformer's TRANSFORM_CONCURRENCY, used by the passthroughs too. */
+const CONCURRENCY = Number(process.env.TRANSFORM_CONCURRENCY ?? 3);
 /** BENCH_TRANSFORM_KINDS=transformer,…: run only some processes (exploration; the report needs all three). */
-const KINDS = (process.env.BENCH_TRANSFORM_KINDS?.split(',') ?? ['passthrough', 'passthrough-same-bytes', 'transformer']) as Kind[];
+const KINDS = (process.env.BENCH_TRANSFORM_KINDS?.split(',') ?? ['passthrough', 'passthrough-same-bytes', 'transformer', 'transformer-sequential']) as Kind[];
 
 /** Size of a feature vector message of the published schema (the same-bytes passthrough pads to it). */
 function featureMessageBytes(): number {
@@ -120,13 +123,14 @@ async function runOnce(kind: Kind, messages: Array<{ key: string; value: string 
   for (let i = 0; i < messages.length; i += 2_000) await producer.send({ topic: topics.rawPrices, acks: -1, messages: messages.slice(i, i + 2_000) });
   await producer.disconnect();
   const out = await watch(kafka, topics.cleanPrices);
-  const entry = kind === 'transformer' ? path.join(ROOT, 'services/transformer/src/main.ts') : path.join(ROOT, 'bench/transform.bench.ts');
-  const args = kind === 'transformer' ? [] : ['--passthrough', '--pad', String(kind === 'passthrough' ? 0 : featureMessageBytes())];
+  const transformer = kind === 'transformer' || kind === 'transformer-sequential';
+  const entry = transformer ? path.join(ROOT, 'services/transformer/src/main.ts') : path.join(ROOT, 'bench/transform.bench.ts');
+  const args = transformer ? [] : ['--passthrough', '--pad', String(kind === 'passthrough' ? 0 : featureMessageBytes())];
   // BENCH_TRANSFORM_PROF=dir: V8 CPU profiles of the measured processes (for finding where the time goes).
   const prof = process.env.BENCH_TRANSFORM_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_TRANSFORM_PROF, `${kind}-${Date.now()}`)}`] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', entry, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env, KAFKA_TOPIC_PREFIX: prefix, MONGO_DB: db, LOG_LEVEL: 'warn', HTTP_PORT: '0', TRANSFORM_REORDER_WINDOW: '0' },
+    env: { ...process.env, ...env, KAFKA_TOPIC_PREFIX: prefix, MONGO_DB: db, LOG_LEVEL: 'warn', HTTP_PORT: '0', TRANSFORM_REORDER_WINDOW: '0', TRANSFORM_CONCURRENCY: String(kind === 'transformer-sequential' ? 1 : CONCURRENCY) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
@@ -155,7 +159,7 @@ const bench: Bench = async (ctx) => {
   const load = os.loadavg()[0]!.toFixed(1);
   const messages = backlog();
   ctx.log(`backlog: ${messages.length} raw price envelopes, ${SYMBOLS.length * COPIES} symbols`);
-  const runs: Record<Kind, number[]> = { transformer: [], passthrough: [], 'passthrough-same-bytes': [] };
+  const runs: Record<Kind, number[]> = { transformer: [], 'transformer-sequential': [], passthrough: [], 'passthrough-same-bytes': [] };
   for (let r = 0; r < ctx.repeats; r++) {
     for (const kind of KINDS) {
       const rate = await runOnce(kind, messages, ctx.env);
@@ -166,20 +170,23 @@ const bench: Bench = async (ctx) => {
   const t = median(runs.transformer);
   const p = median(runs.passthrough);
   const pb = median(runs['passthrough-same-bytes']);
+  const ts = median(runs['transformer-sequential']);
   const markdown = [
     `${messages.length} raw price envelopes (${SYMBOLS.join(', ')}: the last ${BARS_PER_SYMBOL} shared daily bars each, each file under ${COPIES} symbol names, interleaved) as a backlog on a fresh topic prefix; median of ${ctx.repeats} runs, each process on its own prefix.`,
     '',
     '| process | records/s | outputs per record | vs passthrough |',
     '| --- | ---: | ---: | ---: |',
-    `| transformer (clean + features + joins, state to MongoDB per batch; ${PIPELINE_SCHEMA.names.length} features) | ${fmt(t, 0)} | 2 (clean bar, feature vector after warm-up) | ${fmt((100 * t) / p, 0)} % |`,
+    `| transformer (clean + features + joins, state to MongoDB per batch; ${PIPELINE_SCHEMA.names.length} features; ${CONCURRENCY} batches in flight) | ${fmt(t, 0)} | 2 (clean bar, feature vector after warm-up) | ${fmt((100 * t) / p, 0)} % |`,
+    `| transformer, TRANSFORM_CONCURRENCY=1 (compute, acks, save, commit one batch after another) | ${fmt(ts, 0)} | 2 | ${fmt((100 * ts) / p, 0)} % |`,
     `| passthrough (same consumer and producer, decode + re-publish) | ${fmt(p, 0)} | 1 | 100 % |`,
     `| passthrough, same bytes out (+ one ${featureMessageBytes()}-byte message per record, like a feature vector) | ${fmt(pb, 0)} | 2 | ${fmt((100 * pb) / p, 0)} % |`,
     '',
     `Target: transformer ≥ 50 % of the passthrough: ${fmt((100 * t) / p, 0)} %. Against the passthrough that writes the same bytes: ${fmt((100 * t) / pb, 0)} %.`,
-    `Runs: transformer ${runs.transformer.map((x) => fmt(x, 0)).join(', ')}; passthrough ${runs.passthrough.map((x) => fmt(x, 0)).join(', ')}; same bytes ${runs['passthrough-same-bytes'].map((x) => fmt(x, 0)).join(', ')}.`,
+    `Runs: transformer ${runs.transformer.map((x) => fmt(x, 0)).join(', ')}; sequential ${runs['transformer-sequential'].map((x) => fmt(x, 0)).join(', ')}; passthrough ${runs.passthrough.map((x) => fmt(x, 0)).join(', ')}; same bytes ${runs['passthrough-same-bytes'].map((x) => fmt(x, 0)).join(', ')}.`,
+    `Per round (the processes of one round run back to back): transformer / passthrough ${runs.transformer.map((x, i) => `${fmt((100 * x) / runs.passthrough[i]!, 0)} %`).join(', ')}; transformer / same bytes ${runs.transformer.map((x, i) => `${fmt((100 * x) / runs['passthrough-same-bytes'][i]!, 0)} %`).join(', ')}.`,
     'Throughput = records / (last − first append time of the clean-prices outputs): start-up excluded for both.',
-    'Same kafkajs settings for all three: the platform consumer (`runConsumer`, eachBatch, 1 MiB per partition fetch, commit after the handler) and `BatchingProducer` (acks=all, no compression, requests ≤ 512 KiB, one request in flight).',
-    `Machine load average (1 min) when the bench started: ${load}; other work shares the 2 cores, so absolute figures swing between runs, the ratios much less.`,
+    `Same kafkajs settings for the transformer and both passthroughs: the platform consumer (\`runConsumer\`, eachBatch, 1 MiB per partition fetch, ${CONCURRENCY} partitions consumed concurrently, commit after the handler) and \`BatchingProducer\` (acks=all, no compression, requests ≤ 512 KiB, one request in flight).`,
+    `Machine load average (1 min) when the bench started: ${load}; other work shares the 2 cores, so the figures swing between rounds (see the per-round ratios).`,
     'Where the time goes and what was tried: [pipeline.md, Throughput](pipeline.md#throughput-npm-run-bench----transform-loader). Profile the measured processes with `BENCH_TRANSFORM_PROF=dir`.',
   ].join('\n');
   return { title: 'Transformer: bars/s through Kafka vs a passthrough consumer→producer', markdown };

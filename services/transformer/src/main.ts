@@ -19,12 +19,18 @@ import { runConsumer, startService, type BatchContext, type Consumed, type OutMe
 import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
 import { lexiconSentiment, PIPELINE_SCHEMA, SymbolPipeline, type PipelineOutput, type SentimentScore } from '@stock-mlops/transform';
 import { outputEncoder } from './outputs.ts';
-import { StateStore, type Held } from './state_store.ts';
+import { SaveQueue } from './save_queue.ts';
+import { capture, StateStore, type Held } from './state_store.ts';
 
 const Env = z.object({
   TRANSFORM_REORDER_WINDOW: z.coerce.number().int().min(0).max(1000).default(0),
   TRANSFORM_IDLE_FLUSH_MS: z.coerce.number().int().min(100).default(2_000),
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
+  /**
+   * Batches (of different partitions) in flight: one computes while the previous ones wait for
+   * their acks and state saves. 1 = compute, ack, save, commit strictly one batch after another.
+   */
+  TRANSFORM_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(3),
 });
 
 const svc = await startService({ name: 'transformer', env: Env, mongo: true });
@@ -48,6 +54,8 @@ const lastSeen = new Map<string, number>();
 let assignedPrices: number[] = [];
 let rebalancing = false;
 let lock: Promise<unknown> = Promise.resolve();
+/** State saves in the order the batches were computed, each after its batch's outputs are acknowledged. */
+const saves = new SaveQueue();
 /** Serialize batch handling, idle flushes and reloads (they share per-symbol state). */
 function exclusive<T>(fn: () => Promise<T>): Promise<T> {
   const run = lock.then(fn);
@@ -68,8 +76,13 @@ async function stateFor(symbol: string): Promise<Held> {
   return h;
 }
 
-async function save(symbols: Iterable<string>): Promise<void> {
-  await store.save([...new Set(symbols)].map((s) => [s, held.get(s)!] as [string, Held]));
+/**
+ * Call under exclusive(), right after computing: captures the symbols' state now and queues its
+ * save behind the earlier saves and `sent` (this batch's sends). Await the result outside the lock.
+ */
+function saveAfter(sent: Promise<unknown>, symbols: Iterable<string>): Promise<void> {
+  const captured = [...new Set(symbols)].map((s) => capture(s, held.get(s)!));
+  return saves.enqueue(sent, () => store.saveCaptured(captured));
 }
 
 async function publish(outs: Array<{ clean: OutMessage[]; features: OutMessage[] }>): Promise<void> {
@@ -83,6 +96,13 @@ type StateKey = 'rawPrices' | 'cleanFinancials' | 'cleanNews' | 'sentimentPredic
 
 /** One batch of a state-changing topic: apply each record once, publish, then save state (before the commit). */
 async function handleStateful(batch: Consumed<StateKey>[], ctx: BatchContext): Promise<void> {
+  // Computing holds the lock; waiting for the acks and the save does not (the next batch computes meanwhile).
+  const { saved } = await exclusive(() => computeStateful(batch, ctx));
+  await saved;
+}
+
+/** Applies a batch, hands its outputs to the producer; returns the pending save of its state (wrapped: not awaited here). */
+async function computeStateful(batch: Consumed<StateKey>[], ctx: BatchContext): Promise<{ saved: Promise<void> }> {
   let outs: Array<{ clean: OutMessage[]; features: OutMessage[] }> = [];
   const sends: Promise<void>[] = [];
   const encoder = outputEncoder();
@@ -140,8 +160,7 @@ async function handleStateful(batch: Consumed<StateKey>[], ctx: BatchContext): P
     if (!r.ok) ctx.deadLetter(m, r.code, r.reason);
   }
   sends.push(publish(outs));
-  await Promise.all(sends);
-  await save(touched);
+  return { saved: saveAfter(Promise.all(sends), touched) };
 }
 
 function sentimentOf(m: Consumed<'cleanNews' | 'sentimentPredictions'>): SentimentScore {
@@ -153,7 +172,7 @@ function sentimentOf(m: Consumed<'cleanNews' | 'sentimentPredictions'>): Sentime
   return { articleId: p.articleId, symbol: p.symbol, publishedAt: p.publishedAt, score: p.score, source: 'model' };
 }
 
-/** Stateless fan-out: raw news → one clean copy per ticker; raw facts → clean facts. */
+/** Stateless fan-out: raw news → one clean copy per ticker; raw facts → clean facts. Returns the send. */
 function handleRaw(batch: Consumed<'rawNews' | 'rawFinancials'>[]): Promise<void> {
   if (batch[0]!.topicKey === 'rawNews') {
     const out = (batch as Consumed<'rawNews'>[]).flatMap((m) =>
@@ -172,11 +191,14 @@ function handleRaw(batch: Consumed<'rawNews' | 'rawFinancials'>[]): Promise<void
 /** Drop cached state after a failure (it may be ahead of what is stored) and reload what needs flushing. */
 function resetState(): void {
   held.clear();
+  // Saves already queued fail (unless already writing): their state was computed on what is dropped now.
+  saves.reset();
   void exclusive(reloadPending).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
 }
 
 /** After a (re)assignment: reload the symbols of our raw-price partitions that hold bars for reordering, so the idle flush releases them. */
 async function reloadPending(): Promise<void> {
+  await saves.settled();
   const symbols = await store.pendingOn(assignedPrices);
   for (const s of symbols) {
     await stateFor(s);
@@ -199,6 +221,7 @@ const consumer = await runConsumer({
   onFatal: svc.fatal,
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   partitionAssigners: [CopartitionAssigner],
+  partitionsConsumedConcurrently: config.TRANSFORM_CONCURRENCY,
   beforeRun: (c) => {
     c.on(c.events.REBALANCING, () => {
       rebalancing = true;
@@ -209,22 +232,27 @@ const consumer = await runConsumer({
       log.info({ rawPrices: assignedPrices, assignment }, 'partitions assigned');
       // Symbols may have moved to or from another instance: forget cached state so it is reloaded.
       void exclusive(async () => {
+        // Let the saves of batches computed before the rebalance land before state is reloaded.
+        await saves.settled();
         held.clear();
         rebalancing = false;
         await reloadPending();
       }).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
     });
   },
-  handle: (batch, ctx) =>
-    exclusive(async () => {
-      const key = batch[0]!.topicKey;
-      if (key === 'rawNews' || key === 'rawFinancials') return handleRaw(batch as Consumed<'rawNews' | 'rawFinancials'>[]);
-      return handleStateful(batch as Consumed<StateKey>[], ctx).catch((err: unknown) => {
-        // In-memory state may have run ahead of what is durable: reload it on the retry.
-        resetState();
-        throw err;
-      });
-    }),
+  handle: async (batch, ctx) => {
+    const key = batch[0]!.topicKey;
+    if (key === 'rawNews' || key === 'rawFinancials') {
+      // Queued under the lock (the producer keeps the order), acknowledged outside it.
+      const sent = await exclusive(async () => ({ sent: handleRaw(batch as Consumed<'rawNews' | 'rawFinancials'>[]) }));
+      return sent.sent;
+    }
+    return handleStateful(batch as Consumed<StateKey>[], ctx).catch((err: unknown) => {
+      // In-memory state may have run ahead of what is durable: reload it on the retry.
+      resetState();
+      throw err;
+    });
+  },
 });
 shutdown.add('consumer', () => consumer.disconnect());
 
@@ -243,8 +271,7 @@ const idle = setInterval(() => {
     }
     if (touched.length === 0) return;
     const encoder = outputEncoder();
-    await publish(outs.map((o) => encoder.encode(o, undefined)));
-    await save(touched);
+    await saveAfter(publish(outs.map((o) => encoder.encode(o, undefined))), touched);
   }).catch((err) => {
     log.error({ err }, 'idle flush failed; state will be reloaded');
     resetState();

@@ -42,6 +42,19 @@ export interface Held {
   partition: number;
 }
 
+/** A symbol's state as it was when a batch finished computing (saved once that batch's outputs are acknowledged). */
+export interface Captured {
+  symbol: string;
+  held: Held;
+  snapshot: string;
+  pending: number;
+  partition: number;
+}
+
+export function capture(symbol: string, held: Held): Captured {
+  return { symbol, held, snapshot: JSON.stringify(held.pipeline.snapshot()), pending: held.pipeline.pending, partition: held.partition };
+}
+
 export class StateStore {
   private readonly col: Collection<StateDoc>;
 
@@ -62,14 +75,23 @@ export class StateStore {
     return { pipeline: pipeline ?? fresh(), rev: doc.rev ?? 0, partition: doc.partition ?? -1 };
   }
 
-  /** Saves the given symbols' state; bumps their revisions. @throws StateConflictError */
-  async save(entries: ReadonlyArray<[string, Held]>): Promise<void> {
-    if (entries.length === 0) return;
+  /** Saves the given symbols' current state; bumps their revisions. @throws StateConflictError */
+  save(entries: ReadonlyArray<[string, Held]>): Promise<void> {
+    return this.saveCaptured(entries.map(([symbol, h]) => capture(symbol, h)));
+  }
+
+  /**
+   * Saves captured states; bumps their revisions. The revision guard is read now (not at capture
+   * time): captures of one symbol are saved in the order they were taken. @throws StateConflictError
+   */
+  async saveCaptured(captured: readonly Captured[]): Promise<void> {
+    if (captured.length === 0) return;
+    const entries = captured.map((c) => [c.symbol, c.held] as const);
     const now = new Date().toISOString();
-    const ops = entries.map(([symbol, h]) => ({
+    const ops = captured.map(({ symbol, held: h, snapshot, pending, partition }) => ({
       updateOne: {
         filter: h.rev === 0 ? { _id: symbol, rev: { $exists: false } } : { _id: symbol, rev: h.rev },
-        update: { $set: { snapshot: JSON.stringify(h.pipeline.snapshot()), rev: h.rev + 1, pending: h.pipeline.pending, partition: h.partition, updatedAt: now } },
+        update: { $set: { snapshot, rev: h.rev + 1, pending, partition, updatedAt: now } },
         upsert: h.rev === 0,
       },
     }));
