@@ -17,7 +17,7 @@ import { infraDown, infraUp } from './lib/infra.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
-const ORDER = ['unit', 'integration', 'e2e'];
+const ORDER = ['unit', 'integration', 'e2e', 'chaos'];
 
 function listTests(dir: string): string[] {
   const out: string[] = [];

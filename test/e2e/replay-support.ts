@@ -96,17 +96,17 @@ const barLine = (b: { _id: string; open: number; high: number; low: number; clos
 const featureLine = (f: { _id: string; schemaHash: string; values: number[] }) => JSON.stringify([f._id, f.schemaHash, f.values]);
 
 /** What one in-order pass of the same pipeline, in process, yields. */
-export function expectedFor(bars: readonly Bar[]): Expected & { vectors: Map<string, number[]> } {
+export function expectedFor(bars: readonly Bar[]): ReturnType<typeof expectedForEvents> {
   return expectedForEvents([...bars].sort((a, b) => a.symbol.localeCompare(b.symbol) || a.ts.localeCompare(b.ts)));
 }
 
 /** What the pipeline yields in process for bars, facts and sentiment scores applied in this order. */
-export function expectedForEvents(events: readonly PipelineEvent[]): Expected & { vectors: Map<string, number[]> } {
+export function expectedForEvents(events: readonly PipelineEvent[]): Expected & { vectors: Map<string, number[]>; barKeys: string[] } {
   const out = computePipelineFeatures(events);
   const barLines = out.clean.map((b) => barLine({ _id: barKey(b), ...b, zeroVolume: b.flags.zeroVolume, outlier: b.flags.outlier }));
   const vectors = new Map(out.rows.map((r) => [barKey(r), r.vector]));
   const featureLines = [...vectors].map(([k, v]) => featureLine({ _id: k, schemaHash: PIPELINE_SCHEMA.hash, values: v }));
-  return { bars: barLines.length, features: featureLines.length, barSum: sha(barLines), featureSum: sha(featureLines), vectors };
+  return { bars: barLines.length, features: featureLines.length, barSum: sha(barLines), featureSum: sha(featureLines), vectors, barKeys: out.clean.map((b) => barKey(b)) };
 }
 
 /** Counts and checksums of what the loader wrote. */
