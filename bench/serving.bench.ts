@@ -3,16 +3,22 @@
  * dynamic micro-batching, beside the in-process model's throughput at the same batch sizes.
  *
  * The server (the predictor's real core, queue and gRPC server, LSTM(32) over 20×8 windows, the
- * default price architecture) runs in this process; the load generator
- * (services/predictor/src/tools/load.ts, closed loop, one channel) in a child process. The
- * in-process baseline calls the model directly on batches of 1, 8 and 32 windows: what serving
- * would reach if every request were free and every batch full.
+ * default price architecture) runs in this process, with the price model in an inference worker
+ * thread as the predictor runs it by default (PREDICT_WORKER=1), or in this thread for the rows
+ * that say so; the load generator (services/predictor/src/tools/load.ts, closed loop, one
+ * channel) in a child process. The in-process baseline calls the model directly
+ * (`predictReturns`, in this thread) on batches of 1, 8 and 32 windows, measured right before
+ * every served run of the same concurrency: what serving would reach if every request were free
+ * and every batch full.
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
+import type { Histogram, Registry } from 'prom-client';
+import client from 'prom-client';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
+import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
 import { PredictorCore } from '../services/predictor/src/core.ts';
 import { startGrpcServer } from '../services/predictor/src/grpc_server.ts';
@@ -24,6 +30,7 @@ const LOOKBACK = 20;
 const N_FEATURES = 8;
 const CONCURRENCY = [1, 8, 32] as const;
 const DURATION_MS = Number(process.env.BENCH_SERVING_MS ?? 3_000);
+const IN_PROCESS_MS = 1_000;
 const SYMBOLS = Array.from({ length: 64 }, (_, i) => `S${i}`);
 const LOAD = path.join(import.meta.dirname, '../services/predictor/src/tools/load.ts');
 
@@ -31,11 +38,16 @@ interface Mode {
   name: string;
   maxBatch: number;
   maxDelayMs: number;
+  /** Model in the inference worker (PREDICT_WORKER=1, the default) or in the serving thread. */
+  worker: boolean;
+  splitMin?: number;
 }
 const MODES: Mode[] = [
-  { name: 'no batching (PREDICT_BATCH_MAX=1)', maxBatch: 1, maxDelayMs: 0 },
-  { name: 'micro-batching (max 64, delay 0 ms)', maxBatch: 64, maxDelayMs: 0 },
-  { name: 'micro-batching (max 64, delay 2 ms, the default)', maxBatch: 64, maxDelayMs: 2 },
+  { name: 'no batching (PREDICT_BATCH_MAX=1)', maxBatch: 1, maxDelayMs: 0, worker: true },
+  { name: 'micro-batching (max 64, delay 0 ms)', maxBatch: 64, maxDelayMs: 0, worker: true },
+  { name: 'micro-batching (max 64, delay 2 ms, the default)', maxBatch: 64, maxDelayMs: 2, worker: true },
+  { name: 'micro-batching (max 64, delay 0 ms), idle bursts of ≥ 24 split in two (PREDICT_BATCH_SPLIT_MIN=24)', maxBatch: 64, maxDelayMs: 0, worker: true, splitMin: 24 },
+  { name: 'micro-batching (max 64, delay 0 ms), model in the serving thread (PREDICT_WORKER=0)', maxBatch: 64, maxDelayMs: 0, worker: false },
 ];
 
 interface LoadResult {
@@ -43,47 +55,65 @@ interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** The load generator's CPU time per answered request (µs). */
+  cpuUsPerRequest: number;
+  /** The server's (this process's, all threads) CPU time per answered request (µs), warm-up included. */
+  serverCpuUsPerRequest: number;
 }
 
 async function runLoad(port: number, concurrency: number): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
   const { stdout } = await promisify(execFile)(
     process.execPath,
     ['--import', 'tsx', LOAD, '--port', String(port), '--concurrency', String(concurrency), '--duration-ms', String(DURATION_MS), '--warmup-ms', '1000', '--symbols', SYMBOLS.join(',')],
     { encoding: 'utf8', timeout: DURATION_MS + 60_000 },
   );
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
+  const cpu = process.cpuUsage(cpu0);
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<LoadResult, 'serverCpuUsPerRequest'> & { allRequests: number };
+  return { ...r, serverCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, r.allRequests) };
+}
+
+function meanOf(h: Histogram): Promise<number> {
+  return h.get().then((m) => {
+    const sum = m.values.find((v) => v.metricName?.endsWith('_sum'))?.value ?? 0;
+    const count = m.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+    return count > 0 ? sum / count : Number.NaN;
+  });
 }
 
 const bench: Bench = async (ctx) => {
   const { backend } = await initTf();
-  const model = new ServingPriceModel({ name: 'price', version: 1 }, await randomPriceModel(1, { arch: 'lstm', hidden: 32, lookback: LOOKBACK, nFeatures: N_FEATURES }));
+  const priceModel = await randomPriceModel(1, { arch: 'lstm', hidden: 32, lookback: LOOKBACK, nFeatures: N_FEATURES });
+  const model = new ServingPriceModel({ name: 'price', version: 1 }, priceModel);
+  // The worker loads the same weights from the registry artifacts, as the predictor does.
+  const worker = await InferenceWorker.start();
+  const inWorker = await worker.loadPrice({ name: 'price', version: 1 }, await priceModel.serialize());
+  await inWorker.warmup();
   const history = SYMBOLS.flatMap((s, i) => featureSeries(s, LOOKBACK + 5, i + 1, N_FEATURES));
   const windows = SYMBOLS.map((s) => history.filter((f) => f.symbol === s).slice(-LOOKBACK).map((f) => f.values));
 
-  // In-process baseline: windows per second at each batch size.
-  const inProcess = new Map<number, number>();
-  for (const b of CONCURRENCY) {
-    const runs: number[] = [];
-    for (let r = 0; r < ctx.repeats; r++) {
-      const batch = windows.slice(0, b);
+  // In-process baseline: windows per second at batch size b, in this thread.
+  const inProcessRun = (b: number): number => {
+    const batch = windows.slice(0, b);
+    for (let i = 0; i < 5; i++) model.predictReturns(batch);
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < IN_PROCESS_MS) {
       model.predictReturns(batch);
-      let n = 0;
-      const t0 = performance.now();
-      while (performance.now() - t0 < 1_500) {
-        model.predictReturns(batch);
-        n += b;
-      }
-      runs.push(n / ((performance.now() - t0) / 1000));
+      n += b;
     }
-    inProcess.set(b, median(runs));
-    ctx.log(`in-process batch ${b}: ${fmt(inProcess.get(b)!, 0)} windows/s`);
-  }
+    return n / ((performance.now() - t0) / 1000);
+  };
 
-  const served = new Map<string, LoadResult & { meanBatch: number }>();
+  const served = new Map<string, LoadResult & { meanBatch: number; inProcess: number }>();
   for (const mode of MODES) {
-    const inference = createPriceInference({ maxBatch: mode.maxBatch, maxDelayMs: mode.maxDelayMs, maxQueue: 4096 });
+    const registry: Registry = new client.Registry();
+    const inference = createPriceInference(
+      { maxBatch: mode.maxBatch, maxDelayMs: mode.maxDelayMs, maxQueue: 4096, pipelined: mode.worker, splitMin: mode.splitMin ?? 0 },
+      registry,
+    );
     const core = new PredictorCore(inference.run);
-    core.swap(model);
+    core.swap(mode.worker ? inWorker : model);
     for (const fv of history) core.remember(fv);
     const stub = { getModel: async () => ({}) as never, listModels: async () => [] };
     const grpc = await startGrpcServer({
@@ -97,52 +127,74 @@ const bench: Bench = async (ctx) => {
       domain: { maxBatchRequests: 1024, maxTexts: 1, maxStreamBacklog: 100 },
       oip: { maxElements: 1_000_000, maxTexts: 1 },
     });
-    let calls = 0;
-    let items = 0;
-    const orig = model.predictReturns.bind(model);
-    model.predictReturns = (ws) => {
-      calls++;
-      items += ws.length;
-      return orig(ws);
-    };
+    const batchSize = registry.getSingleMetric('stockmlops_predict_batch_size') as Histogram;
     for (const c of CONCURRENCY) {
       const runs: LoadResult[] = [];
-      calls = 0;
-      items = 0;
-      for (let r = 0; r < ctx.repeats; r++) runs.push(await runLoad(grpc.port, c));
+      const base: number[] = [];
+      batchSize.reset();
+      for (let r = 0; r < ctx.repeats; r++) {
+        base.push(inProcessRun(c));
+        runs.push(await runLoad(grpc.port, c));
+      }
       const pick = (k: keyof LoadResult) => median(runs.map((x) => x[k]));
-      const res = { rps: pick('rps'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), errors: runs.reduce((s, x) => s + x.errors, 0), meanBatch: items / Math.max(1, calls) };
+      const res = {
+        rps: pick('rps'),
+        p50Ms: pick('p50Ms'),
+        p99Ms: pick('p99Ms'),
+        cpuUsPerRequest: pick('cpuUsPerRequest'),
+        serverCpuUsPerRequest: pick('serverCpuUsPerRequest'),
+        errors: runs.reduce((s, x) => s + x.errors, 0),
+        meanBatch: await meanOf(batchSize),
+        inProcess: median(base),
+      };
       served.set(`${mode.name}|${c}`, res);
-      ctx.log(`${mode.name}, concurrency ${c}: ${fmt(res.rps, 0)} req/s, p50 ${fmt(res.p50Ms, 2)} ms, p99 ${fmt(res.p99Ms, 2)} ms, mean batch ${fmt(res.meanBatch, 1)}, errors ${res.errors}`);
+      ctx.log(
+        `${mode.name}, concurrency ${c}: ${fmt(res.rps, 0)} req/s (runs ${runs.map((x) => fmt(x.rps, 0)).join(', ')}), p50 ${fmt(res.p50Ms, 2)} ms, p99 ${fmt(res.p99Ms, 2)} ms, mean batch ${fmt(res.meanBatch, 1)}, ` +
+          `in-process ${fmt(res.inProcess, 0)} windows/s (runs ${base.map((x) => fmt(x, 0)).join(', ')}), CPU/request: client ${fmt(res.cpuUsPerRequest, 0)} µs, server ${fmt(res.serverCpuUsPerRequest, 0)} µs, errors ${res.errors}`,
+      );
     }
-    model.predictReturns = orig;
     await grpc.close();
     inference.close();
   }
+  await worker.close();
 
   const rows: string[] = [];
   for (const c of CONCURRENCY) {
     for (const mode of MODES) {
       const r = served.get(`${mode.name}|${c}`)!;
-      const base = inProcess.get(c)!;
-      rows.push(`| ${c} | ${mode.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.meanBatch, 1)} | ${fmt(base, 0)} | ${fmt((100 * r.rps) / base, 0)} % | ${r.errors} |`);
+      rows.push(`| ${c} | ${mode.name} | ${fmt(r.rps, 0)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.meanBatch, 1)} | ${fmt(r.inProcess, 0)} | ${fmt((100 * r.rps) / r.inProcess, 0)} % | ${r.errors} |`);
     }
   }
-  const nb = (c: number) => served.get(`${MODES[0]!.name}|${c}`)!.rps;
-  const speedups = MODES.slice(1).map((m) => `${m.name}: ${fmt(served.get(`${m.name}|32`)!.rps / nb(32), 1)}×`);
-  const best32 = Math.max(...MODES.slice(1).map((m) => served.get(`${m.name}|32`)!.rps));
+  const at32 = (m: Mode) => served.get(`${m.name}|32`)!;
+  const noBatching = at32(MODES[0]!).rps;
+  const batching = MODES.filter((m) => m.maxBatch > 1);
+  const speedups = batching.map((m) => `${m.name}: ${fmt(at32(m).rps / noBatching, 1)}×`);
+  const ratios = batching.map((m) => `${m.name}: ${fmt((100 * at32(m).rps) / at32(m).inProcess, 0)} %`);
+  // CPU budget at concurrency 32: what one request costs the machine (client + server, the server's model work included).
+  const budget = batching.map((m) => {
+    const r = at32(m);
+    const total = r.cpuUsPerRequest + r.serverCpuUsPerRequest;
+    return `| ${m.name} | ${fmt(r.cpuUsPerRequest, 0)} | ${fmt(r.serverCpuUsPerRequest, 0)} | ${fmt(1e6 / r.inProcess, 0)} | ${fmt(2e6 / total, 0)} | ${fmt((100 * 2e6) / total / r.inProcess, 0)} % |`;
+  });
   const markdown = [
     `Predict over gRPC (loopback, one channel, closed loop, ${DURATION_MS / 1000} s per run after 1 s warm-up, median of ${ctx.repeats} runs), tfjs backend \`${backend}\`.`,
     'Model: LSTM(32) over 20×8 windows (the default price architecture) with random weights; 64 symbols, each request cuts its window from the feature history.',
-    'In-process = `model.predict` on a batch of the same size as the concurrency, in windows/s: the ceiling serving could reach with full batches and free requests.',
+    'Server: the predictor\'s core, micro-batching queue and gRPC server in the bench process. Unless the row says otherwise the model runs in the inference worker thread (PREDICT_WORKER=1, the predictor\'s default: the serving thread validates, normalizes and packs each batch into a Float32Array and transfers it; the next batch is handed over before the previous one\'s callers are answered), loaded from the serialized weights of the in-process model.',
+    `In-process = \`model.predictReturns\` on a batch of the same size as the concurrency, in this process\'s main thread, ${IN_PROCESS_MS / 1000} s right before each served run (median of those runs, per row), in windows/s: the ceiling serving could reach with full batches and free requests.`,
+    'Load generator: services/predictor/src/tools/load.ts in its own process, a grpc-js client (retries and channelz off, one request object per symbol) making real Predict calls whose answers are decoded.',
     '',
     '| concurrency | server | req/s | p50 ms | p99 ms | mean batch | in-process windows/s (batch = concurrency) | served / in-process | errors |',
     '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     `Micro-batching speed-up at concurrency 32 over no batching (target ≥ 5×): ${speedups.join('; ')}.`,
-    `Served with batching at concurrency 32 vs in-process batch 32 (target ≥ 70 %): ${fmt((100 * best32) / inProcess.get(32)!, 0)} %.`,
-    'Server and load generator share the 2 cores, so the served figures include the client\'s CPU cost.',
+    `Served with batching at concurrency 32 vs in-process batch 32 (target ≥ 70 %): ${ratios.join('; ')}.`,
+    '',
+    'Server and load generator share the 2 cores, so the served figures include the client\'s CPU cost. CPU time per answered request at concurrency 32 (process CPU time, all threads, divided by answered requests; medians of the runs), and the throughput two fully busy cores could reach at that cost:',
+    '',
+    '| server | client µs | server µs (model included) | in-process model µs per window | 2 cores / (client + server) req/s | of in-process |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...budget,
   ].join('\n');
   return { title: 'Serving: gRPC Predict with and without micro-batching', markdown };
 };
