@@ -12,6 +12,7 @@
  * and every batch full.
  */
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -105,7 +106,8 @@ const bench: Bench = async (ctx) => {
     return n / ((performance.now() - t0) / 1000);
   };
 
-  const served = new Map<string, LoadResult & { meanBatch: number; inProcess: number }>();
+  const loadAverage = os.loadavg()[0]!;
+  const served = new Map<string, LoadResult & { meanBatch: number; inProcess: number; runs: LoadResult[]; base: number[] }>();
   for (const mode of MODES) {
     const registry: Registry = new client.Registry();
     const inference = createPriceInference(
@@ -146,6 +148,8 @@ const bench: Bench = async (ctx) => {
         errors: runs.reduce((s, x) => s + x.errors, 0),
         meanBatch: await meanOf(batchSize),
         inProcess: median(base),
+        runs,
+        base,
       };
       served.set(`${mode.name}|${c}`, res);
       ctx.log(
@@ -170,11 +174,14 @@ const bench: Bench = async (ctx) => {
   const batching = MODES.filter((m) => m.maxBatch > 1);
   const speedups = batching.map((m) => `${m.name}: ${fmt(at32(m).rps / noBatching, 1)}×`);
   const ratios = batching.map((m) => `${m.name}: ${fmt((100 * at32(m).rps) / at32(m).inProcess, 0)} %`);
+  // Every in-process batch-32 run of this bench, and each served run against the baseline run just before it.
+  const pooled32 = median(MODES.flatMap((m) => at32(m).base));
+  const perRun = batching.map((m) => `${m.name}: ${at32(m).runs.map((r, i) => `${fmt((100 * r.rps) / at32(m).base[i]!, 0)} %`).join(', ')}`);
   // CPU budget at concurrency 32: what one request costs the machine (client + server, the server's model work included).
   const budget = batching.map((m) => {
     const r = at32(m);
     const total = r.cpuUsPerRequest + r.serverCpuUsPerRequest;
-    return `| ${m.name} | ${fmt(r.cpuUsPerRequest, 0)} | ${fmt(r.serverCpuUsPerRequest, 0)} | ${fmt(1e6 / r.inProcess, 0)} | ${fmt(2e6 / total, 0)} | ${fmt((100 * 2e6) / total / r.inProcess, 0)} % |`;
+    return `| ${m.name} | ${fmt(r.rps, 0)} | ${fmt(r.cpuUsPerRequest, 0)} | ${fmt(r.serverCpuUsPerRequest, 0)} | ${fmt(1e6 / r.inProcess, 0)} | ${fmt(1e6 / total, 0)} | ${fmt(2e6 / total, 0)} (${fmt((100 * 2e6) / total / r.inProcess, 0)} %) |`;
   });
   const markdown = [
     `Predict over gRPC (loopback, one channel, closed loop, ${DURATION_MS / 1000} s per run after 1 s warm-up, median of ${ctx.repeats} runs), tfjs backend \`${backend}\`.`,
@@ -189,11 +196,13 @@ const bench: Bench = async (ctx) => {
     '',
     `Micro-batching speed-up at concurrency 32 over no batching (target ≥ 5×): ${speedups.join('; ')}.`,
     `Served with batching at concurrency 32 vs in-process batch 32 (target ≥ 70 %): ${ratios.join('; ')}.`,
+    `Each served run at concurrency 32 against the in-process run just before it: ${perRun.join('; ')}. Median of all ${MODES.length * ctx.repeats} in-process batch-32 runs of this bench: ${fmt(pooled32, 0)} windows/s.`,
+    `Machine load average (1 min) when the bench started: ${fmt(loadAverage, 1)}; other work shares the 2 cores, so figures swing between runs (see the per-run ratios).`,
     '',
-    'Server and load generator share the 2 cores, so the served figures include the client\'s CPU cost. CPU time per answered request at concurrency 32 (process CPU time, all threads, divided by answered requests; medians of the runs), and the throughput two fully busy cores could reach at that cost:',
+    'Server and load generator share the 2 cores, so the served figures include the client\'s CPU cost. CPU time per answered request at concurrency 32 (process CPU time, all threads, divided by answered requests; medians of the runs); what one core would serve if client and server took turns (all 32 requests of the closed loop are in one batch, so model, server and client wait for each other), and what two fully busy cores could serve at that cost (needs two batches in flight, each paying the model\'s fixed per-call cost):',
     '',
-    '| server | client µs | server µs (model included) | in-process model µs per window | 2 cores / (client + server) req/s | of in-process |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| server | req/s | client µs | server µs (model included) | in-process model µs per window | 1 core / (client + server) req/s | 2 cores / (client + server) req/s (of in-process) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...budget,
   ].join('\n');
   return { title: 'Serving: gRPC Predict with and without micro-batching', markdown };
