@@ -6,7 +6,16 @@ import type { Bar } from './bar.ts';
 import { type BarFlags, Cleaner, type CleanBar, type CleanerOptions, type Rejection, validateBar } from './clean.ts';
 import { FEATURE_SCHEMA, FeatureEngine, type FeatureSchema } from './feature_engineering.ts';
 
-export { type Bar, type CsvRejection, type ParseCsvOptions, type ParsedCsv, parseYahooCsv, toIsoTimestamp } from './bar.ts';
+export {
+  type Bar,
+  type CsvRejection,
+  type CsvRow,
+  type ParseCsvOptions,
+  type ParsedCsv,
+  parseYahooCsv,
+  parseYahooCsvRows,
+  toIsoTimestamp,
+} from './bar.ts';
 export {
   BAR_REJECT_CODES,
   type BarFlags,

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import { parseYahooCsvRows, TransformError } from '@stock-mlops/transform';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, InvalidItemPolicy, PriceFetchResult, PriceProvider } from '../provider.ts';
@@ -52,106 +53,53 @@ export interface CsvReplayProvider extends PriceProvider {
   symbols(): Promise<string[]>;
 }
 
-const COLUMN_ALIASES: Record<string, string> = {
-  date: 'date',
-  datetime: 'date',
-  timestamp: 'date',
-  time: 'date',
-  open: 'open',
-  high: 'high',
-  low: 'low',
-  close: 'close',
-  adjclose: 'adjClose',
-  volume: 'volume',
-};
-const REQUIRED = ['date', 'open', 'high', 'low', 'close', 'volume'] as const;
-
-function splitCsvLine(line: string): string[] {
-  if (!line.includes('"')) return line.split(',');
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
-/** Parse one Yahoo-format CSV text into bar drafts (pure; exported for tests and tools). */
+/**
+ * One Yahoo-format CSV text → bar drafts: the transform package's parser (the one the trainer
+ * uses) with the replay's rules: lenient rows (values are left to the contract schema),
+ * date-keyed daily bars and zone-less date-times read in `timeZone`. Skipped rows are counted in
+ * `warnings`; a header without the required columns is an E_SCHEMA ExtractError.
+ */
 export function parseYahooCsv(
   text: string,
   ctx: { provider: string; symbol: string; interval: IntervalName; currency?: string; timeZone?: string; file?: string },
 ): { bars: BarDraft[]; warnings: string[] } {
   const { provider, symbol, interval } = ctx;
   const file = ctx.file ?? symbol;
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  const header = splitCsvLine(lines[0] ?? '').map((h) => COLUMN_ALIASES[h.trim().toLowerCase().replace(/[^a-z]/g, '')]);
-  const col: Record<string, number> = {};
-  header.forEach((name, i) => {
-    if (name && col[name] === undefined) col[name] = i;
-  });
-  const missing = REQUIRED.filter((c) => col[c] === undefined);
-  if (missing.length) {
-    throw new ExtractError('E_SCHEMA', `${file}: header "${lines[0]?.slice(0, 120)}" lacks column(s) ${missing.join(', ')}`, { provider, symbol });
-  }
   const timeZone = ctx.timeZone ?? 'UTC';
-  const warnings: string[] = [];
-  const bars: BarDraft[] = [];
-  let holes = 0;
-  let badDates = 0;
-  for (let n = 1; n < lines.length; n++) {
-    const line = lines[n];
-    if (!line?.trim()) continue;
-    const cells = splitCsvLine(line);
-    const cell = (c: string) => {
-      const i = col[c];
-      return i === undefined ? undefined : cells[i]?.trim();
-    };
-    if (REQUIRED.some((c) => !cell(c) || cell(c)!.toLowerCase() === 'null')) {
-      holes++;
-      continue;
-    }
-    const rawDate = cell('date')!;
-    let ts: string | undefined;
+  const parseDate = (rawDate: string): string | undefined => {
     const date = checkIsoDate(rawDate);
-    if (date) ts = isDateKeyed(interval) ? dateKeyTs(date) : new Date(parseZonedDateTime(date, timeZone)).toISOString();
-    else {
-      const t = /[zZ]|[+-]\d{2}:?\d{2}$/.test(rawDate) ? Date.parse(rawDate) : parseZonedDateTime(rawDate, timeZone);
-      if (!Number.isNaN(t)) ts = isDateKeyed(interval) ? dateKeyTs(new Date(t).toISOString().slice(0, 10)) : new Date(t).toISOString();
-    }
-    if (!ts) {
-      badDates++;
-      continue;
-    }
-    const adj = cell('adjClose');
-    bars.push({
-      where: `${file} line ${n + 1}`,
-      bar: makeBar({
-        symbol,
-        interval,
-        ts,
-        open: Number(cell('open')),
-        high: Number(cell('high')),
-        low: Number(cell('low')),
-        close: Number(cell('close')),
-        adjClose: adj && adj.toLowerCase() !== 'null' ? Number(adj) : undefined,
-        volume: Number(cell('volume')),
-        currency: ctx.currency,
-      }),
-    });
+    if (date) return isDateKeyed(interval) ? dateKeyTs(date) : new Date(parseZonedDateTime(date, timeZone)).toISOString();
+    const t = /[zZ]|[+-]\d{2}:?\d{2}$/.test(rawDate) ? Date.parse(rawDate) : parseZonedDateTime(rawDate, timeZone);
+    if (Number.isNaN(t)) return undefined;
+    return isDateKeyed(interval) ? dateKeyTs(new Date(t).toISOString().slice(0, 10)) : new Date(t).toISOString();
+  };
+  let parsed: ReturnType<typeof parseYahooCsvRows>;
+  try {
+    parsed = parseYahooCsvRows(text, symbol, provider, { interval, parseDate, rows: 'lenient' });
+  } catch (err) {
+    if (!(err instanceof TransformError) || err.code !== 'E_CSV_HEADER') throw err;
+    const header = String(err.details?.header ?? '');
+    const missing = (err.details?.missing as string[] | undefined) ?? [];
+    throw new ExtractError('E_SCHEMA', `${file}: header "${header.slice(0, 120)}" lacks column(s) ${missing.join(', ')}`, { provider, symbol });
   }
+  const bars: BarDraft[] = parsed.rows.map(({ line, bar }) => ({
+    where: `${file} line ${line}`,
+    bar: makeBar({
+      symbol,
+      interval,
+      ts: bar.ts,
+      open: bar.open,
+      high: bar.high,
+      low: bar.low,
+      close: bar.close,
+      adjClose: bar.adjClose,
+      volume: bar.volume,
+      currency: ctx.currency,
+    }),
+  }));
+  const holes = parsed.rejected.filter((r) => r.kind === 'missing').length;
+  const badDates = parsed.rejected.filter((r) => r.kind === 'date').length;
+  const warnings: string[] = [];
   if (holes) warnings.push(`${file}: skipped ${holes} row(s) with empty or null cells`);
   if (badDates) warnings.push(`${file}: skipped ${badDates} row(s) with an unreadable date`);
   return { bars, warnings };
