@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { withLocalInfraDefaults } from '@stock-mlops/platform/config';
 import { REPO_ROOT } from './supervisor.ts';
 
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'infra', 'infra.sh');
@@ -16,14 +16,10 @@ export function infraUp(env: NodeJS.ProcessEnv = process.env): { env: { KAFKA_BR
   return { env: readInfraEnv(env), started: true };
 }
 
+/** The brokers and database of the local infrastructure: the environment's, else `.infra/env`'s (read by the platform's one parser). */
 export function readInfraEnv(env: NodeJS.ProcessEnv = process.env): { KAFKA_BROKERS: string; MONGO_URL: string } {
-  const state = env.STOCK_MLOPS_STATE ?? path.join(REPO_ROOT, '.infra');
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(path.join(state, 'env'), 'utf8').split('\n')) {
-    const m = /^(?:export\s+)?(KAFKA_BROKERS|MONGO_URL)=["']?([^"'\s]+)/.exec(line);
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return { KAFKA_BROKERS: env.KAFKA_BROKERS ?? out.KAFKA_BROKERS ?? '', MONGO_URL: env.MONGO_URL ?? out.MONGO_URL ?? '' };
+  const merged = withLocalInfraDefaults(env);
+  return { KAFKA_BROKERS: merged.KAFKA_BROKERS ?? '', MONGO_URL: merged.MONGO_URL ?? '' };
 }
 
 export function infraDown(env: NodeJS.ProcessEnv = process.env): void {
