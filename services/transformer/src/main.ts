@@ -241,20 +241,32 @@ const consumer = await runConsumer({
     });
   },
   handle: async (batch, ctx) => {
-    const key = batch[0]!.topicKey;
-    if (key === 'rawNews' || key === 'rawFinancials') {
-      // Queued under the lock (the producer keeps the order), acknowledged outside it.
-      const sent = await exclusive(async () => ({ sent: handleRaw(batch as Consumed<'rawNews' | 'rawFinancials'>[]) }));
-      return sent.sent;
+    // Keep the group session alive while this batch waits for the lock, its acks or its state
+    // save (the database may be down for longer than the session timeout: saves back off and retry).
+    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
+    try {
+      return await handleBatch(batch, ctx);
+    } finally {
+      clearInterval(beat);
     }
-    return handleStateful(batch as Consumed<StateKey>[], ctx).catch((err: unknown) => {
-      // In-memory state may have run ahead of what is durable: reload it on the retry.
-      resetState();
-      throw err;
-    });
   },
 });
 shutdown.add('consumer', () => consumer.disconnect());
+
+/** One consumed batch: stateless fan-out, or the stateful path (compute under the lock, then acks and save). */
+async function handleBatch(batch: Consumed<(typeof SUBSCRIBE)[number]>[], ctx: BatchContext): Promise<void> {
+  const key = batch[0]!.topicKey;
+  if (key === 'rawNews' || key === 'rawFinancials') {
+    // Queued under the lock (the producer keeps the order), acknowledged outside it.
+    const sent = await exclusive(async () => ({ sent: handleRaw(batch as Consumed<'rawNews' | 'rawFinancials'>[]) }));
+    return sent.sent;
+  }
+  return handleStateful(batch as Consumed<StateKey>[], ctx).catch((err: unknown) => {
+    // In-memory state may have run ahead of what is durable: reload it on the retry.
+    resetState();
+    throw err;
+  });
+}
 
 // Idle flush: release bars held for reordering once a symbol has been quiet for a while.
 const idle = setInterval(() => {
