@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Db } from 'mongodb';
-import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
+import { encode, makeEnvelope, mulberry32, resolveTopics } from '@stock-mlops/contracts';
 import { barKey, COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, computePipelineFeatures, parseYahooCsv, type Bar, type PipelineEvent } from '@stock-mlops/transform';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
@@ -33,16 +33,7 @@ export function rawPriceMessage(bar: Bar): RawMessage {
 }
 
 /** Deterministic PRNG (mulberry32) so a failing order can be reproduced from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /**
  * Shuffles within consecutive blocks of `block` items. With block = W + 1, every item arrives

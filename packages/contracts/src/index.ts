@@ -7,3 +7,4 @@ export * from './ids.ts';
 export * from './json-schema.ts';
 export * from './dlq.ts';
 export * from './ws.ts';
+export * from './random.ts';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import pino from 'pino';
 import client from 'prom-client';
 import type { Db } from 'mongodb';
-import type { FeatureVector } from '@stock-mlops/contracts';
+import { mulberry32, type FeatureVector } from '@stock-mlops/contracts';
 import type { BatcherOptions } from '@stock-mlops/ml/inference/batcher';
 import { ModelStore, type ModelArtifacts, type RegisterInput } from '@stock-mlops/ml/registry/model_store';
 import { DEFAULT_PRICE_CONFIG, PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
@@ -24,16 +24,7 @@ export const SCHEMA_HASH = 'feedfacecafebeef0123456789abcdef';
 export const LOOKBACK = 5;
 export const N_FEATURES = 4;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** An MLP price model whose weights are seeded random values (an untrained one predicts exactly 0). */
 export async function randomPriceModel(seed: number, opts: { lookback?: number; nFeatures?: number; arch?: 'mlp' | 'lstm'; hidden?: number } = {}): Promise<PriceModel> {

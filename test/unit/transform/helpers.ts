@@ -1,6 +1,7 @@
 /** Shared fixtures for the transform tests: the real price files and small bar builders. */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { mulberry32 } from '@stock-mlops/contracts';
 import { fileURLToPath } from 'node:url';
 import { type Bar, parseYahooCsv } from '@stock-mlops/transform';
 
@@ -47,13 +48,4 @@ export function day(i: number): string {
 }
 
 /** Deterministic PRNG (mulberry32) for reproducible synthetic perturbations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+export const prng = mulberry32;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mulberry32 } from '@stock-mlops/contracts';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, PriceFetchResult, PriceProvider } from '../provider.ts';
 import { resolveRuntime, type Runtime } from '../runtime.ts';
@@ -31,18 +32,6 @@ export interface SyntheticOptions {
   currency?: string;
   maxItems?: number;
   runtime?: Partial<Runtime>;
-}
-
-/** mulberry32: small, fast, good enough for simulation; deterministic across platforms. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function seedOf(seed: number | string, symbol: string): number {

@@ -1,4 +1,5 @@
 import type * as tfjs from '@tensorflow/tfjs';
+import { mulberry32, shuffleWith } from '@stock-mlops/contracts';
 import type { Tf } from '../../tf.ts';
 
 /**
@@ -270,20 +271,7 @@ export class PriceModel {
   }
 }
 
-/** Deterministic Fisher–Yates permutation (mulberry32). */
+/** Deterministic Fisher–Yates permutation of 0..n-1 (mulberry32; the seed is reduced to 32 bits). */
 export function seededPermutation(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const a = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
+  return shuffleWith(Array.from({ length: n }, (_, i) => i), mulberry32(seed));
 }
