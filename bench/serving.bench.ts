@@ -41,13 +41,11 @@ interface Mode {
   maxDelayMs: number;
   /** Model in the inference worker (PREDICT_WORKER=1, the default) or in the serving thread. */
   worker: boolean;
-  splitMin?: number;
 }
 const MODES: Mode[] = [
   { name: 'no batching (PREDICT_BATCH_MAX=1)', maxBatch: 1, maxDelayMs: 0, worker: true },
   { name: 'micro-batching (max 64, delay 0 ms)', maxBatch: 64, maxDelayMs: 0, worker: true },
   { name: 'micro-batching (max 64, delay 2 ms, the default)', maxBatch: 64, maxDelayMs: 2, worker: true },
-  { name: 'micro-batching (max 64, delay 0 ms), idle bursts of ≥ 24 split in two (PREDICT_BATCH_SPLIT_MIN=24)', maxBatch: 64, maxDelayMs: 0, worker: true, splitMin: 24 },
   { name: 'micro-batching (max 64, delay 0 ms), model in the serving thread (PREDICT_WORKER=0)', maxBatch: 64, maxDelayMs: 0, worker: false },
 ];
 
@@ -111,7 +109,7 @@ const bench: Bench = async (ctx) => {
   for (const mode of MODES) {
     const registry: Registry = new client.Registry();
     const inference = createPriceInference(
-      { maxBatch: mode.maxBatch, maxDelayMs: mode.maxDelayMs, maxQueue: 4096, pipelined: mode.worker, splitMin: mode.splitMin ?? 0 },
+      { maxBatch: mode.maxBatch, maxDelayMs: mode.maxDelayMs, maxQueue: 4096, pipelined: mode.worker },
       registry,
     );
     const core = new PredictorCore(inference.run);

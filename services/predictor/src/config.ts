@@ -17,7 +17,6 @@ export const PredictorEnv = z.object({
   PREDICT_QUEUE_MAX: z.coerce.number().int().positive().default(2048).describe('queued items beyond which requests get RESOURCE_EXHAUSTED'),
   PREDICT_HISTORY_KEEP: z.coerce.number().int().min(1).max(256).default(32).describe('feature vectors per symbol kept in the history checkpoint (at least the served model\'s lookback)'),
   PREDICT_WORKER: envBool.default(true).describe('run price-model inference in a worker thread (1) or in the serving thread (0)'),
-  PREDICT_BATCH_SPLIT_MIN: z.coerce.number().int().min(0).default(0).describe('with PREDICT_WORKER=1: a burst of at least this many queued items that finds the model idle runs as two halves (0 = never)'),
   PREDICT_BATCH_REQUESTS_MAX: z.coerce.number().int().positive().default(1024).describe('most requests in one PredictBatch'),
   OIP_MAX_ELEMENTS: z.coerce.number().int().positive().default(1_000_000),
   SENTIMENT_MAX_TEXTS: z.coerce.number().int().positive().default(256),

@@ -43,7 +43,6 @@ const inference = createPriceInference(
     maxQueue: config.PREDICT_QUEUE_MAX,
     // With the model in the worker, the next batch is handed over before the previous one is answered.
     pipelined: worker !== undefined,
-    splitMin: config.PREDICT_BATCH_SPLIT_MIN,
   },
   metrics.registry,
 );

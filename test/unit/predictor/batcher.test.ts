@@ -134,35 +134,6 @@ t('pipelined: the next batch is handed over before the completed batch\'s caller
   assert.equal(calls, [[1], [2, 3]]);
 });
 
-t('pipelined: a burst of ≥ splitMin items that finds the model idle runs as two halves; items arriving meanwhile are not split again', async () => {
-  const log: string[] = [];
-  const g = gatedRun(log);
-  const { b, sched, calls } = setup({ maxBatch: 64, maxDelayMs: 0, maxQueue: 100, pipelined: true, splitMin: 4 }, g.run);
-  const burst = [1, 2, 3, 4, 5].map((x) => b.submit(x));
-  await sched.advance(0);
-  assert.equal(calls, [[1, 2, 3]], 'the first half runs, the second waits');
-  const later = [6, 7, 8, 9].map((x) => b.submit(x));
-  await sched.advance(0);
-  g.complete();
-  await sched.advance(0);
-  assert.equal(calls, [[1, 2, 3], [4, 5, 6, 7, 8, 9]], 'on completion everything queued is handed over, not split');
-  g.complete();
-  const out = await Promise.all([...burst, ...later]);
-  assert.equal(out.map((o) => o.value), [10, 20, 30, 40, 50, 60, 70, 80, 90]);
-  assert.equal(out.map((o) => o.batchSize), [3, 3, 3, 6, 6, 6, 6, 6, 6]);
-  // Below splitMin, or without pipelining, a burst is one batch.
-  const small = setup({ maxBatch: 64, maxDelayMs: 0, maxQueue: 100, pipelined: true, splitMin: 4 });
-  const p = [1, 2, 3].map((x) => small.b.submit(x));
-  await small.sched.advance(0);
-  await Promise.all(p);
-  assert.equal(small.calls, [[1, 2, 3]]);
-  const plain = setup({ maxBatch: 64, maxDelayMs: 0, maxQueue: 100, splitMin: 4 });
-  const q = [1, 2, 3, 4, 5].map((x) => plain.b.submit(x));
-  await plain.sched.advance(0);
-  await Promise.all(q);
-  assert.equal(plain.calls, [[1, 2, 3, 4, 5]]);
-});
-
 t('a full queue refuses new work with E_QUEUE_FULL, and a group is admitted whole or not at all', async () => {
   const { b, sched, calls } = setup({ maxBatch: 2, maxDelayMs: 10, maxQueue: 3 });
   const a = b.submitMany([1, 2]);
@@ -239,7 +210,7 @@ t('close rejects queued and waiting items and refuses new ones', async () => {
 });
 
 t('invalid options are refused up front', () => {
-  for (const o of [{ maxBatch: 0, maxDelayMs: 1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: -1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 0.5 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 1, splitMin: -1 }]) {
+  for (const o of [{ maxBatch: 0, maxDelayMs: 1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: -1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 0.5 }]) {
     assert.throws(() => new MicroBatcher<number, number>(o, (x) => x), /invalid batcher options/);
   }
 });

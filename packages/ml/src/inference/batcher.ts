@@ -14,10 +14,7 @@
  * Pipelined mode (`pipelined`, for a `run` that hands the batch to another thread, such as the
  * inference worker): when a batch completes, the next due batch is handed over *before* the
  * completed batch's callers are answered, so the model thread goes straight on while this thread
- * answers; and a burst of at least `splitMin` items that finds the model idle is run as two
- * halves, one after the other, so that the first half's answers travel back (and, in a closed
- * loop, its callers' next requests come in) while the second half computes. Items arriving while
- * a batch runs still wait and form the next batch, so the halves do not fragment any further.
+ * answers. Items arriving while a batch runs still wait and form the next batch.
  *
  * Pure logic: no transport, and the timer is injectable for tests.
  */
@@ -45,8 +42,6 @@ export interface BatcherOptions {
   maxQueue: number;
   /** `run` hands work to another thread: see "Pipelined mode" above. Default false. */
   pipelined?: boolean;
-  /** Pipelined mode: a burst of at least this many items that finds the model idle runs as two halves (0 = never split). Default 0. */
-  splitMin?: number;
 }
 
 export interface SubmitOptions {
@@ -106,8 +101,8 @@ interface Waiter<I, O> {
 
 export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
   const ok = (x: number, min: number) => Number.isInteger(x) && x >= min;
-  if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0) || (o.splitMin !== undefined && !ok(o.splitMin, 0))) {
-    throw Object.assign(new Error(`invalid batcher options ${JSON.stringify(o)}: maxBatch/maxQueue ≥ 1, maxDelayMs ≥ 0, splitMin ≥ 0`), { code: 'E_CONFIG' });
+  if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0)) {
+    throw Object.assign(new Error(`invalid batcher options ${JSON.stringify(o)}: maxBatch/maxQueue ≥ 1, maxDelayMs ≥ 0`), { code: 'E_CONFIG' });
   }
   return o;
 }
@@ -214,17 +209,11 @@ export class MicroBatcher<I, O> {
     return this.queue.length >= maxBatch ? this.scheduler.now() : this.queue[0]!.enqueuedAt + maxDelayMs;
   }
 
-  /**
-   * Run the batch at the head of the queue. `handover`: called as a batch completes (pipelined
-   * mode), so the model was busy and the queue formed meanwhile: never split.
-   */
-  private async flush(handover = false): Promise<void> {
+  private async flush(): Promise<void> {
     if (this.running || this.closed) return;
     const now = this.scheduler.now();
-    const { maxBatch, pipelined, splitMin = 0 } = this.options;
-    let size = maxBatch;
-    if (pipelined && !handover && splitMin > 0 && this.queue.length >= splitMin) size = Math.min(maxBatch, Math.ceil(this.queue.length / 2));
-    const taken = this.queue.splice(0, size);
+    const { maxBatch, pipelined } = this.options;
+    const taken = this.queue.splice(0, maxBatch);
     this.admitWaiters();
     const live: Entry<I, O>[] = [];
     let dropped = 0;
@@ -263,7 +252,7 @@ export class MicroBatcher<I, O> {
       this.cancelTimer?.();
       this.cancelTimer = undefined;
       this.timerDue = Number.POSITIVE_INFINITY;
-      void this.flush(true);
+      void this.flush();
     }
     if (failed) for (const e of live) e.reject(error);
     else live.forEach((e, i) => e.resolve({ value: out![i]!, queuedMs: started - e.enqueuedAt, runMs, batchSize: live.length }));
