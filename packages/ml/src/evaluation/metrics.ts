@@ -322,9 +322,7 @@ export function classificationMetrics(
     labels: [...labels],
   });
   const index = new Map(labels.map((l, i) => [l, i]));
-  const k = labels.length;
-  const confusionMatrix = labels.map(() => new Array<number>(k).fill(0));
-  let correct = 0;
+  const confusionMatrix = labels.map(() => new Array<number>(labels.length).fill(0));
   for (let i = 0; i < n; i++) {
     const t = index.get(yTrue[i] as string);
     const p = index.get(yPred[i] as string);
@@ -334,13 +332,27 @@ export function classificationMetrics(
     }
     const row = confusionMatrix[t] as number[];
     row[p] = (row[p] as number) + 1;
-    if (t === p) correct++;
   }
+  return metricsFromConfusion(confusionMatrix, labels);
+}
+
+/**
+ * The scores of `classificationMetrics` from a confusion matrix (confusionMatrix[i][j] = rows with
+ * true label labels[i] predicted as labels[j]), with the same zero-division rules; an empty
+ * matrix scores 0. For callers that count predictions themselves (e.g. label indices).
+ */
+export function metricsFromConfusion(confusionMatrix: number[][], labels: readonly string[]): ClassificationMetrics {
   const divide = (a: number, b: number): number => (b === 0 ? 0 : a / b);
+  let n = 0;
+  let correct = 0;
+  confusionMatrix.forEach((row, i) => {
+    for (const v of row) n += v;
+    correct += row[i] ?? 0;
+  });
   const perClass = labels.map((label, c) => {
-    const tp = (confusionMatrix[c] as number[])[c] as number;
-    const support = sum(confusionMatrix[c] as number[]);
-    const predicted = sum(confusionMatrix.map((row) => row[c] as number));
+    const tp = confusionMatrix[c]?.[c] ?? 0;
+    const support = sum(confusionMatrix[c] ?? []);
+    const predicted = sum(confusionMatrix.map((row) => row[c] ?? 0));
     return {
       label,
       precision: divide(tp, predicted),
@@ -352,8 +364,8 @@ export function classificationMetrics(
   return {
     n,
     labels: [...labels],
-    accuracy: correct / n,
-    macroF1: mean(perClass.map((c) => c.f1)),
+    accuracy: divide(correct, n),
+    macroF1: perClass.length === 0 ? 0 : mean(perClass.map((c) => c.f1)),
     perClass,
     confusionMatrix,
   };

@@ -1,9 +1,9 @@
 /**
- * Classification metrics and seeded data splitting for the sentiment analyzer. Pure functions,
- * no tfjs: metrics are computed on plain label indices so they can be cross-checked against
- * scikit-learn.
+ * The sentiment analyzer's view of the classification metrics (computed by evaluation/metrics,
+ * on plain label indices) and seeded data splitting. Pure functions, no tfjs.
  */
 import { mulberry32, seededShuffle } from '../../datasets/random.ts';
+import { metricsFromConfusion } from '../../evaluation/metrics.ts';
 
 export interface ClassMetrics {
   precision: number;
@@ -23,40 +23,25 @@ export interface ClassificationReport {
   count: number;
 }
 
-/** Precision/recall/F1 with 0 for empty denominators (scikit-learn's zero_division=0). */
+/**
+ * The evaluation module's classification metrics (`metricsFromConfusion`: sklearn's formulas and
+ * zero_division=0) on label indices, in the report shape the trainer, registry and reports use.
+ */
 export function classificationReport(yTrue: readonly number[], yPred: readonly number[], labels: readonly string[]): ClassificationReport {
   if (yTrue.length !== yPred.length) throw new RangeError('yTrue and yPred differ in length');
   const k = labels.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  let correct = 0;
   for (let i = 0; i < yTrue.length; i++) {
     const t = yTrue[i] as number;
     const p = yPred[i] as number;
     const row = confusion[t];
     if (row === undefined || p < 0 || p >= k) throw new RangeError(`label index out of range at ${i}`);
     row[p] = (row[p] as number) + 1;
-    if (t === p) correct++;
   }
+  const m = metricsFromConfusion(confusion, labels);
   const perClass: Record<string, ClassMetrics> = {};
-  let f1Sum = 0;
-  labels.forEach((label, c) => {
-    const tp = confusion[c]?.[c] ?? 0;
-    const support = (confusion[c] ?? []).reduce((a, b) => a + b, 0);
-    const predicted = confusion.reduce((a, row) => a + (row[c] ?? 0), 0);
-    const precision = predicted === 0 ? 0 : tp / predicted;
-    const recall = support === 0 ? 0 : tp / support;
-    const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-    perClass[label] = { precision, recall, f1, support };
-    f1Sum += f1;
-  });
-  return {
-    accuracy: yTrue.length === 0 ? 0 : correct / yTrue.length,
-    macroF1: k === 0 ? 0 : f1Sum / k,
-    perClass,
-    confusion,
-    labels: [...labels],
-    count: yTrue.length,
-  };
+  for (const { label, precision, recall, f1, support } of m.perClass) perClass[label] = { precision, recall, f1, support };
+  return { accuracy: m.accuracy, macroF1: m.macroF1, perClass, confusion, labels: m.labels, count: yTrue.length };
 }
 
 /** Report of always predicting the most frequent class of `trainLabels` on `yTrue`. */
