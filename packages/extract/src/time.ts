@@ -29,7 +29,7 @@ export function assertTimeZone(timeZone: string): void {
   formatter(timeZone);
 }
 
-interface WallClock {
+export interface WallClock {
   year: number;
   month: number;
   day: number;
@@ -38,7 +38,8 @@ interface WallClock {
   second: number;
 }
 
-function wallClock(epochMs: number, timeZone: string): WallClock {
+/** The wall clock (calendar fields, 24-hour) of `timeZone` at instant `epochMs`. */
+export function wallClock(epochMs: number, timeZone: string): WallClock {
   const parts: Record<string, number> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(epochMs))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);

@@ -5,7 +5,7 @@ import { ExtractError } from '../errors.ts';
 import { checkAlphaVantageBody } from '../prices/alphavantage.ts';
 import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
 import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider-support.ts';
-import { assertTimeZone, zonedTimeToUtc } from '../time.ts';
+import { assertTimeZone, wallClock, zonedTimeToUtc } from '../time.ts';
 import { assertSymbol } from '../validate.ts';
 import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';
 
@@ -52,17 +52,9 @@ export function parseAvTime(text: string, timeZone: string): number {
 }
 
 function formatAvTime(epochMs: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(new Date(epochMs));
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
-  return `${get('year')}${get('month')}${get('day')}T${get('hour')}${get('minute')}`;
+  const w = wallClock(epochMs, timeZone);
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  return `${pad(w.year, 4)}${pad(w.month)}${pad(w.day)}T${pad(w.hour)}${pad(w.minute)}`;
 }
 
 /** Parse a NEWS_SENTIMENT body (pure; exported for tests and offline use). */
