@@ -201,6 +201,28 @@ for (const [task, every] of [['price', config.TRAIN_INTERVAL_MS], ['sentiment', 
 }
 // Retrain requests (from the monitor, or `npm run models -- retrain`). Started last: joining the
 // consumer group can wait for a killed predecessor's session to expire, start-up work must not.
+/**
+ * Before a requested price retrain, let the stored features catch up with the stream the monitor
+ * judged (the loader may lag behind it): wait until the newest stored feature time of every symbol
+ * (the small latest-state collection) has not moved for TRAIN_SETTLE_MS, at most 2 minutes.
+ */
+async function featuresSettled(task: ModelTask): Promise<void> {
+  if (task !== 'price') return;
+  const latest = db.collection<{ featuresTs?: string }>(COLLECTIONS.latest);
+  const deadline = Date.now() + 120_000;
+  let last = '';
+  let stableSince = Date.now();
+  while (!shutdown.isStopping && Date.now() < deadline) {
+    const docs = await withDbRetry(() => latest.find({}, { projection: { featuresTs: 1 } }).toArray(), { log });
+    const mark = docs.map((d) => d.featuresTs ?? '').sort().join(',');
+    if (mark !== last) {
+      last = mark;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince >= config.TRAIN_SETTLE_MS) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 const consumer = await runConsumer({
   kafka,
   groupId: `${config.KAFKA_TOPIC_PREFIX}trainer`,
@@ -216,7 +238,7 @@ const consumer = await runConsumer({
   handle: async (batch) => {
     for (const m of batch) {
       const e = m.envelope.data;
-      if (e.kind === 'retrain_requested') void requestTraining(e.task, `retrain requested: ${e.reason}`);
+      if (e.kind === 'retrain_requested') void featuresSettled(e.task).then(() => requestTraining(e.task, `retrain requested: ${e.reason}`));
     }
   },
 });
