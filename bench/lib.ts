@@ -42,3 +42,16 @@ export async function medianOf(repeats: number, fn: () => Promise<number>): Prom
   for (let i = 0; i < repeats; i++) runs.push(await fn());
   return { median: median(runs), runs };
 }
+
+/** Delete a bench run's topics and database (best effort: a leftover only costs disk). */
+export async function dropRun(kafka: import('kafkajs').Kafka, topics: Record<string, string>, mongoUrl: string, db: string): Promise<void> {
+  const { MongoClient } = await import('mongodb');
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
+  await admin.disconnect();
+  const mongo = new MongoClient(mongoUrl);
+  await mongo.connect();
+  await mongo.db(db).dropDatabase().catch(() => {});
+  await mongo.close();
+}

@@ -26,7 +26,7 @@ import { encode, makeEnvelope, type CleanPriceBar, type FeatureVector } from '@s
 import { ensureTopics } from '@stock-mlops/platform';
 import { barKey, Database, LruCache } from '@stock-mlops/load';
 import { computePipelineFeatures, parseYahooCsv, PIPELINE_SCHEMA, type Bar } from '@stock-mlops/transform';
-import { fmt, median, type Bench } from './lib.ts';
+import { fmt, median, type Bench, dropRun } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SYMBOLS = ['AAPL', 'GOOG', 'MSFT', 'SPY'];
@@ -123,14 +123,7 @@ async function loaderRun(rec: Records, env: { KAFKA_BROKERS: string; MONGO_URL: 
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await producer.disconnect();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
-    await admin.disconnect();
-    const mongo = new MongoClient(env.MONGO_URL);
-    await mongo.connect();
-    await mongo.db(db).dropDatabase().catch(() => {});
-    await mongo.close();
+    await dropRun(kafka, topics, env.MONGO_URL, db);
   }
 }
 

@@ -18,11 +18,10 @@ import { pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
-import { MongoClient } from 'mongodb';
 import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { BatchingProducer, createKafka, createLogger, ensureTopics, runConsumer } from '@stock-mlops/platform';
 import { parseYahooCsv, PIPELINE_SCHEMA } from '@stock-mlops/transform';
-import { fmt, median, type Bench } from './lib.ts';
+import { fmt, median, type Bench, dropRun } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SYMBOLS = ['AAPL', 'GOOG', 'MSFT', 'SPY', 'NVDA', 'AMZN'];
@@ -144,14 +143,7 @@ async function runOnce(kind: Kind, messages: Array<{ key: string; value: string 
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await out.stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
-    await admin.disconnect();
-    const mongo = new MongoClient(env.MONGO_URL);
-    await mongo.connect();
-    await mongo.db(db).dropDatabase().catch(() => {});
-    await mongo.close();
+    await dropRun(kafka, topics, env.MONGO_URL, db);
   }
 }
 
