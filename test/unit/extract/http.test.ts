@@ -186,6 +186,10 @@ t('parseRetryAfter: seconds, HTTP-date, garbage', () => {
   assert.is(parseRetryAfter('Thu, 20 Feb 2025 00:01:00 GMT', now), 60_000);
   assert.is(parseRetryAfter('Wed, 19 Feb 2025 00:01:00 GMT', now), 0);
   assert.is(parseRetryAfter('soon', now), undefined);
+  // Date.parse would read these as dates (e.g. in 2001) and make a 429 retry at once.
+  assert.is(parseRetryAfter('soon-ish, maybe -5', now), undefined);
+  assert.is(parseRetryAfter('-5', now), undefined);
+  assert.is(parseRetryAfter('2001', now), 2_001_000, 'digits are seconds');
   assert.is(parseRetryAfter(null, now), undefined);
 });
 
