@@ -240,16 +240,8 @@ const consumer = await runConsumer({
       }).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
     });
   },
-  handle: async (batch, ctx) => {
-    // Keep the group session alive while this batch waits for the lock, its acks or its state
-    // save (the database may be down for longer than the session timeout: saves back off and retry).
-    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
-    try {
-      return await handleBatch(batch, ctx);
-    } finally {
-      clearInterval(beat);
-    }
-  },
+  // runConsumer heartbeats while a batch waits for the lock, its acks or its state save.
+  handle: handleBatch,
 });
 shutdown.add('consumer', () => consumer.disconnect());
 
