@@ -16,10 +16,8 @@ import { encode, makeEnvelope } from '@stock-mlops/contracts';
 import { consumerLag, ensureTopics } from '@stock-mlops/platform';
 import { PIPELINE_SCHEMA, parseYahooCsv, type Bar } from '@stock-mlops/transform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
-import { initTf } from '@stock-mlops/ml/tf';
-import { DEFAULT_PRICE_CONFIG, PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { Supervisor, serviceSpec } from '../scripts/lib/supervisor.ts';
-import { registerInput } from '../test/unit/predictor/fixtures.ts';
+import { promote, randomPriceModel } from '../test/unit/predictor/fixtures.ts';
 import { fmt, median, percentile, type Bench } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -53,18 +51,8 @@ async function runAtRate(ctx: Parameters<Bench>[0], RATE: number): Promise<{ row
   const topics = await ensureTopics(kafka, prefix);
   const mongo = new MongoClient(ctx.env.MONGO_URL);
   await mongo.connect();
-  const { tf } = await initTf();
-  const n = PIPELINE_SCHEMA.names.length;
-  const model = PriceModel.build(tf, { ...DEFAULT_PRICE_CONFIG, arch: 'mlp', lookback: 10, hidden: 16, dropout: 0 }, {
-    nFeatures: n,
-    featureSchemaHash: PIPELINE_SCHEMA.hash,
-    featureMean: Array(n).fill(0),
-    featureStd: Array(n).fill(1),
-    targetScale: 0.01,
-  });
-  const store = new ModelStore(mongo.db(dbName));
-  const v = await store.register(registerInput('price', await model.serialize(), PIPELINE_SCHEMA.hash));
-  await store.setAlias('price', 'production', v.version, 'bench');
+  const model = await randomPriceModel(1, { lookback: 10, nFeatures: PIPELINE_SCHEMA.names.length, hidden: 16, schemaHash: PIPELINE_SCHEMA.hash, zeroMean: true, scale: 0.2 });
+  await promote(new ModelStore(mongo.db(dbName)), 'price', await model.serialize(), PIPELINE_SCHEMA.hash);
 
   const total = RATE * DURATION_S;
   const messages = feed(total);

@@ -20,7 +20,7 @@
  * and last in `npm test`).
  */
 import * as assert from 'uvu/assert';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,15 +33,13 @@ import { COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, parseYahooCsv, type Bar } from '@stock-mlops/transform';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
-import { initTf } from '@stock-mlops/ml/tf';
-import { DEFAULT_PRICE_CONFIG, PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { infraCtl } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { expectedForEvents, rng } from '../e2e/replay-support.ts';
+import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { barLine, expectedForEvents, featureLine, sha } from '../e2e/replay-support.ts';
 import { clients } from '../unit/predictor/grpc_client.ts';
-import { registerInput } from '../unit/predictor/fixtures.ts';
+import { promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FILES = ['AAPL', 'GOOG', 'MSFT', 'SPY'];
@@ -54,7 +52,6 @@ const SERVICES: ServiceName[] = ['extractor', 'transformer', 'loader', 'predicto
 const t = suite('chaos: kill -9 every service, restart the broker and the database, verify exactly', { timeoutMs: 20 * 60_000 });
 const ctx: { stack?: RunningStack } = {};
 
-const sha = (lines: string[]) => createHash('sha256').update(lines.sort().join('\n')).digest('hex');
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 
 interface Replay {
@@ -81,20 +78,15 @@ function writeReplayDir(): Replay {
   return { dir, rows, speed: Math.ceil(longestSpanMs / (REPLAY_S * 1000)) };
 }
 
-/** Every record of a topic, read from the beginning with a throwaway group until `count` arrived. */
-async function readAll(topic: string, count: number, timeoutMs: number): Promise<Array<{ key: string; value: Buffer }>> {
-  const consumer = kafkaClient('chaos-verifier').consumer({ groupId: `chaos-verifier-${randomBytes(4).toString('hex')}`, maxBytes: 16 * 1024 * 1024 });
-  const out: Array<{ key: string; value: Buffer }> = [];
-  await consumer.connect();
+/** Every record of a topic, read from the beginning (collect) until `count` arrived, plus a moment for any duplicate. */
+async function readAll(topic: string, count: number, timeoutMs: number): Promise<Buffer[]> {
+  const c = await collect([topic], 'chaos-verifier');
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachBatch: async ({ batch }) => void out.push(...batch.messages.map((m) => ({ key: m.key?.toString() ?? '', value: m.value! }))) });
-    await waitFor(`${count} records on ${topic}`, () => out.length >= count, timeoutMs, 500);
-    // Anything beyond `count` (a duplicate) still has to show up: give it a moment.
+    await waitFor(`${count} records on ${topic}`, () => c.messages.length >= count, timeoutMs, 500);
     await new Promise((r) => setTimeout(r, 3_000));
-    return out;
+    return c.messages.map((x) => x.m.value!);
   } finally {
-    await consumer.disconnect();
+    await c.stop();
   }
 }
 
@@ -128,22 +120,10 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
   await ensureTopics(createKafka({ brokers: stack.env.KAFKA_BROKERS!, clientId: 'chaos', log: pino({ level: 'silent' }) }), stack.prefix);
 
   // The one production model for the whole run (no retraining: predictions must be reproducible).
-  const { tf } = await initTf();
-  const nFeatures = PIPELINE_SCHEMA.names.length;
-  const model = PriceModel.build(tf, { ...DEFAULT_PRICE_CONFIG, arch: 'mlp', lookback: LOOKBACK, hidden: 8, dropout: 0 }, {
-    nFeatures,
-    featureSchemaHash: PIPELINE_SCHEMA.hash,
-    featureMean: Array.from({ length: nFeatures }, () => 0),
-    featureStd: Array.from({ length: nFeatures }, () => 1),
-    targetScale: 0.01,
-  });
-  const r = rng(7);
-  model.model.setWeights(model.model.getWeights().map((w) => tf.tensor(Array.from({ length: w.size }, () => (r() - 0.5) * 0.2), w.shape)));
+  const model = await randomPriceModel(7, { lookback: LOOKBACK, nFeatures: PIPELINE_SCHEMA.names.length, schemaHash: PIPELINE_SCHEMA.hash, zeroMean: true, scale: 0.2 });
   const mongo = await mongoClient();
   const db = mongo.db(stack.db);
-  const store = new ModelStore(db);
-  const v = await store.register(registerInput('price', await model.serialize(), PIPELINE_SCHEMA.hash));
-  await store.setAlias('price', 'production', v.version, 'chaos');
+  const version = await promote(new ModelStore(db), 'price', await model.serialize(), PIPELINE_SCHEMA.hash);
 
   const env: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
     extractor: { EXTRACT_PROVIDERS: 'csv-replay', EXTRACT_REPLAY_PATH: replay.dir, EXTRACT_REPLAY_SPEED: String(replay.speed), EXTRACT_POLL_MS: '500' },
@@ -196,7 +176,7 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
     // ---------------------------------------------------------------- verify
     // 1. The raw topic: exactly one record per CSV row.
     const raw = await readAll(topics.rawPrices, replay.rows, 10 * 60_000);
-    const rawEnvs = raw.map((m) => decode('rawPrices', m.value));
+    const rawEnvs = raw.map((value) => decode('rawPrices', value));
     const bad = rawEnvs.filter((e) => !e.ok);
     assert.is(bad.length, 0, 'every raw record decodes');
     const envelopes = rawEnvs.map((e) => (e as { ok: true; envelope: { eventId: string; data: Omit<Bar, 'source'>; source: string } }).envelope);
@@ -208,7 +188,7 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
     // 2. What one in-order pass of the pipeline yields for these bars.
     const bars = envelopes.map((e) => ({ ...e.data, source: e.source }) as Bar).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.ts.localeCompare(b.ts));
     const expected = expectedForEvents(bars);
-    const serving = new ServingPriceModel({ name: 'price', version: v.version }, model);
+    const serving = new ServingPriceModel({ name: 'price', version: version }, model);
     const bySymbol = new Map<string, Array<[string, number[]]>>();
     for (const [k, values] of expected.vectors) {
       const symbol = k.split('|')[0]!;
@@ -223,7 +203,7 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
       const keys: string[] = [];
       for (let i = LOOKBACK - 1; i < list.length; i++) {
         windows.push(list.slice(i - LOOKBACK + 1, i + 1).map((x) => x[1]));
-        keys.push(`${list[i]![0]}|price|${v.version}`);
+        keys.push(`${list[i]![0]}|price|${version}`);
       }
       for (let j = 0; j < windows.length; j += 512) {
         const out = serving.predictReturns(windows.slice(j, j + 512));
@@ -253,7 +233,6 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
     const storedBars = await db.collection(COLLECTIONS.bars).find({}).toArray();
     const storedFeatures = await db.collection(COLLECTIONS.features).find({}, { projection: { _id: 1, schemaHash: 1, values: 1 } }).toArray();
     const storedPredictions = await db.collection(COLLECTIONS.predictions).find({}).toArray();
-    const barLine = (b: Record<string, unknown>) => JSON.stringify([b._id, b.open, b.high, b.low, b.close, b.volume, b.adjFactor, b.zeroVolume, b.outlier]);
     const expectedBarKeys = new Set(expected.barKeys);
     const report = (name: string, storedKeys: string[], expectedKeys: Set<string>) => {
       const seen = new Set(storedKeys);
@@ -268,12 +247,12 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
       report('features', storedFeatures.map((f) => String(f._id)), new Set(expected.vectors.keys())),
       report('predictions', storedPredictions.map((p) => `${p.symbol}|${p.interval}|${p.asOf}|${(p.model as { name: string }).name}|${(p.model as { version: number }).version}`), new Set(expectedPredictions.keys())),
     ];
-    const barSum = sha(storedBars.map(barLine));
-    const featureSum = sha(storedFeatures.map((f) => JSON.stringify([f._id, f.schemaHash, f.values])));
+    const barSum = sha(storedBars.map((b) => barLine(b as never)));
+    const featureSum = sha(storedFeatures.map((f) => featureLine(f as never)));
     let worst = 0;
     let off = 0;
     for (const p of storedPredictions) {
-      const want = expectedPredictions.get(`${p.symbol}|${p.interval}|${p.asOf}|price|${v.version}`);
+      const want = expectedPredictions.get(`${p.symbol}|${p.interval}|${p.asOf}|price|${version}`);
       if (want === undefined) continue;
       const err = Math.abs((p.predictedReturn as number) - want) / Math.max(1e-6, Math.abs(want));
       worst = Math.max(worst, err);

@@ -81,10 +81,11 @@ export interface Expected {
   featureSum: string;
 }
 
-const sha = (lines: string[]) => createHash('sha256').update(lines.sort().join('\n')).digest('hex');
-const barLine = (b: { _id: string; open: number; high: number; low: number; close: number; volume: number; adjFactor: number; zeroVolume: boolean; outlier: boolean }) =>
+/** Order-independent checksum of lines, and the lines of a stored bar and feature document (shared with the chaos verifier). */
+export const sha = (lines: string[]) => createHash('sha256').update(lines.sort().join('\n')).digest('hex');
+export const barLine = (b: { _id: string; open: number; high: number; low: number; close: number; volume: number; adjFactor: number; zeroVolume: boolean; outlier: boolean }) =>
   JSON.stringify([b._id, b.open, b.high, b.low, b.close, b.volume, b.adjFactor, b.zeroVolume, b.outlier]);
-const featureLine = (f: { _id: string; schemaHash: string; values: number[] }) => JSON.stringify([f._id, f.schemaHash, f.values]);
+export const featureLine = (f: { _id: string; schemaHash: string; values: number[] }) => JSON.stringify([f._id, f.schemaHash, f.values]);
 
 /** What one in-order pass of the same pipeline, in process, yields. */
 export function expectedFor(bars: readonly Bar[]): ReturnType<typeof expectedForEvents> {

@@ -26,20 +26,27 @@ export const N_FEATURES = 4;
 
 const rng = mulberry32;
 
-/** An MLP price model whose weights are seeded random values (an untrained one predicts exactly 0). */
-export async function randomPriceModel(seed: number, opts: { lookback?: number; nFeatures?: number; arch?: 'mlp' | 'lstm'; hidden?: number } = {}): Promise<PriceModel> {
+/**
+ * An MLP price model whose weights are seeded random values in ±scale/2 (an untrained one predicts
+ * exactly 0). Default input: the test schema, feature means 0.1·j; `zeroMean` for real features.
+ */
+export async function randomPriceModel(
+  seed: number,
+  opts: { lookback?: number; nFeatures?: number; arch?: 'mlp' | 'lstm'; hidden?: number; schemaHash?: string; zeroMean?: boolean; scale?: number } = {},
+): Promise<PriceModel> {
   const { tf } = await initTf();
   const lookback = opts.lookback ?? LOOKBACK;
   const nFeatures = opts.nFeatures ?? N_FEATURES;
+  const scale = opts.scale ?? 1;
   const m = PriceModel.build(tf, { ...DEFAULT_PRICE_CONFIG, arch: opts.arch ?? 'mlp', lookback, hidden: opts.hidden ?? 8, dropout: 0 }, {
     nFeatures,
-    featureSchemaHash: SCHEMA_HASH,
-    featureMean: Array.from({ length: nFeatures }, (_, j) => j * 0.1),
+    featureSchemaHash: opts.schemaHash ?? SCHEMA_HASH,
+    featureMean: Array.from({ length: nFeatures }, (_, j) => (opts.zeroMean ? 0 : j * 0.1)),
     featureStd: Array.from({ length: nFeatures }, () => 1),
     targetScale: 0.01,
   });
   const r = rng(seed);
-  m.model.setWeights(m.model.getWeights().map((w) => tf.tensor(Array.from({ length: w.size }, () => r() - 0.5), w.shape)));
+  m.model.setWeights(m.model.getWeights().map((w) => tf.tensor(Array.from({ length: w.size }, () => (r() - 0.5) * scale), w.shape)));
   return m;
 }
 
@@ -74,8 +81,8 @@ export function registerInput(name: 'price' | 'sentiment', artifacts: ModelArtif
 }
 
 /** Register a version and make it production; returns its number. */
-export async function promote(store: ModelStore, name: 'price' | 'sentiment', artifacts: ModelArtifacts): Promise<number> {
-  const v = await store.register(registerInput(name, artifacts));
+export async function promote(store: ModelStore, name: 'price' | 'sentiment', artifacts: ModelArtifacts, featureSchemaHash = SCHEMA_HASH): Promise<number> {
+  const v = await store.register(registerInput(name, artifacts, featureSchemaHash));
   await store.setAlias(name, 'production', v.version, 'test');
   return v.version;
 }
