@@ -36,7 +36,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { infraCtl } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { barLine, expectedForEvents, featureLine, sha } from '../e2e/replay-support.ts';
 import { clients } from '../unit/predictor/grpc_client.ts';
 import { promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
@@ -78,15 +78,23 @@ function writeReplayDir(): Replay {
   return { dir, rows, speed: Math.ceil(longestSpanMs / (REPLAY_S * 1000)) };
 }
 
-/** Every record of a topic, read from the beginning (collect) until `count` arrived, plus a moment for any duplicate. */
+/**
+ * Every record of a topic, read from the beginning with a throwaway group until `count` arrived.
+ * (Not test/support's `collect`: its eachMessage consumer stalled at 25,400 of 53,028 records here.)
+ */
 async function readAll(topic: string, count: number, timeoutMs: number): Promise<Buffer[]> {
-  const c = await collect([topic], 'chaos-verifier');
+  const consumer = kafkaClient('chaos-verifier').consumer({ groupId: `chaos-verifier-${randomBytes(4).toString('hex')}`, maxBytes: 16 * 1024 * 1024 });
+  const out: Buffer[] = [];
+  await consumer.connect();
   try {
-    await waitFor(`${count} records on ${topic}`, () => c.messages.length >= count, timeoutMs, 500);
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachBatch: async ({ batch }) => void out.push(...batch.messages.map((m) => m.value!)) });
+    await waitFor(`${count} records on ${topic}`, () => out.length >= count, timeoutMs, 500);
+    // Anything beyond `count` (a duplicate) still has to show up: give it a moment.
     await new Promise((r) => setTimeout(r, 3_000));
-    return c.messages.map((x) => x.m.value!);
+    return out;
   } finally {
-    await c.stop();
+    await consumer.disconnect();
   }
 }
 
