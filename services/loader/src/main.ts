@@ -81,22 +81,27 @@ const consumer = await runConsumer({
   handle: async (batch, ctx) => {
     const { collection, docs } = toDocs(batch);
     const retry = { log, isStopping: ctx.isStopping };
-    // The batch is retried with backoff until the database acknowledges it (runConsumer keeps
-    // the group session alive meanwhile); only then are the offsets committed.
-    const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
-    written.inc({ collection, outcome: 'inserted' }, r.inserted);
-    written.inc({ collection, outcome: 'unchanged' }, r.unchanged);
-    written.inc({ collection, outcome: 'replaced' }, r.replaced);
-    const k = batch[0]!.topicKey;
-    if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
-      const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
-      const items = batch.map((m) => {
-        const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
-        return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
-      });
-      await withDbRetry(() => latest.putNewest(part, items), retry);
+    // Keep the group session alive while the database is slow or down (the batch is retried
+    // with backoff until it is acknowledged; only then are the offsets committed).
+    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
+    try {
+      const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
+      written.inc({ collection, outcome: 'inserted' }, r.inserted);
+      written.inc({ collection, outcome: 'unchanged' }, r.unchanged);
+      written.inc({ collection, outcome: 'replaced' }, r.replaced);
+      const k = batch[0]!.topicKey;
+      if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
+        const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
+        const items = batch.map((m) => {
+          const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
+          return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
+        });
+        await withDbRetry(() => latest.putNewest(part, items), retry);
+      }
+      log.debug({ collection, n: docs.length, ...r }, 'upserted');
+    } finally {
+      clearInterval(beat);
     }
-    log.debug({ collection, n: docs.length, ...r }, 'upserted');
     // One line per traced record, so a trace id can be followed through this stage too.
     if (log.isLevelEnabled('debug')) {
       docs.forEach((d, i) => {

@@ -184,8 +184,15 @@ const consumer = await runConsumer({
   log,
   metrics,
   onFatal: svc.fatal,
-  // runConsumer heartbeats while an evaluation holds the core.
-  handle: (batch, ctx) => exclusive(() => handle(batch, ctx.isStopping)),
+  handle: async (batch, ctx) => {
+    // Keep the group membership alive while an evaluation holds the core.
+    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 3_000);
+    try {
+      await exclusive(() => handle(batch, ctx.isStopping));
+    } finally {
+      clearInterval(beat);
+    }
+  },
 });
 shutdown.add('consumer', () => consumer.disconnect());
 

@@ -8,6 +8,8 @@ import type { CallOptions } from './core.ts';
  * cancellation turned into options for the inference queue.
  */
 
+/** Constant-time secret comparison (shared with the WebSocket server and the ops port). */
+export const constantTimeEqual = sameSecret;
 
 /** Error codes the predictor raises (and the libraries it calls), by gRPC status. */
 const STATUS_BY_CODE: Record<string, grpc.status> = {
@@ -57,7 +59,7 @@ export function authorize(ctx: RpcContext, metadata: grpc.Metadata): void {
   const h = metadata.get('authorization')[0];
   const value = typeof h === 'string' ? h : h?.toString() ?? '';
   const given = value.startsWith('Bearer ') ? value.slice(7) : '';
-  if (!given || !sameSecret(given, ctx.token)) throw new RpcError('E_UNAUTHENTICATED', 'missing or invalid bearer token');
+  if (!given || !constantTimeEqual(given, ctx.token)) throw new RpcError('E_UNAUTHENTICATED', 'missing or invalid bearer token');
 }
 
 type AnyCall = { getDeadline(): grpc.Deadline; cancelled: boolean };

@@ -11,8 +11,11 @@ import {
   type PricePrediction,
   type WsServerMessage,
 } from '@stock-mlops/contracts';
-import { sameSecret, type Logger } from '@stock-mlops/platform';
+import type { Logger } from '@stock-mlops/platform';
 import type { PredictorCore } from './core.ts';
+import { constantTimeEqual } from './grpc_util.ts';
+
+export { constantTimeEqual };
 
 export interface WsOptions {
   host: string;
@@ -89,7 +92,7 @@ export async function startWsServer(opts: WsOptions): Promise<WsHandle> {
       if (opts.allowedOrigins?.length && !opts.allowedOrigins.includes(info.origin)) return done(false, 403, 'origin not allowed');
       if (opts.token) {
         const t = bearer(info.req);
-        if (!t || !sameSecret(t, opts.token)) return done(false, 401, 'unauthorized');
+        if (!t || !constantTimeEqual(t, opts.token)) return done(false, 401, 'unauthorized');
       }
       if (clients.size >= maxClients) return done(false, 503, 'too many clients');
       done(true);

@@ -240,8 +240,16 @@ const consumer = await runConsumer({
       }).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
     });
   },
-  // runConsumer heartbeats while a batch waits for the lock, its acks or its state save.
-  handle: handleBatch,
+  handle: async (batch, ctx) => {
+    // Keep the group session alive while this batch waits for the lock, its acks or its state
+    // save (the database may be down for longer than the session timeout: saves back off and retry).
+    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
+    try {
+      return await handleBatch(batch, ctx);
+    } finally {
+      clearInterval(beat);
+    }
+  },
 });
 shutdown.add('consumer', () => consumer.disconnect());
 

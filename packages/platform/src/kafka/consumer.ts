@@ -157,17 +157,12 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
         });
       }
       if (valid.length > 0) {
-        // Keep the group session alive however long the handler takes (a lock, slow acks, a
-        // database outage retried with backoff): kafkajs throttles heartbeats to its interval.
-        const beat = setInterval(() => void heartbeat().catch(() => {}), 1_000);
         try {
           await opts.handle(valid, { deadLetter, heartbeat, isStopping: () => stopping || !isRunning() });
         } catch (err) {
           // The batch is not committed and will be redelivered; count the attempt as failed.
           opts.metrics?.processed.inc({ topic: batch.topic, outcome: 'failed' }, valid.length);
           throw err;
-        } finally {
-          clearInterval(beat);
         }
       }
       if (dead.length > 0) await opts.producer.send(opts.dlqTopic, dead);
