@@ -3,6 +3,10 @@
  * own process with a wall-clock limit. Starts the local infrastructure once (unless KAFKA_BROKERS
  * and MONGO_URL name external servers) and passes its addresses to the tests.
  *
+ * Each file gets its own id in TEST_FILE_ID; every database, topic and consumer group the file
+ * creates starts with it (test/harness/isolation.ts), and the runner drops them when the file's
+ * process has exited (pass, fail or timeout), printing one `cleanup` line per file.
+ *
  * Prints `N passed, N failed` last. Fails when a file fails, times out, skips a test, or when no
  * test ran at all.
  *
@@ -12,6 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { describeDrop, dropOwned, FILE_ID_ENV, newFileId } from '../test/harness/isolation.ts';
 import { infraDown, infraUp } from './lib/infra.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -56,12 +61,12 @@ function parseUvu(out: string): { total: number; passed: number; skipped: number
   return { total: num('Total'), passed: num('Passed'), skipped: num('Skipped') };
 }
 
-function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
+function runFile(file: string, env: NodeJS.ProcessEnv, fileId: string): Promise<FileResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
-      env: { ...env, FORCE_COLOR: '0' },
+      env: { ...env, FORCE_COLOR: '0', [FILE_ID_ENV]: fileId },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -81,14 +86,11 @@ function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
         /* already gone */
       }
     }, FILE_TIMEOUT_MS);
-    child.on('close', (code) => {
+    child.on('close', async (code) => {
       clearTimeout(timer);
-      // Kill whatever the test file left behind in its process group.
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* nothing left */
-      }
+      // Kill whatever the test file left behind in its process group, and wait until it is gone
+      // (a service still running could write into a database after it was dropped).
+      await killGroup(child.pid!);
       const r = parseUvu(out);
       const failed = Math.max(0, r.total - r.passed - r.skipped);
       resolve({
@@ -103,6 +105,27 @@ function runFile(file: string, env: NodeJS.ProcessEnv): Promise<FileResult> {
       });
     });
   });
+}
+
+async function killGroup(pid: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  try {
+    process.kill(-pid, 'SIGKILL');
+    while (Date.now() < deadline) {
+      process.kill(-pid, 0);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } catch {
+    /* the group is gone */
+  }
+}
+
+/** Drop the file's databases, topics and groups; a failure is printed, never fatal. */
+async function cleanUp(fileId: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!env.MONGO_URL || !env.KAFKA_BROKERS) return;
+  const t0 = Date.now();
+  const report = await dropOwned(fileId, { MONGO_URL: env.MONGO_URL, KAFKA_BROKERS: env.KAFKA_BROKERS });
+  console.log(`  ${describeDrop(fileId, report)} (${Date.now() - t0} ms)`);
 }
 
 function infraEnv(): { env: NodeJS.ProcessEnv; started: boolean } {
@@ -136,9 +159,11 @@ async function main(): Promise<void> {
   env.SHARED_DATA_DIR ??= path.resolve(root, '..', 'shared', 'data');
   if (!existsSync(env.SHARED_DATA_DIR)) console.warn(`warning: shared data dir ${env.SHARED_DATA_DIR} not found`);
   try {
-    for (const file of files) {
-      console.log(`\n▶ ${path.relative(root, file)}`);
-      results.push(await runFile(file, env));
+    for (const [i, file] of files.entries()) {
+      const fileId = newFileId(i + 1);
+      console.log(`\n▶ ${path.relative(root, file)} (${FILE_ID_ENV}=${fileId})`);
+      results.push(await runFile(file, env, fileId));
+      await cleanUp(fileId, env);
     }
   } finally {
     if (started && process.env.KEEP_INFRA !== '1') infraDown();

@@ -36,7 +36,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { infraCtl } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
 import { barLine, expectedForEvents, featureLine, sha } from '../e2e/replay-support.ts';
 import { clients } from '../unit/predictor/grpc_client.ts';
 import { promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
@@ -83,7 +83,7 @@ function writeReplayDir(): Replay {
  * (Not test/support's `collect`: its eachMessage consumer stalled at 25,400 of 53,028 records here.)
  */
 async function readAll(topic: string, count: number, timeoutMs: number): Promise<Buffer[]> {
-  const consumer = kafkaClient('chaos-verifier').consumer({ groupId: `chaos-verifier-${randomBytes(4).toString('hex')}`, maxBytes: 16 * 1024 * 1024 });
+  const consumer = kafkaClient('chaos-verifier').consumer({ groupId: uniqueId('verifier-'), maxBytes: 16 * 1024 * 1024 });
   const out: Buffer[] = [];
   await consumer.connect();
   try {

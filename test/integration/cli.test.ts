@@ -16,12 +16,12 @@ import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 import { ensureTopics } from '@stock-mlops/platform';
 import { suite } from '../harness/index.ts';
-import { collect, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor } from '../support/stack.ts';
+import { collect, dbNameFor, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('CLIs: train, evaluate, models', { timeoutMs: 120_000 });
 const prefix = `${uniqueId('cli')}.`;
-const dbName = prefix.replace(/\W/g, '_').slice(0, 38);
+const dbName = dbNameFor(prefix, 38);
 const tmp = mkdtempSync(path.join(tmpdir(), 'cli-test-'));
 const env = { ...process.env, ...requireInfra(), MONGO_DB: dbName, KAFKA_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' };
 const ctx: { mongo?: MongoClient; events?: Awaited<ReturnType<typeof collect>> } = {};

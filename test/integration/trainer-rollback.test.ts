@@ -19,12 +19,12 @@ import { featureRowsFromBars, parsePriceCsv, PRICE_FEATURE_SCHEMA } from '@stock
 import { ensureTopics } from '@stock-mlops/platform';
 import { readFileSync } from 'node:fs';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, freePort, kafkaClient, mongoClient, requireInfra, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
+import { dbNameFor, dumpLogs, freePort, kafkaClient, mongoClient, requireInfra, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('trainer → predictor: a rollback is followed by the running predictor', { timeoutMs: 240_000 });
 const prefix = `${uniqueId('rb')}.`;
-const dbName = prefix.replace(/\W/g, '_').slice(0, 38);
+const dbName = dbNameFor(prefix, 38);
 const ctx: { stack?: RunningStack; mongo?: MongoClient; client?: grpc.Client } = {};
 
 type Client = grpc.Client & {

@@ -1,12 +1,15 @@
 /**
  * Test support: run the real services against the real broker and database started by the
  * test runner (KAFKA_BROKERS / MONGO_URL), isolated per test by a topic prefix and a database.
+ * Every name made here starts with the test file's id (test/harness/isolation.ts), so the runner
+ * drops the file's databases, topics and groups when the file ends.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Supervisor, serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
+import { currentFileId, ownedPrefix } from '../harness/isolation.ts';
 
 export function requireInfra(): { KAFKA_BROKERS: string; MONGO_URL: string } {
   const { KAFKA_BROKERS, MONGO_URL } = process.env;
@@ -16,8 +19,17 @@ export function requireInfra(): { KAFKA_BROKERS: string; MONGO_URL: string } {
   return { KAFKA_BROKERS, MONGO_URL };
 }
 
+/**
+ * A name unique to this call and owned by this test file: `<file id>_<label><time><random>`. Use it
+ * for every database name, topic prefix and consumer group (≤ 33 characters for labels up to 8).
+ */
 export function uniqueId(label: string): string {
-  return `${label}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  return `${ownedPrefix(currentFileId())}${label}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+/** The database name for a topic prefix: FerretDB allows letters, digits, `_` and `-`, and short names. */
+export function dbNameFor(prefix: string, max = 40): string {
+  return prefix.replace(/\W/g, '_').slice(0, max);
 }
 
 export async function freePort(): Promise<number> {
@@ -87,7 +99,7 @@ export interface RunningStack {
 export function startStack(opts: StackOptions): RunningStack {
   const infra = requireInfra();
   const prefix = `${uniqueId('t')}.`;
-  const db = prefix.replace(/\W/g, '_').slice(0, 40);
+  const db = dbNameFor(prefix);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...infra,
