@@ -42,6 +42,12 @@ export function createMetrics(service: string) {
     labelNames: ['model', 'version', 'task'] as const,
     registers: [registry],
   });
-  return { registry, processed, deadLettered, stageLatency, consumerLag, produced, modelInfo };
+  const consumerRecoveries = new client.Counter({
+    name: 'stockmlops_consumer_recoveries_total',
+    help: 'Kafka consumer crashes recovered in process (rejoin or kafkajs restart), by consumer group and reason',
+    labelNames: ['group', 'reason'] as const,
+    registers: [registry],
+  });
+  return { registry, processed, deadLettered, stageLatency, consumerLag, produced, modelInfo, consumerRecoveries };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

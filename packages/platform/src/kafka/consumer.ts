@@ -1,4 +1,4 @@
-import type { Consumer, IHeaders, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, IHeaders, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   decode,
@@ -11,6 +11,7 @@ import {
 } from '@stock-mlops/contracts';
 import type { Metrics } from '../metrics.ts';
 import type { BatchingProducer, OutMessage } from './producer.ts';
+import { createBackoff, rejoinReason, type BackoffOptions } from './rejoin.ts';
 
 export interface Consumed<K extends DataTopicKey> {
   topicKey: K;
@@ -50,8 +51,13 @@ export interface ConsumerOptions<K extends DataTopicKey> {
   beforeRun?: (consumer: Consumer) => void;
   /** Handle the valid records of one batch (one topic-partition, in offset order). */
   handle: (messages: Consumed<K>[], ctx: BatchContext) => Promise<void>;
-  /** Called when the consumer crashed and kafkajs will not restart it. */
+  /**
+   * Called when the consumer crashed with an error that neither kafkajs's restart nor a rejoin
+   * fixes (see rejoin.ts); group membership, coordinator and connection errors never reach it.
+   */
   onFatal: (err: Error) => void;
+  /** Delays between rejoins after a crash (default 0.5 s doubling up to 30 s, ±20 %). */
+  rejoinBackoff?: BackoffOptions;
   /**
    * How often to refresh the lag gauge of every assigned topic partition from the broker
    * (committed offset vs high watermark), so idle partitions report their lag too; 0 = only
@@ -104,22 +110,73 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
   });
   const byName = new Map<string, K>(opts.subscribe.map((k) => [opts.topics[k], k]));
   let stopping = false;
+  const backoff = createBackoff(opts.rejoinBackoff);
+  let rejoinTimer: NodeJS.Timeout | undefined;
+  let rejoining = false;
+  const fatal = (err: Error) => {
+    opts.log.error({ err, code: 'E_CONSUMER_FATAL', groupId: opts.groupId }, 'consumer crashed');
+    opts.onFatal(err);
+  };
+  /**
+   * After a crash kafkajs has left the group and disconnected, so the same consumer (same
+   * subscription, same event listeners, same handle for the caller) connects and runs again.
+   * Nothing was committed for the batch in flight: it is redelivered (at-least-once).
+   */
+  const rejoinLater = (err: Error, reason: string) => {
+    if (stopping || rejoinTimer) return;
+    rejoining = true;
+    const { attempt, delayMs } = backoff.next();
+    opts.metrics?.consumerRecoveries.inc({ group: opts.groupId, reason });
+    opts.log.warn({ code: 'E_CONSUMER_REJOIN', reason, groupId: opts.groupId, attempt, delayMs, err: err.message }, 'consumer lost its group or connection, rejoining');
+    rejoinTimer = setTimeout(() => {
+      rejoinTimer = undefined;
+      void rejoin();
+    }, delayMs);
+  };
+  const rejoin = async () => {
+    try {
+      await consumer.connect();
+      if (stopping) return;
+      await consumer.run(runConfig);
+    } catch (err) {
+      if (stopping) return;
+      const reason = rejoinReason(err);
+      if (reason) rejoinLater(err as Error, reason);
+      else fatal(err as Error);
+    }
+  };
   consumer.on(consumer.events.CRASH, (e) => {
     const { error, restart } = e.payload as { error: Error; restart: boolean };
-    opts.log.error({ err: error, restart }, 'consumer crashed');
-    if (!restart && !stopping) opts.onFatal(error);
+    if (stopping) return;
+    if (restart) {
+      // kafkajs restarts this one itself (a retriable error whose retries ran out).
+      const reason = rejoinReason(error) ?? 'RETRIABLE';
+      opts.metrics?.consumerRecoveries.inc({ group: opts.groupId, reason });
+      opts.log.warn({ code: 'E_CONSUMER_RESTART', reason, groupId: opts.groupId, err: error.message }, 'consumer crashed, kafkajs restarts it');
+      return;
+    }
+    const reason = rejoinReason(error);
+    if (reason) rejoinLater(error, reason);
+    else fatal(error);
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    if (!rejoining) return;
+    rejoining = false;
+    opts.log.info({ groupId: opts.groupId }, 'consumer rejoined its group');
   });
   const lag = opts.metrics && (opts.lagIntervalMs ?? 15_000) > 0 ? lagRefresher(opts, [...byName.keys()]) : undefined;
   const disconnect = consumer.disconnect.bind(consumer);
   consumer.disconnect = async () => {
     stopping = true;
+    clearTimeout(rejoinTimer);
+    rejoinTimer = undefined;
     await lag?.stop();
     await disconnect();
   };
   opts.beforeRun?.(consumer);
   await consumer.connect();
   await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: opts.fromBeginning ?? true });
-  await consumer.run({
+  const runConfig: ConsumerRunConfig = {
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
@@ -178,7 +235,8 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
       opts.metrics?.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
       opts.metrics?.stageLatency.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
     },
-  });
+  };
+  await consumer.run(runConfig);
   lag?.start();
   return consumer;
 }

@@ -2,3 +2,4 @@ export * from './client.ts';
 export * from './producer.ts';
 export * from './consumer.ts';
 export * from './lag.ts';
+export * from './rejoin.ts';
