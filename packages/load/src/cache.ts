@@ -82,8 +82,13 @@ export class LatestStateStore {
     return this.col.findOne({ _id: symbol });
   }
 
-  all(): Promise<LatestState[]> {
-    return this.col.find({}).toArray();
+  /**
+   * The latest prediction of every symbol (a predictor's start-up). One document per symbol, so
+   * the read costs what it returns; only the prediction field travels.
+   */
+  async allPredictions(): Promise<PricePrediction[]> {
+    const docs = await this.col.find({}, { projection: { prediction: 1 } }).toArray();
+    return docs.flatMap((d) => (d.prediction ? [d.prediction] : []));
   }
 }
 

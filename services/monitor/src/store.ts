@@ -272,7 +272,9 @@ export class MonitorStore {
       label: d.label as string,
       model: { name: d.modelName as string, version: d.modelVersion as number },
     }));
-    const triggers = (await this.col(MONITOR_COLLECTIONS.state).find({ _id: { $in: ['trigger|price', 'trigger|sentiment'] } as never }).toArray()).map((d) => {
+    // Two `_id` lookups, not one `$in` (FerretDB scans the collection for `$in`).
+    const triggerDocs = await Promise.all(['trigger|price', 'trigger|sentiment'].map((id) => this.col(MONITOR_COLLECTIONS.state).findOne({ _id: id as never })));
+    const triggers = triggerDocs.filter((d): d is NonNullable<typeof d> => d !== null).map((d) => {
       const { _id, ...rest } = d;
       return {
         task: rest.task,

@@ -10,9 +10,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import client from 'prom-client';
-import { makeEnvelope, encode, TRACE_HEADER, type FeatureVector } from '@stock-mlops/contracts';
+import { makeEnvelope, encode, TRACE_HEADER } from '@stock-mlops/contracts';
 import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
-import { COLLECTIONS, LatestStateStore, type FeatureDoc } from '@stock-mlops/load';
+import { COLLECTIONS, LatestStateStore } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
@@ -66,15 +66,12 @@ const catalog = new ModelCatalog(new ModelStore(db), core, tf, log, {
 });
 svc.setReady('model', false);
 
-// Seed the latest predictions and the feature history from the database.
+// Seed the latest predictions (one small document per symbol) and the feature history (one
+// checkpoint per symbol). Start-up reads nothing whose cost grows with the stream's collections:
+// on FerretDB every non-`_id` filter scans a whole collection (a features scan per symbol once
+// kept the predictor from listening for minutes on a database that earlier runs had filled).
 const latestStore = new LatestStateStore(db);
-for (const s of await withDbRetry(() => latestStore.all(), { log })) {
-  if (s.prediction) core.onPrediction(s.prediction);
-}
-const stripDoc = (d: FeatureDoc): FeatureVector => {
-  const { _id, eventId, ...fv } = d;
-  return fv as FeatureVector;
-};
+for (const prediction of await withDbRetry(() => latestStore.allPredictions(), { log })) core.onPrediction(prediction);
 // Gap-free windows after a restart or a rebalance: see history_checkpoint.ts.
 const checkpoints = db.collection<CheckpointDoc>(COLLECTIONS.predictorHistory);
 const checkpoint = new HistoryCheckpoint({
@@ -95,20 +92,13 @@ const checkpoint = new HistoryCheckpoint({
     },
   },
 });
-async function warmHistory(): Promise<void> {
-  const saved = (await checkpoints.find({}).toArray()).map(fromCheckpointDoc);
-  if (saved.length > 0) {
-    for (const vectors of saved) core.history.replace(vectors[0]!.symbol, vectors);
-    return;
+// The checkpoints are the whole history there is: a symbol without one (a first start, or a database
+// written by a version that kept no checkpoints) fills its window from the stream.
+await withDbRetry(async () => {
+  for (const vectors of (await checkpoints.find({}).toArray()).map(fromCheckpointDoc)) {
+    if (vectors.length > 0) core.history.replace(vectors[0]!.symbol, vectors);
   }
-  // No checkpoint yet (first start of this version on an existing database): read the features once.
-  const symbols = (await db.collection(COLLECTIONS.features).distinct('symbol')) as string[];
-  for (const symbol of symbols) {
-    const docs = (await db.collection(COLLECTIONS.features).find({ symbol }).sort({ ts: -1 }).limit(core.history.capacity).toArray()) as unknown as FeatureDoc[];
-    for (const d of docs.reverse()) core.remember(stripDoc(d));
-  }
-}
-await withDbRetry(warmHistory, { log });
+}, { log });
 
 const grpc = await startGrpcServer({
   host: config.GRPC_HOST,
@@ -169,6 +159,7 @@ const startFeatureConsumer = () =>
       producer,
       log,
       metrics,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       onFatal: svc.fatal,
       // Partitions may have moved: reload each symbol's checkpoint on its next vector.
       beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => checkpoint.reset()),
@@ -212,6 +203,7 @@ const startNewsConsumer = () =>
       producer,
       log,
       metrics,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       onFatal: svc.fatal,
       handle: async (batch: Consumed<'cleanNews'>[]) => {
         const predictions = await core.onNews(batch.map((m) => m.envelope.data));
@@ -252,6 +244,7 @@ const predictionsConsumer = await runConsumer({
   producer,
   log,
   metrics,
+  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   fromBeginning: false,
   onFatal: svc.fatal,
   handle: async (batch) => {
@@ -270,6 +263,7 @@ const modelConsumer = await runConsumer({
   producer,
   log,
   metrics,
+  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   fromBeginning: false,
   onFatal: svc.fatal,
   handle: async (batch) => {

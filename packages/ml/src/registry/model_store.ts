@@ -205,17 +205,20 @@ export class ModelStore {
   }
 
   async loadArtifacts(name: string, version: number): Promise<ModelArtifacts> {
-    const chunks = await this.chunks.find({ name, version }).toArray();
-    if (chunks.length === 0) throw new RegistryError('E_MODEL_NOT_FOUND', `no artifacts for ${name}@${version}`);
-    const join = (part: 'json' | 'weights') =>
-      Buffer.concat(
-        chunks
-          .filter((c) => c.part === part)
-          .sort((a, b) => a.seq - b.seq)
-          .map((c) => Buffer.from(c.data.buffer)),
-      );
+    // Chunk ids are `name:version:part:seq`: read them by `_id` in sequence until one is missing,
+    // so loading a model costs its own size, not the registry's (FerretDB scans for `{name, version}`).
+    const readPart = async (part: 'json' | 'weights'): Promise<Buffer[]> => {
+      const out: Buffer[] = [];
+      for (let seq = 0; ; seq++) {
+        const c = await this.chunks.findOne({ _id: `${name}:${version}:${part}:${seq}` });
+        if (!c) return out;
+        out.push(Buffer.from(c.data.buffer));
+      }
+    };
+    const [json, weights] = await Promise.all([readPart('json'), readPart('weights')]);
+    if (json.length === 0 && weights.length === 0) throw new RegistryError('E_MODEL_NOT_FOUND', `no artifacts for ${name}@${version}`);
     try {
-      return { json: JSON.parse(join('json').toString()) as Record<string, unknown>, weights: new Uint8Array(join('weights')) };
+      return { json: JSON.parse(Buffer.concat(json).toString()) as Record<string, unknown>, weights: new Uint8Array(Buffer.concat(weights)) };
     } catch (err) {
       throw new RegistryError('E_ARTIFACT_CORRUPT', `artifacts of ${name}@${version} are corrupt: ${(err as Error).message}`);
     }
