@@ -1,6 +1,7 @@
-/** News providers (the seed's news_api): RSS/Atom, NewsAPI, Alpha Vantage NEWS_SENTIMENT, Yahoo search. */
+/** News providers (the seed's news_api): RSS/Atom, NewsAPI, Alpha Vantage NEWS_SENTIMENT, Yahoo search, replay of recorded responses. */
 export * from './news/common.ts';
 export * from './news/rss.ts';
 export * from './news/newsapi.ts';
 export * from './news/alphavantage-news.ts';
 export * from './news/yahoo-search.ts';
+export * from './news/replay.ts';

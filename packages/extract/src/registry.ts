@@ -4,6 +4,7 @@ import { createSecEdgarProvider, type SecEdgarOptions } from './financials/sec-e
 import { createTokenBucket, type HttpEvent, type RateLimit, type TokenBucket } from './http.ts';
 import { createAlphaVantageNewsProvider, type AlphaVantageNewsOptions } from './news/alphavantage-news.ts';
 import { createNewsApiProvider, type NewsApiOptions } from './news/newsapi.ts';
+import { createNewsReplayProvider, type NewsReplayOptions } from './news/replay.ts';
 import { createRssProvider, type RssOptions } from './news/rss.ts';
 import { createYahooSearchNewsProvider, type YahooSearchNewsOptions } from './news/yahoo-search.ts';
 import { createAlphaVantagePriceProvider, type AlphaVantagePricesOptions } from './prices/alphavantage.ts';
@@ -52,6 +53,7 @@ export type ProviderConfig = (
   | ({ type: 'newsapi' } & NewsApiOptions)
   | ({ type: 'alphavantage-news' } & AlphaVantageNewsOptions)
   | ({ type: 'yahoo-news' } & YahooSearchNewsOptions)
+  | ({ type: 'news-replay' } & NewsReplayOptions)
 ) & { rateLimitGroup?: string };
 
 export type ProviderType = ProviderConfig['type'];
@@ -67,6 +69,7 @@ export const PROVIDER_TYPES: Record<ProviderType, ProviderKind> = {
   newsapi: 'news',
   'alphavantage-news': 'news',
   'yahoo-news': 'news',
+  'news-replay': 'news',
 };
 
 export interface MarketRule {
@@ -135,6 +138,8 @@ function build(name: string, config: ProviderConfig, deps: RegistryDeps, bucket:
       return createAlphaVantageNewsProvider(common as AlphaVantageNewsOptions);
     case 'yahoo-news':
       return createYahooSearchNewsProvider(common as YahooSearchNewsOptions);
+    case 'news-replay':
+      return createNewsReplayProvider({ ...(options as NewsReplayOptions), name });
     default:
       throw new ExtractError('E_CONFIG', `unknown provider type "${(config as { type?: unknown }).type}"`, { provider: name });
   }

@@ -4,13 +4,16 @@
  * MongoDB and move only after Kafka acknowledged the events; on start-up (and after a failed
  * publish) the raw topic is read back from the saved position, so a crash between the ack and the
  * cursor write publishes nothing twice. Provider errors are counted and logged, never fatal.
+ * With EXTRACT_AFTER_REPLAY, each replayed symbol continues after its last bar (after_replay.ts).
  */
 import { z } from 'zod';
 import { loadConfig, startService } from '@stock-mlops/platform';
+import { planContinuation, type ContinuationTask } from './after_replay.ts';
 import { createExtractor, errorCodeOf, FAULT_RE, faultHook } from './extractor.ts';
 import { createExtractorMetrics } from './metrics.ts';
 import { createMongoCursorStore } from './mongo_cursor_store.ts';
-import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, withSecretRedaction } from './providers.ts';
+import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, withSecretRedaction, type PlannedTask } from './providers.ts';
+import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
 import { createKafkaRawSink } from './raw_sink.ts';
 import { retryAfterOf, runScheduler } from './scheduler.ts';
 
@@ -25,8 +28,14 @@ const { config, kafka, topics, shutdown, metrics } = svc;
 const log = withSecretRedaction(svc.log);
 const xm = createExtractorMetrics(metrics.registry);
 
-const { tasks } = await buildTasks(settings, { onEvent: xm.onHttpEvent });
+const registryDeps = { onEvent: xm.onHttpEvent };
+const { registry, tasks: planned } = await buildTasks(settings, registryDeps);
 const store = createMongoCursorStore(svc.mongo!.db, { log, isStopping: () => shutdown.isStopping });
+const replay = registry.get('csv-replay') as CsvReplayProvider | undefined;
+const continuation = replay
+  ? await planContinuation({ settings: settings.afterReplay, replay, symbols: planned.filter((t) => t.provider === replay).map((t) => t.symbol), store, log, registryDeps })
+  : [];
+const tasks: Array<PlannedTask & Partial<Pick<ContinuationTask, 'paced' | 'ready'>>> = [...planned, ...continuation];
 const sink = createKafkaRawSink({ kafka, topics, log, metrics: xm, groupPrefix: config.KAFKA_TOPIC_PREFIX });
 await sink.connect();
 shutdown.add('raw-sink', () => sink.disconnect());
@@ -42,6 +51,7 @@ const loop = runScheduler({
   tasks: tasks.map((t) => ({ ...t, key: `${t.provider.name}|${t.symbol}`, lane: t.provider.name })),
   signal: abort.signal,
   run: async (task) => {
+    if (task.ready && !(await task.ready().catch(() => false))) return { more: false };
     const r = await extractor.runTask(task, { signal: abort.signal });
     const provider = task.provider.name;
     if (r.error !== undefined) {
@@ -57,7 +67,7 @@ const loop = runScheduler({
     if (r.published > 0 || r.skipped > 0) {
       log[r.published >= 100 || r.skipped > 0 ? 'info' : 'debug']({ provider, symbol: task.symbol, published: r.published, skipped: r.skipped, cursor: r.cursor }, 'extracted');
     }
-    return { more: r.fetched > 0 };
+    return { more: r.fetched > 0 && !task.paced };
   },
   onPlanned: (task, next) => {
     if (next.reason === 'retry-after') log.warn({ provider: task.provider.name, symbol: task.symbol, delayMs: next.delayMs }, 'provider asked us to come back later; rescheduled');

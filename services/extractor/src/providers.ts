@@ -19,6 +19,7 @@ import {
   type RegistryDeps,
 } from '@stock-mlops/extract/registry';
 import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
+import type { NewsReplayProvider } from '@stock-mlops/extract/news/replay';
 import type { AnyProvider, ProviderKind } from '@stock-mlops/extract/provider';
 
 /** Short names accepted in EXTRACT_PROVIDERS (and the CLI's --providers) → registry types. */
@@ -50,6 +51,7 @@ export const DEFAULT_POLL_MS: Record<ProviderType, number | 'EXTRACT_POLL_MS'> =
   newsapi: 900_000,
   'alphavantage-news': 3_600_000,
   'yahoo-news': 300_000,
+  'news-replay': 'EXTRACT_POLL_MS',
 };
 
 const SYMBOL = SYMBOL_RE.source.slice(1, -1);
@@ -76,6 +78,10 @@ export function parsePairs(text: string, separators: RegExp = /[,;\s]+/): Array<
     });
 }
 
+/** What the extractor does once the CSV replay of a symbol has ended (see after_replay.ts). */
+export const AFTER_REPLAY_MODES = ['stop', 'synthetic', 'live', 'live-or-synthetic'] as const;
+export type AfterReplayMode = (typeof AFTER_REPLAY_MODES)[number];
+
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 const opt = <T extends z.ZodType>(s: T) => z.preprocess(emptyAsUndefined, s.optional());
@@ -101,6 +107,20 @@ export const ProviderEnv = z.object({
   EXTRACT_REPLAY_SPEED: z.coerce.number().min(0).default(0),
   EXTRACT_SYNTHETIC_SEED: z.string().min(1).default('42'),
   EXTRACT_SYNTHETIC_START: z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'a date, YYYY-MM-DD').default('2020-01-01'),
+  EXTRACT_AFTER_REPLAY: z.enum(AFTER_REPLAY_MODES).default('stop'),
+  EXTRACT_AFTER_REPLAY_INTERVAL: z
+    .string()
+    .default('1s')
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms < 100) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration >= 100ms (e.g. 500ms, 1s, 2s)` });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  EXTRACT_NEWS_REPLAY_PATH: opt(z.string().regex(/^[^,]+(,[^,]+)*$/, 'comma-separated JSON files (recorded NewsAPI or Yahoo search responses)')),
+  EXTRACT_NEWS_REPLAY_TICKERS: z.string().regex(list(SYMBOL), 'comma-separated symbols, e.g. SPY').default('SPY'),
   EXTRACT_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   EXTRACT_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(60_000),
   EXTRACT_YAHOO_BASE_URL: opt(httpUrl),
@@ -127,6 +147,19 @@ export interface ProviderSettings {
   registry: RegistryConfig;
   intervals: Record<string, number>;
   replayPath: string;
+  afterReplay: AfterReplaySettings;
+}
+
+/** The continuation after the CSV replay (after_replay.ts). */
+export interface AfterReplaySettings {
+  mode: AfterReplayMode;
+  /** One synthetic bar per symbol every this many ms. */
+  paceMs: number;
+  seed: string;
+  /** Poll interval of the live (Yahoo chart) continuation. */
+  livePollMs: number;
+  /** The live provider's configuration (Yahoo chart, daily bars like the replay). */
+  live: ProviderConfig;
 }
 
 const KINDS: ProviderKind[] = ['prices', 'financials', 'news'];
@@ -136,6 +169,8 @@ export function resolveProviderSettings(env: ProviderEnv): ProviderSettings {
   const problems: string[] = [];
   const bad = (name: string, why: string) => problems.push(`${name}: ${why}`);
   const types = [...new Set(env.EXTRACT_PROVIDERS.map((p) => PROVIDER_ALIASES[p]!))];
+  // Recorded headlines are replayed whenever their files are named.
+  if (env.EXTRACT_NEWS_REPLAY_PATH !== undefined && !types.includes('news-replay')) types.push('news-replay');
   const on = (t: ProviderType) => types.includes(t);
   const symbols = env.EXTRACT_SYMBOLS?.split(',');
 
@@ -162,6 +197,13 @@ export function resolveProviderSettings(env: ProviderEnv): ProviderSettings {
   need('sec-edgar', 'SEC_USER_AGENT');
   if (on('sec-edgar') && Object.keys(ciks).length === 0) bad('SEC_CIKS', 'map symbols to CIKs (e.g. AAPL=320193,MSFT=789019) when EXTRACT_PROVIDERS includes sec-edgar');
   if (on('opendart') && Object.keys(corpCodes).length === 0) bad('OPENDART_CORP_CODES', 'map symbols to corp_codes (e.g. 005930.KS=00126380) when EXTRACT_PROVIDERS includes opendart');
+  need('news-replay', 'EXTRACT_NEWS_REPLAY_PATH');
+  if (env.EXTRACT_AFTER_REPLAY !== 'stop') {
+    const why = `EXTRACT_AFTER_REPLAY=${env.EXTRACT_AFTER_REPLAY}`;
+    if (!on('csv-replay')) bad('EXTRACT_AFTER_REPLAY', `${why} continues the CSV replay: EXTRACT_PROVIDERS must include csv`);
+    if (env.EXTRACT_AFTER_REPLAY !== 'live' && on('synthetic')) bad('EXTRACT_AFTER_REPLAY', `${why} cannot run with the synthetic provider in EXTRACT_PROVIDERS (both would use the cursors synthetic|SYMBOL)`);
+    if (env.EXTRACT_AFTER_REPLAY !== 'synthetic' && on('yahoo-chart')) bad('EXTRACT_AFTER_REPLAY', `${why} cannot run with the yahoo provider in EXTRACT_PROVIDERS (both would use the cursors yahoo-chart|SYMBOL)`);
+  }
   if (on('rss') && Object.keys(feeds).length === 0 && !env.EXTRACT_RSS_URL_TEMPLATE) bad('EXTRACT_FEEDS', 'set EXTRACT_FEEDS or EXTRACT_RSS_URL_TEMPLATE when EXTRACT_PROVIDERS includes rss');
   const perSymbol = (['yahoo-chart', 'alphavantage-prices', 'newsapi', 'alphavantage-news', 'yahoo-news'] as const).filter(on);
   if (perSymbol.length > 0 && !symbols) bad('EXTRACT_SYMBOLS', `required for ${perSymbol.join(', ')} (which symbols to poll)`);
@@ -193,6 +235,12 @@ export function resolveProviderSettings(env: ProviderEnv): ProviderSettings {
     newsapi: () => ({ type: 'newsapi', apiKey: env.NEWSAPI_API_KEY ?? '', ...base(env.EXTRACT_NEWSAPI_BASE_URL), http }),
     'alphavantage-news': () => ({ type: 'alphavantage-news', ...av }),
     'yahoo-news': () => ({ type: 'yahoo-news', ...base(env.EXTRACT_YAHOO_BASE_URL), http }),
+    'news-replay': () => ({
+      type: 'news-replay',
+      files: (env.EXTRACT_NEWS_REPLAY_PATH ?? '').split(',').map((f) => path.resolve(REPO_ROOT, f.trim())),
+      defaultTickers: env.EXTRACT_NEWS_REPLAY_TICKERS.split(','),
+      ...(symbols && { symbols }),
+    }),
   };
   const providers: Record<string, ProviderConfig> = {};
   for (const t of types) providers[t] = all[t]();
@@ -237,11 +285,19 @@ export function resolveProviderSettings(env: ProviderEnv): ProviderSettings {
   }
 
   if (problems.length) throw new ConfigError(problems);
+  const livePoll = intervals['yahoo-chart'] ?? DEFAULT_POLL_MS['yahoo-chart'];
   return {
     types,
     symbols,
     intervals,
     replayPath: env.EXTRACT_REPLAY_PATH,
+    afterReplay: {
+      mode: env.EXTRACT_AFTER_REPLAY,
+      paceMs: env.EXTRACT_AFTER_REPLAY_INTERVAL,
+      seed: env.EXTRACT_SYNTHETIC_SEED,
+      livePollMs: typeof livePoll === 'number' ? livePoll : env.EXTRACT_POLL_MS,
+      live: all['yahoo-chart'](),
+    },
     registry: {
       providers,
       routes,
@@ -266,6 +322,8 @@ async function universe(type: ProviderType, p: AnyProvider, s: ProviderSettings)
       return wanted(await (p as CsvReplayProvider).symbols());
     case 'synthetic':
       return s.symbols ?? ['SYNTH'];
+    case 'news-replay':
+      return (p as NewsReplayProvider).symbols();
     case 'sec-edgar':
       return wanted(Object.keys(cfg.ciks));
     case 'opendart':
@@ -281,7 +339,13 @@ async function universe(type: ProviderType, p: AnyProvider, s: ProviderSettings)
 
 /** Providers from the settings, and one task per (provider, symbol) that the routes allow. */
 export async function buildTasks(s: ProviderSettings, deps: RegistryDeps = {}): Promise<{ registry: ProviderRegistry; tasks: PlannedTask[] }> {
-  const registry = createProviderRegistry(s.registry, deps);
+  const news = s.registry.providers['news-replay'];
+  // Without EXTRACT_SYMBOLS the replayed headlines keep the tickers that have a CSV file.
+  const config =
+    news?.type === 'news-replay' && !news.symbols && s.registry.providers['csv-replay']
+      ? { ...s.registry, providers: { ...s.registry.providers, 'news-replay': { ...news, symbols: () => (registry.get('csv-replay') as CsvReplayProvider).symbols() } } }
+      : s.registry;
+  const registry: ProviderRegistry = createProviderRegistry(config, deps);
   const tasks: PlannedTask[] = [];
   for (const type of s.types) {
     const p = registry.get(type)!;

@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
+import type { RawPriceBar } from '@stock-mlops/contracts';
 import { parseYahooCsvRows, TransformError } from '@stock-mlops/transform';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
@@ -51,6 +52,8 @@ export interface CsvReplayOptions {
 export interface CsvReplayProvider extends PriceProvider {
   /** The symbols that have a file. */
   symbols(): Promise<string[]>;
+  /** The newest bar of a symbol's file (where the replay ends); undefined when it has none. */
+  lastBar(symbol: string): Promise<RawPriceBar | undefined>;
 }
 
 /**
@@ -155,23 +158,34 @@ export function createCsvReplayProvider(opts: CsvReplayOptions): CsvReplayProvid
     });
   }
 
+  async function barsOf(symbol: string): Promise<{ bars: BarDraft[]; warnings: string[] }> {
+    assertSymbol(name, symbol);
+    const file = (await (index ??= buildIndex())).get(symbol);
+    if (!file) throw new ExtractError('E_CONFIG', `no CSV file for this symbol under ${opts.path}`, { provider: name, symbol });
+    let entry = parsed.get(symbol);
+    if (!entry) {
+      entry = load(symbol, file);
+      parsed.set(symbol, entry);
+      entry.catch(() => parsed.delete(symbol));
+    }
+    return entry;
+  }
+
   return {
     name,
     kind: 'prices',
     async symbols() {
       return [...(await (index ??= buildIndex())).keys()];
     },
+    async lastBar(symbol: string) {
+      const { bars } = await barsOf(symbol);
+      // The replay's order: by time, the first of equal timestamps kept (finishBars' rule).
+      let last: BarDraft | undefined;
+      for (const b of bars) if (!last || Date.parse(b.bar.ts) > Date.parse(last.bar.ts)) last = b;
+      return last?.bar;
+    },
     async fetchSince(req: FetchRequest): Promise<PriceFetchResult> {
-      assertSymbol(name, req.symbol);
-      const file = (await (index ??= buildIndex())).get(req.symbol);
-      if (!file) throw new ExtractError('E_CONFIG', `no CSV file for this symbol under ${opts.path}`, { provider: name, symbol: req.symbol });
-      let entry = parsed.get(req.symbol);
-      if (!entry) {
-        entry = load(req.symbol, file);
-        parsed.set(req.symbol, entry);
-        entry.catch(() => parsed.delete(req.symbol));
-      }
-      const { bars, warnings } = await entry;
+      const { bars, warnings } = await barsOf(req.symbol);
 
       let until = req.until;
       if (speed > 0) {

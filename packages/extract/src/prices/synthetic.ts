@@ -16,12 +16,28 @@ import { finishBars, INTERVAL_MS, isDateKeyed, makeBar, type BarDraft, type Inte
  * the same whatever the cursor, the call pattern or the process. Daily bars fall on weekdays
  * (keyed by date); intraday bars run around the clock every `interval` from `start`. Bars are
  * produced up to `until` or the runtime clock, whichever is earlier.
+ *
+ * With `anchor`, a symbol's series instead continues its last real bar: it starts one interval
+ * after the anchor's `ts` (the next weekday for daily bars; no holiday calendar), from the
+ * anchor's close, with the anchor's mean volume, and keeps the anchor's `adjClose / close`
+ * ratio on every bar (no new splits or dividends), so both the raw and the adjusted price levels
+ * are continuous. The series then depends on (seed, symbol, anchor, interval, parameters).
  */
+export interface SyntheticAnchor {
+  /** The last real bar's start (ISO timestamp). */
+  ts: string;
+  close: number;
+  adjClose?: number | undefined;
+  volume?: number | undefined;
+}
+
 export interface SyntheticOptions {
   name?: string;
   seed: number | string;
-  /** First bar: `YYYY-MM-DD` or an ISO timestamp. */
-  start: string;
+  /** First bar: `YYYY-MM-DD` or an ISO timestamp. Required unless `anchor` is given. */
+  start?: string;
+  /** Continue each symbol from its last real bar (undefined for a symbol: E_CONFIG). */
+  anchor?: (symbol: string) => Promise<SyntheticAnchor | undefined>;
   interval?: IntervalName;
   initialPrice?: number;
   /** Annualized drift and volatility of the log price. Defaults 0.05 and 0.25. */
@@ -46,6 +62,9 @@ interface WalkState {
   spare: number | undefined;
   close: number;
   t: number;
+  meanVolume: number;
+  /** adjClose / close, carried from the anchor. */
+  adjRatio: number | undefined;
   bars: BarDraft[];
 }
 
@@ -53,8 +72,9 @@ export function createSyntheticProvider(opts: SyntheticOptions): PriceProvider {
   const name = opts.name ?? 'synthetic';
   const interval = opts.interval ?? '1d';
   const daily = isDateKeyed(interval);
-  const startMs = checkIsoDate(opts.start) ? Date.parse(`${opts.start}T00:00:00Z`) : Date.parse(opts.start);
-  if (Number.isNaN(startMs)) throw new ExtractError('E_CONFIG', `start "${opts.start}" is not a date`, { provider: name });
+  const start = opts.start ?? '';
+  const startMs = checkIsoDate(start) ? Date.parse(`${start}T00:00:00Z`) : Date.parse(start);
+  if (Number.isNaN(startMs) && !opts.anchor) throw new ExtractError('E_CONFIG', `start "${start}" is not a date`, { provider: name });
   if (opts.seed === undefined || opts.seed === '') throw new ExtractError('E_CONFIG', 'missing required option: seed', { provider: name });
   const mu = opts.drift ?? 0.05;
   const sigma = opts.volatility ?? 0.25;
@@ -64,7 +84,7 @@ export function createSyntheticProvider(opts: SyntheticOptions): PriceProvider {
   const step = INTERVAL_MS[interval];
   const dt = interval === '1d' ? 1 / 252 : interval === '1wk' ? 1 / 52 : step / TRADING_YEAR_MS;
   const rt = resolveRuntime(opts.runtime);
-  const walks = new Map<string, WalkState>();
+  const walks = new Map<string, Promise<WalkState>>();
 
   function gaussian(s: WalkState): number {
     if (s.spare !== undefined) {
@@ -93,7 +113,7 @@ export function createSyntheticProvider(opts: SyntheticOptions): PriceProvider {
       const close = open * Math.exp((mu - (sigma * sigma) / 2) * dt + sd * gaussian(s));
       const high = Math.max(open, close) * Math.exp(0.5 * sd * Math.abs(gaussian(s)));
       const low = Math.min(open, close) * Math.exp(-0.5 * sd * Math.abs(gaussian(s)));
-      const volume = Math.round(meanVolume * Math.exp(0.3 * gaussian(s) - 0.045));
+      const volume = Math.round(s.meanVolume * Math.exp(0.3 * gaussian(s) - 0.045));
       const ts = new Date(s.t).toISOString();
       s.bars.push({
         where: `bar ${s.bars.length}`,
@@ -105,6 +125,7 @@ export function createSyntheticProvider(opts: SyntheticOptions): PriceProvider {
           high: round4(high),
           low: round4(low),
           close: round4(close),
+          adjClose: s.adjRatio === undefined ? undefined : round4(close * s.adjRatio),
           volume,
           currency: opts.currency,
           synthetic: true,
@@ -119,17 +140,38 @@ export function createSyntheticProvider(opts: SyntheticOptions): PriceProvider {
   if (interval === '1d') while ([0, 6].includes(new Date(firstTs).getUTCDay())) firstTs += step;
   if (daily) firstTs -= firstTs % 86_400_000;
 
+  async function newWalk(symbol: string): Promise<WalkState> {
+    if (!opts.anchor) {
+      return { rand: mulberry32(seedOf(opts.seed, symbol)), spare: undefined, close: initial, t: firstTs, meanVolume, adjRatio: undefined, bars: [] };
+    }
+    const a = await opts.anchor(symbol);
+    const at = a ? Date.parse(a.ts) : NaN;
+    if (!a || Number.isNaN(at) || !(a.close > 0)) throw new ExtractError('E_CONFIG', 'no last bar to continue from', { provider: name, symbol });
+    const anchorTs = daily ? at - (at % 86_400_000) : at;
+    return {
+      rand: mulberry32(seedOf(opts.seed, `${symbol}\u001f${new Date(anchorTs).toISOString()}`)),
+      spare: undefined,
+      close: a.close,
+      t: nextTime(anchorTs),
+      meanVolume: a.volume !== undefined && a.volume > 0 ? a.volume : meanVolume,
+      adjRatio: a.adjClose !== undefined && a.adjClose > 0 ? a.adjClose / a.close : undefined,
+      bars: [],
+    };
+  }
+
   return {
     name,
     kind: 'prices',
     async fetchSince(req: FetchRequest): Promise<PriceFetchResult> {
       assertSymbol(name, req.symbol);
       const horizon = Math.min(req.until?.getTime() ?? Infinity, rt.now());
-      let s = walks.get(req.symbol);
-      if (!s) {
-        s = { rand: mulberry32(seedOf(opts.seed, req.symbol)), spare: undefined, close: initial, t: firstTs, bars: [] };
-        walks.set(req.symbol, s);
+      let pending = walks.get(req.symbol);
+      if (!pending) {
+        pending = newWalk(req.symbol);
+        walks.set(req.symbol, pending);
+        pending.catch(() => walks.delete(req.symbol));
       }
+      const s = await pending;
       extend(req.symbol, s, horizon);
       return finishBars(s.bars, { ...req, until: new Date(horizon) }, {
         provider: name,
