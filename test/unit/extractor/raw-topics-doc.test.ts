@@ -8,6 +8,7 @@ import path from 'node:path';
 import { decode, deterministicId, MESSAGE_DEFS, type DataTopicKey } from '@stock-mlops/contracts';
 import { canonicalUrl } from '@stock-mlops/extract/news/common';
 import { suite } from '../../harness/index.ts';
+import { ProviderEnv } from '../../../services/extractor/src/providers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const doc = readFileSync(path.join(ROOT, 'docs/raw-topics.md'), 'utf8');
@@ -42,6 +43,15 @@ t('linked schema files exist', () => {
   const links = [...doc.matchAll(/\]\(\.\.\/(schemas\/[^)]+\.json)\)/g)].map((m) => m[1]!);
   assert.is(links.length, 3);
   for (const l of links) assert.ok(existsSync(path.join(ROOT, l)), l);
+});
+
+t('the extractor variables table names every variable of the env schema, and nothing else', () => {
+  const section = doc.slice(doc.indexOf('| `EXTRACT_PROVIDERS` |'));
+  const rows = section.slice(0, section.search(/\n(?!\|)/)).split('\n');
+  const documented = new Set(rows.flatMap((r) => [...(r.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!)));
+  const schema = [...Object.keys(ProviderEnv.shape), 'EXTRACT_FAULT'];
+  assert.equal(schema.filter((k) => !documented.has(k)), [], 'documented');
+  assert.equal([...documented].filter((k) => !schema.includes(k)), [], 'in the schema');
 });
 
 t.run();
