@@ -12,7 +12,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { MongoClient } from 'mongodb';
 import { suite } from '../harness/index.ts';
 import { countCanvasPixels, launchBrowser, requireChromium, startDashboard, type TestBrowser } from '../support/browser.ts';
-import { dumpLogs, freePort, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
+import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TOKEN = 'test-token-0123456789abcdef';
@@ -306,6 +307,10 @@ t('page: renders chart, registry, news (escaped) and stream status; the token le
   await page.waitForFunction(() => document.querySelector('#chart-symbol')?.textContent === 'MSFT' && /259 predictions/.test(document.querySelector('#chart-sub')?.textContent ?? ''), undefined, { timeout: 10_000 });
   assert.match(page.url(), /#symbol=MSFT/);
   assert.match((await page.textContent('#chart-sub'))!, new RegExp(`${BARS} bars to ${ctx.msftBars.at(-1)!.ts.slice(0, 10)}`));
+  // Every seeded prediction is older than the last bar: none predicts the bar after it.
+  assert.is((await page.textContent('#fig-pred'))!.trim(), '—', 'no predicted close for a bar other than the next one');
+  assert.match((await page.getAttribute('#fig-pred', 'title'))!, /no prediction made as of the last bar/);
+  assert.is(await page.getAttribute('#fig-close', 'data-ts'), ctx.msftBars.at(-1)!.ts);
   // Direction hit rate of the seeded predictions against the seeded bars, computed here too.
   let hits = 0;
   let calls = 0;
@@ -354,6 +359,13 @@ t('page: live prediction frames update the counter, the feed, the figures and th
   assert.is(await page.locator('#feed-rows tr').count(), 4);
   assert.is(await page.getAttribute('#feed-rows tr:first-child', 'data-symbol'), 'MSFT');
   assert.match((await page.textContent('#fig-pred'))!, new RegExp(lastFrame.predictedPrice.toFixed(2).replace('.', '\\.')));
+  assert.match((await page.textContent('#fig-pred'))!, /\+2\.10%/);
+  assert.is(await page.getAttribute('#fig-pred', 'data-as-of'), last.ts, 'the predicted close is the one made as of the last bar shown');
+  assert.is(await page.getAttribute('#fig-pred', 'data-symbol'), 'MSFT');
+  // A newer prediction of another symbol leaves the figure alone.
+  ctx.stream!.broadcast({ type: 'prediction', data: prediction('AAPL', '2017-12-01T00:00:00.000Z', 21, 0.0024) });
+  await page.waitForFunction(() => document.querySelector('#live-count')?.textContent === '5', undefined, { timeout: 5_000 });
+  assert.is(await page.getAttribute('#fig-pred', 'data-as-of'), last.ts);
   assert.match((await page.textContent('#fig-pred'))!, /\+2\.10%/);
   await page.waitForTimeout(300);
   const after = await countCanvasPixels(page, '#chart', [0x38, 0xbd, 0xf8]);
@@ -424,6 +436,35 @@ t('ops port exposes request metrics', async () => {
   const m = await (await fetch(`http://127.0.0.1:${ctx.opsPort}/metrics`)).text();
   assert.match(m, /stockmlops_dashboard_request_seconds_count\{[^}]*route="\/api\/bars"[^}]*status="200"/);
   assert.match(m, /stockmlops_dashboard_request_seconds_count\{[^}]*route="\/api\/bars"[^}]*status="400"/);
+});
+
+t('API: bars and predictions produced to the topics after start are served, without a query per request', async () => {
+  const topics = resolveTopics(ctx.stack!.prefix);
+  const ts = '2017-12-29T00:00:00.000Z';
+  const bar = { symbol: 'MSFT', interval: '1d' as const, ts, open: 85.6, high: 85.9, low: 85.1, close: 85.54, volume: 18_700_000, adjFactor: 1, zeroVolume: false, outlier: false };
+  const p = { ...prediction('MSFT', ts, 85.54, 0.001), interval: '1d' as const };
+  const producer = kafkaClient('dashboard-seeded').producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic: topics.cleanPrices, messages: [encode('cleanPrices', makeEnvelope('cleanPrices', { data: bar, source: 'dashboard-seeded', idParts: ['MSFT', '1d', ts] }))] });
+    await producer.send({ topic: topics.pricePredictions, messages: [encode('pricePredictions', makeEnvelope('pricePredictions', { data: p, source: 'dashboard-seeded', idParts: ['MSFT', ts] }))] });
+  } finally {
+    await producer.disconnect();
+  }
+  const bars = await waitFor('the produced bar in /api/bars', async () => {
+    const r = await json('/api/bars?symbol=MSFT&limit=3');
+    return r.body.bars.at(-1)?.ts === ts ? r.body.bars : undefined;
+  }, 20_000);
+  assert.equal(bars.map((b: { ts: string }) => b.ts), [...ctx.msftBars.slice(-2).map((b) => b.ts), ts], 'stored history and the stream, in order');
+  assert.equal(bars.at(-1), { ts, open: 85.6, high: 85.9, low: 85.1, close: 85.54, volume: 18_700_000 });
+  const preds = await waitFor('the produced prediction in /api/predictions', async () => {
+    const r = await json('/api/predictions?symbol=MSFT&limit=2');
+    return r.body.predictions.at(-1)?.asOf === ts ? r.body.predictions : undefined;
+  }, 20_000);
+  assert.is(preds.at(-1).predictedPrice, p.predictedPrice);
+  const symbols = await json('/api/symbols');
+  const msft = symbols.body.symbols.find((s: { symbol: string }) => s.symbol === 'MSFT');
+  assert.equal([msft.barTs, msft.lastClose, msft.prediction.asOf], [ts, 85.54, ts], 'the symbol list follows the stream too');
 });
 
 t.after(async () => {

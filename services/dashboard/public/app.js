@@ -126,28 +126,52 @@ function scheduleBars() {
   barsTimer = setTimeout(() => state.selected && loadBars(state.selected), 1_000);
 }
 
-function latestPrediction(symbol) {
-  let best = state.symbols.get(symbol)?.prediction ?? undefined;
-  for (const p of chart.symbol === symbol ? chart.predictions.values() : []) if (!best || p.asOf > best.asOf) best = p;
-  return best;
+/**
+ * The prediction of the bar after the last bar on the chart: same symbol, made as of that bar
+ * (so in that bar's price scale), newest model version. Newer or older predictions are not it:
+ * while the history is replayed the stream runs behind (or ahead of) the stored bars.
+ */
+function nextBarPrediction(symbol, bar) {
+  if (!bar || chart.symbol !== symbol) return undefined;
+  const p = chart.predictions.get(bar.ts);
+  return p && p.symbol === symbol ? p : undefined;
 }
 
 function renderFigures() {
   const symbol = state.selected;
   if (!symbol) return;
   const bar = chart.lastBar;
-  const p = latestPrediction(symbol);
+  const p = nextBarPrediction(symbol, bar);
   const acc = chart.accuracy();
   setText('chart-sub', bar ? `${fmtInt(chart.bars.length)} bars to ${fmtTs(bar.ts)} · ${fmtInt(chart.predictions.size)} predictions` : 'no bars yet');
-  setText('fig-close', bar ? fmtPrice(bar.close) : '—');
+  const close = setText('fig-close', bar ? fmtPrice(bar.close) : '—');
+  setData(close, bar ? { symbol, ts: bar.ts, close: String(bar.close) } : {});
   const pred = $('fig-pred');
   pred.replaceChildren(
     ...(p ? [fmtPrice(p.predictedPrice), ' ', h('span', { class: `delta ${signClass(p.predictedReturn)}` }, fmtPct(p.predictedReturn))] : ['—']),
   );
-  pred.title = p ? `as of ${fmtTs(p.asOf)}, horizon ${p.horizon} bar(s), ${p.model.name} v${p.model.version}` : '';
+  setData(pred, p ? { symbol: p.symbol, asOf: p.asOf, price: String(p.predictedPrice), lastClose: String(p.lastClose), version: String(p.model.version) } : {});
+  const newest = latestKnown(symbol);
+  pred.title = p
+    ? `predicted for the bar after ${fmtTs(p.asOf)}, horizon ${p.horizon} bar(s), ${p.model.name} v${p.model.version}`
+    : bar
+      ? `no prediction made as of the last bar (${fmtTs(bar.ts)}) yet${newest ? `; the newest is as of ${fmtTs(newest.asOf)}` : ''}`
+      : '';
   setText('fig-hit', acc.hitRate === undefined ? '—' : `${(acc.hitRate * 100).toFixed(1)}%`);
   $('fig-hit').title = `over ${acc.calls} predictions on the chart whose outcome is known`;
   setText('fig-mae', acc.mae === undefined ? '—' : fmtPrice(acc.mae));
+}
+
+/** Replace an element's data-* attributes with `data`. */
+function setData(el, data) {
+  for (const k of Object.keys(el.dataset)) delete el.dataset[k];
+  Object.assign(el.dataset, data);
+}
+
+function latestKnown(symbol) {
+  let best = state.symbols.get(symbol)?.prediction ?? undefined;
+  for (const p of chart.symbol === symbol ? chart.predictions.values() : []) if (!best || p.asOf > best.asOf) best = p;
+  return best;
 }
 
 // ---- live stream ---------------------------------------------------------------------------
@@ -173,7 +197,17 @@ function onSnapshot(symbol, p) {
   schedule();
 }
 
+/** A prediction frame as the predictor sends it (packages/contracts PricePrediction); anything else is skipped. */
+const isPrediction = (p) =>
+  p && typeof p.symbol === 'string' && typeof p.asOf === 'string' && typeof p.predictedPrice === 'number' && typeof p.model?.name === 'string';
+
 function onPrediction(p) {
+  if (!isPrediction(p)) {
+    console.warn('skipped a malformed prediction frame', p);
+    return;
+  }
+  // Counted on arrival, so the counter is exactly the prediction frames this page received.
+  state.liveCount += 1;
   state.pending.push(p);
   schedule();
 }
@@ -201,10 +235,8 @@ function flush() {
     }
   }
   if (batch.length) {
-    state.liveCount += batch.length;
     state.last = batch.at(-1);
     state.feed = [...batch.slice(-FEED_ROWS).reverse(), ...state.feed].slice(0, FEED_ROWS);
-    renderLive();
     const mine = batch.filter((p) => p.symbol === state.selected);
     if (mine.length) {
       chart.addPredictions(mine, { live: true });
@@ -212,6 +244,7 @@ function flush() {
       if (!last || mine.some((p) => p.asOf > last.ts)) scheduleBars();
     }
   }
+  renderLive();
   renderSymbols();
   renderFigures();
   if (newSymbol && !state.selected) void select([...state.symbols.keys()].sort()[0]);

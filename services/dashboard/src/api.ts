@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Interval, Symbol } from '@stock-mlops/contracts';
 import { AppError } from '@stock-mlops/platform';
+import type { ChartStore } from './chart_store.ts';
 import type { DashboardQueries } from './queries.ts';
 
 /**
@@ -36,19 +37,19 @@ const ROUTES = {
   '/api/config': { query: z.strictObject({}), run: (_q: object, d: ApiDeps) => Promise.resolve(d.publicConfig) },
   '/api/symbols': {
     query: z.strictObject({ limit: limit(200, 1000) }),
-    run: async (q: { limit: number }, d: ApiDeps) => ({ symbols: await d.queries.symbols(q.limit) }),
+    run: async (q: { limit: number }, d: ApiDeps) => ({ symbols: (await chart(d)).symbols(q.limit) }),
   },
   '/api/bars': {
     query: z.strictObject({ symbol: Symbol, interval: Interval.default('1d'), limit: limit(500, 5000) }),
     run: async (q: { symbol: string; interval: string; limit: number }, d: ApiDeps) => ({
       symbol: q.symbol,
       interval: q.interval,
-      bars: await d.queries.bars(q.symbol, q.interval, q.limit),
+      bars: (await chart(d)).bars(q.symbol, q.interval, q.limit),
     }),
   },
   '/api/predictions': {
     query: z.strictObject({ symbol: Symbol, limit: limit(500, 5000) }),
-    run: async (q: { symbol: string; limit: number }, d: ApiDeps) => ({ symbol: q.symbol, predictions: await d.queries.predictions(q.symbol, q.limit) }),
+    run: async (q: { symbol: string; limit: number }, d: ApiDeps) => ({ symbol: q.symbol, predictions: (await chart(d)).predictions(q.symbol, q.limit) }),
   },
   '/api/models': {
     query: z.strictObject({ limit: limit(50, 500) }),
@@ -70,6 +71,22 @@ export const API_PATHS = Object.keys(ROUTES) as ApiPath[];
 export interface ApiDeps {
   queries: DashboardQueries;
   publicConfig: PublicConfig;
+  /** Bars, predictions and the symbol list, served from memory once the stored history is loaded. */
+  chart: { store: ChartStore; loaded: Promise<void>; isLoaded: () => boolean };
+  /** How long a request waits for that history before answering 503 (default 5 s). */
+  loadWaitMs?: number;
+}
+
+async function chart(d: ApiDeps): Promise<ChartStore> {
+  if (!d.chart.isLoaded()) {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      d.chart.loaded.then(() => true),
+      new Promise<false>((r) => (timer = setTimeout(() => r(false), d.loadWaitMs ?? 5_000))),
+    ]).finally(() => clearTimeout(timer));
+    if (!waited) throw new ApiError(503, 'E_UNAVAILABLE', 'the chart history is still loading; retry shortly');
+  }
+  return d.chart.store;
 }
 
 export function createApi(deps: ApiDeps): (path: string, params: URLSearchParams) => Promise<ApiResult> {

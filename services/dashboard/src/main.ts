@@ -1,14 +1,18 @@
 /**
- * dashboard: a read-only web page over the system. Serves the page and a small JSON API read
- * from MongoDB (registry, bars, predictions, news with sentiment, monitoring); the page takes
- * live predictions straight from the predictor's WebSocket stream.
+ * dashboard: a read-only web page over the system. Serves the page and a small JSON API: bars,
+ * predictions and symbols from memory (stored history read once, then the clean prices and
+ * price predictions topics), registry, news with sentiment and monitoring from MongoDB; the page
+ * takes live predictions straight from the predictor's WebSocket stream.
  */
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import client from 'prom-client';
 import { z } from 'zod';
 import { envPort, startService } from '@stock-mlops/platform';
 import { createApi } from './api.ts';
+import { ChartStore } from './chart_store.ts';
+import { startChartFeed } from './feed.ts';
 import { createQueries } from './queries.ts';
 import { loadAssets, startDashboardServer } from './server.ts';
 
@@ -30,8 +34,15 @@ const chartsDist = path.join(path.dirname(createRequire(import.meta.url).resolve
 const assets = loadAssets(path.resolve(import.meta.dirname, '..', 'public'), {
   '/vendor/lightweight-charts.mjs': path.join(chartsDist, 'lightweight-charts.standalone.production.mjs'),
 });
+const queries = createQueries(svc.mongo!.db);
+const store = new ChartStore();
+const feed = await startChartFeed({ svc, queries, store, instance: randomBytes(4).toString('hex') });
+shutdown.add('chart-feed', feed.stop);
+void feed.loaded.then(() => svc.setReady('chart-history', true));
+svc.setReady('chart-history', false);
 const api = createApi({
-  queries: createQueries(svc.mongo!.db),
+  queries,
+  chart: { store, loaded: feed.loaded, isLoaded: feed.isLoaded },
   publicConfig: { wsUrl: config.PREDICTOR_WS_URL, ...(config.PREDICTOR_WS_TOKEN ? { wsToken: config.PREDICTOR_WS_TOKEN } : {}) },
 });
 const requestSeconds = new client.Histogram({

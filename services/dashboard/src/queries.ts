@@ -1,9 +1,11 @@
-import type { Db, Document } from 'mongodb';
+import type { Db, Document, FindCursor } from 'mongodb';
 import { COLLECTIONS } from '@stock-mlops/load';
 
 /**
  * Read-only queries behind the dashboard's JSON API. Every filter value reaching here was
- * validated first (symbols match SYMBOL_RE), and every result is capped by a limit.
+ * validated first (symbols match SYMBOL_RE), and every result is capped by a limit. Bars and
+ * price predictions are not queried per request (FerretDB on SQLite scans a whole collection
+ * for any filter but an `_id` equality): they are read once at start into the chart store.
  * Heavy registry fields (drift reference statistics, normalization) are left out.
  */
 
@@ -94,9 +96,12 @@ const SUMMARY_CHARS = 280;
 const TOP_FEATURES = 12;
 
 export interface DashboardQueries {
-  symbols(limit: number): Promise<SymbolRow[]>;
-  bars(symbol: string, interval: string, limit: number): Promise<BarRow[]>;
-  predictions(symbol: string, limit: number): Promise<PredictionRow[]>;
+  /**
+   * Every bar and every price prediction, once, at start (feed.ts fills the in-memory chart
+   * store with them): streamed in batches, projected to what the chart shows.
+   */
+  eachBar(onBatch: (bars: Array<BarRow & { symbol: string; interval: string }>) => void): Promise<number>;
+  eachPrediction(onBatch: (predictions: PredictionRow[]) => void): Promise<number>;
   models(limit: number): Promise<{ versions: Document[]; aliases: Document[] }>;
   news(symbol: string | undefined, limit: number): Promise<NewsRow[]>;
   monitoring(limit: number): Promise<{ reports: MonitoringReportView[]; alerts: AlertView[] }>;
@@ -105,29 +110,14 @@ export interface DashboardQueries {
 export function createQueries(db: Db): DashboardQueries {
   const col = (name: string) => db.collection(name);
   return {
-    async symbols(limit) {
-      const docs = await col(COLLECTIONS.latest).find({}).sort({ _id: 1 }).limit(limit).toArray();
-      return docs.map((d) => ({
-        symbol: String(d.symbol ?? d._id),
-        lastClose: typeof d.bar?.close === 'number' ? d.bar.close : null,
-        barTs: typeof d.barTs === 'string' ? d.barTs : null,
-        prediction: d.prediction ? (pick(d.prediction, PREDICTION_FIELDS) as unknown as PredictionRow) : null,
-      }));
+    eachBar(onBatch) {
+      const projection = { _id: 0, symbol: 1, interval: 1, ts: 1, open: 1, high: 1, low: 1, close: 1, volume: 1 };
+      return eachBatch(col(COLLECTIONS.bars).find({}, { projection, batchSize: SNAPSHOT_BATCH }), onBatch as (d: Document[]) => void);
     },
 
-    async bars(symbol, interval, limit) {
-      const docs = await col(COLLECTIONS.bars)
-        .find({ symbol, interval }, { projection: { _id: 0, ts: 1, open: 1, high: 1, low: 1, close: 1, volume: 1 } })
-        .sort({ ts: -1 })
-        .limit(limit)
-        .toArray();
-      return (docs as unknown as BarRow[]).reverse();
-    },
-
-    async predictions(symbol, limit) {
+    eachPrediction(onBatch) {
       const projection = Object.fromEntries([['_id', 0], ...PREDICTION_FIELDS.map((f) => [f, 1])]);
-      const docs = await col(COLLECTIONS.predictions).find({ symbol }, { projection }).sort({ asOf: -1 }).limit(limit).toArray();
-      return (docs as unknown as PredictionRow[]).reverse();
+      return eachBatch(col(COLLECTIONS.predictions).find({}, { projection, batchSize: SNAPSHOT_BATCH }), onBatch as (d: Document[]) => void);
     },
 
     async models(limit) {
@@ -186,11 +176,24 @@ export function createQueries(db: Db): DashboardQueries {
   };
 }
 
-const PREDICTION_FIELDS = ['symbol', 'interval', 'asOf', 'horizon', 'lastClose', 'predictedReturn', 'predictedPrice', 'model', 'latencyMs'] as const;
+const SNAPSHOT_BATCH = 2_000;
 
-function pick(doc: Document, fields: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(fields.filter((f) => doc[f] !== undefined).map((f) => [f, doc[f]]));
+async function eachBatch(cursor: FindCursor<Document>, onBatch: (docs: Document[]) => void): Promise<number> {
+  let batch: Document[] = [];
+  let n = 0;
+  for await (const d of cursor) {
+    batch.push(d);
+    if (batch.length >= SNAPSHOT_BATCH) {
+      onBatch(batch);
+      n += batch.length;
+      batch = [];
+    }
+  }
+  if (batch.length) onBatch(batch);
+  return n + batch.length;
 }
+
+const PREDICTION_FIELDS = ['symbol', 'interval', 'asOf', 'horizon', 'lastClose', 'predictedReturn', 'predictedPrice', 'model', 'latencyMs'] as const;
 
 const ROW_KEYS = new Set(['_id', 'reportId', 'row', 'task', 'evaluatedAtMs', 'scope']);
 

@@ -1,0 +1,71 @@
+import { runConsumer, withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
+import type { ChartStore } from './chart_store.ts';
+import type { DashboardQueries } from './queries.ts';
+
+/**
+ * Keeps the chart store current: one read of the stored bars and price predictions at start
+ * (history, and whatever was written without passing through the topics), then the clean
+ * prices and price predictions topics from their beginning, under a consumer group of this
+ * instance only. Both sources overwrite by natural key, so their overlap is harmless and no bar
+ * written between the read and the consumer's start is missed.
+ */
+export interface ChartFeed {
+  /** Resolves once the stored history is in the store. */
+  loaded: Promise<void>;
+  isLoaded: () => boolean;
+  stop: () => Promise<void>;
+}
+
+export async function startChartFeed(opts: {
+  svc: Pick<ServiceContext<{ KAFKA_TOPIC_PREFIX: string }>, 'kafka' | 'topics' | 'producer' | 'log' | 'metrics' | 'fatal' | 'config'>;
+  queries: DashboardQueries;
+  store: ChartStore;
+  instance: string;
+}): Promise<ChartFeed> {
+  const { svc, queries, store } = opts;
+  let done = false;
+  let stopping = false;
+  const consumer = await runConsumer({
+    kafka: svc.kafka,
+    groupId: `${svc.config.KAFKA_TOPIC_PREFIX}dashboard-${opts.instance}`,
+    topics: svc.topics,
+    subscribe: ['cleanPrices', 'pricePredictions'] as const,
+    // A read-only view: records it cannot decode are the monitor's kind of dead letter (it reads the same topics).
+    stage: 'monitor',
+    dlqTopic: svc.topics.dlqMonitor,
+    producer: svc.producer,
+    log: svc.log,
+    metrics: svc.metrics,
+    fromBeginning: true,
+    lagIntervalMs: 0,
+    onFatal: svc.fatal,
+    handle: async (batch: Consumed<'cleanPrices' | 'pricePredictions'>[]) => {
+      const bars = [];
+      const predictions = [];
+      for (const m of batch) {
+        if (m.topicKey === 'cleanPrices') bars.push((m as Consumed<'cleanPrices'>).envelope.data);
+        else predictions.push((m as Consumed<'pricePredictions'>).envelope.data);
+      }
+      store.addBars(bars);
+      store.addPredictions(predictions);
+    },
+  });
+  const started = Date.now();
+  const loaded = (async () => {
+    const bars = await withDbRetry(() => queries.eachBar((b) => store.addBars(b)), { log: svc.log, isStopping: () => stopping });
+    const predictions = await withDbRetry(() => queries.eachPrediction((p) => store.addPredictions(p)), { log: svc.log, isStopping: () => stopping });
+    done = true;
+    svc.log.info({ storedBars: bars, storedPredictions: predictions, ms: Date.now() - started, inMemory: store.counts }, 'chart history loaded');
+  })();
+  loaded.catch((err: unknown) => {
+    if (!stopping) svc.fatal(err);
+  });
+  return {
+    loaded,
+    isLoaded: () => done,
+    stop: async () => {
+      stopping = true;
+      await consumer.disconnect();
+    },
+  };
+}
