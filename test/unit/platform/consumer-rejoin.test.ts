@@ -23,27 +23,26 @@ const t = suite('platform: consumer rejoins after group and connection errors');
 function protocolError(type: string, message: string, retriable = false): KafkaJSProtocolError {
   return new KafkaJSProtocolError({ type, message, retriable } as unknown as Error);
 }
-/** What runner.commitOffsets throws when the broker answers UNKNOWN_MEMBER_ID: the retrier wraps it. */
-const wrappedUnknownMember = () => {
-  const inner = protocolError('UNKNOWN_MEMBER_ID', 'The coordinator is not aware of this member');
-  return new KafkaJSNonRetriableError(inner, { cause: inner } as never);
-};
+/** How kafkajs's retrier wraps an error it will not retry (its constructor sets `cause`; the typings omit it). */
+const nonRetriable = (inner: Error): Error => Object.assign(new KafkaJSNonRetriableError(inner), { cause: inner });
+/** What runner.commitOffsets throws when the broker answers UNKNOWN_MEMBER_ID. */
+const wrappedUnknownMember = () => nonRetriable(protocolError('UNKNOWN_MEMBER_ID', 'The coordinator is not aware of this member'));
 
 t('rejoinReason: membership, coordinator and connection errors (also wrapped) rejoin; bugs and auth do not', () => {
   assert.is(rejoinReason(wrappedUnknownMember()), 'UNKNOWN_MEMBER_ID');
-  assert.is(rejoinReason(new KafkaJSNonRetriableError(wrappedUnknownMember(), { cause: wrappedUnknownMember() } as never)), 'UNKNOWN_MEMBER_ID');
+  assert.is(rejoinReason(nonRetriable(wrappedUnknownMember())), 'UNKNOWN_MEMBER_ID');
   for (const type of ['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE']) {
     assert.is(rejoinReason(new KafkaJSError(protocolError(type, type))), undefined, 'KafkaJSError copies no type: only the cause chain carries it');
-    assert.is(rejoinReason(new KafkaJSNonRetriableError(protocolError(type, type), { cause: protocolError(type, type) } as never)), type);
+    assert.is(rejoinReason(nonRetriable(protocolError(type, type))), type);
   }
   assert.is(rejoinReason(new KafkaJSConnectionError('Connection error: ECONNREFUSED')), 'KafkaJSConnectionError');
   assert.is(rejoinReason(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 'ECONNRESET');
   const retries = new KafkaJSNumberOfRetriesExceeded(new Error('timeout'), { retryCount: 8, retryTime: 10_000 });
   assert.is(rejoinReason(retries), 'KafkaJSNumberOfRetriesExceeded');
   const bug = new TypeError('x is not a function');
-  assert.is(rejoinReason(new KafkaJSNonRetriableError(bug, { cause: bug } as never)), undefined);
+  assert.is(rejoinReason(nonRetriable(bug)), undefined);
   const auth = protocolError('GROUP_AUTHORIZATION_FAILED', 'Not authorized to access group');
-  assert.is(rejoinReason(new KafkaJSNonRetriableError(auth, { cause: auth } as never)), undefined);
+  assert.is(rejoinReason(nonRetriable(auth)), undefined);
   assert.is(rejoinReason(new Error('boom')), undefined);
   assert.is(rejoinReason(undefined), undefined);
 });
@@ -140,7 +139,7 @@ t('a coordinator error wrapped as non-retriable: the same consumer rejoins, warn
   assert.equal(fake.calls, ['connect', 'subscribe', 'run', 'connect', 'run'], 'connect + run again (the subscription is kept)');
   fake.join();
   // The rejoined consumer crashes again during its join: the next delay is longer.
-  fake.crash(new KafkaJSNonRetriableError(protocolError('REBALANCE_IN_PROGRESS', 'rebalancing'), { cause: protocolError('REBALANCE_IN_PROGRESS', 'rebalancing') } as never), false);
+  fake.crash(nonRetriable(protocolError('REBALANCE_IN_PROGRESS', 'rebalancing')), false);
   await sleep(15);
   assert.is(fake.calls.filter((c) => c === 'run').length, 2, 'not yet: the second delay is 40 ms');
   await sleep(60);
@@ -168,7 +167,7 @@ t('a crash kafkajs restarts itself is a counted warning; a crash no rejoin fixes
   assert.equal(fatal, []);
 
   const bug = new TypeError('handler bug');
-  fake.crash(new KafkaJSNonRetriableError(bug, { cause: bug } as never), false);
+  fake.crash(nonRetriable(bug), false);
   await sleep(40);
   assert.is(fatal.length, 1);
   assert.ok(lines().some((l) => l.code === 'E_CONSUMER_FATAL' && l.level === 50));
@@ -183,7 +182,7 @@ t('a rejoin whose connect fails on a broker outage backs off and tries again; di
   const connect = fake.consumer.connect;
   fake.consumer.connect = async () => {
     fake.calls.push('connect');
-    if (failures-- > 0) throw new KafkaJSNonRetriableError(new KafkaJSConnectionError('Connection error: ECONNREFUSED'), { cause: new KafkaJSConnectionError('ECONNREFUSED') } as never);
+    if (failures-- > 0) throw nonRetriable(new KafkaJSConnectionError('Connection error: ECONNREFUSED'));
   };
   fake.crash(wrappedUnknownMember(), false);
   await sleep(20 + 40 + 80 + 60);

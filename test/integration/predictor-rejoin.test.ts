@@ -1,0 +1,111 @@
+/**
+ * The predictor survives a consumer-group coordinator error in process. The real predictor is
+ * frozen (SIGSTOP) for longer than its session timeout, so the broker evicts it from its groups
+ * while features keep arriving; once it runs again (SIGCONT) its in-flight batch's commit is
+ * refused ("The coordinator is not aware of this member", the error that used to end the
+ * service). The same process must rejoin, warn with E_CONSUMER_REJOIN, and go on predicting:
+ * every feature vector with a full window gets its prediction, and the supervisor never
+ * restarts it.
+ */
+import * as assert from 'uvu/assert';
+import { encode, makeEnvelope, resolveTopics, type FeatureVector, type PricePrediction } from '@stock-mlops/contracts';
+import { ModelStore } from '@stock-mlops/ml/registry/model_store';
+import { suite } from '../harness/index.ts';
+import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
+
+const t = suite('predictor rejoins its consumer groups after being evicted', { timeoutMs: 240_000 });
+const ctx: { stack?: RunningStack; close: Array<() => Promise<void>> } = { close: [] };
+const SESSION_TIMEOUT_MS = 6_000;
+
+t('SIGSTOP past the session timeout, SIGCONT: same pid, recovery warning, no fatal, predictions for every new feature', async () => {
+  const stack = startStack({
+    services: ['predictor'],
+    perService: {
+      predictor: {
+        GRPC_PORT: String(await freePort()),
+        WS_PORT: String(await freePort()),
+        MODEL_POLL_MS: '1000',
+        LOG_LEVEL: 'info',
+        KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      },
+    },
+  });
+  ctx.stack = stack;
+  const topics = resolveTopics(stack.prefix);
+  const mongo = await mongoClient();
+  ctx.close.push(() => mongo.close());
+  const kafka = kafkaClient('rejoin-test');
+  const producer = kafka.producer();
+  await producer.connect();
+  ctx.close.push(() => producer.disconnect());
+  const admin = kafka.admin();
+  await admin.connect();
+  ctx.close.push(() => admin.disconnect());
+  const send = (vectors: FeatureVector[]) =>
+    producer.send({ topic: topics.features, messages: vectors.map((fv) => encode('features', makeEnvelope('features', { data: fv, source: 'test', idParts: [fv.symbol, fv.ts] }))) });
+  try {
+    await promote(new ModelStore(mongo.db(stack.db)), 'price', await (await randomPriceModel(11)).serialize());
+    await waitFor('the predictor to listen', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
+    const out = await collect([topics.pricePredictions], 'rejoin-out');
+    ctx.close.push(() => out.stop());
+    const predictedAsOf = () => new Set(out.messages.map((m) => (JSON.parse(m.m.value!.toString()) as { data: PricePrediction }).data.asOf));
+    const series = featureSeries('AAA', 30, 5);
+    const expectAll = async (upTo: number, what: string) => {
+      const want = series.slice(LOOKBACK - 1, upTo).map((f) => f.ts);
+      await waitFor(what, () => want.every((ts) => predictedAsOf().has(ts)), 90_000, 200);
+    };
+
+    await send(series.slice(0, 12));
+    await expectAll(12, 'predictions before the pause');
+    const pid = stack.sup.pid('predictor')!;
+    assert.ok(pid > 0);
+
+    // Frozen: no heartbeats. Features arrive meanwhile, so the predictor resumes inside a batch.
+    process.kill(pid, 'SIGSTOP');
+    let stopped = true;
+    ctx.close.push(async () => {
+      if (stopped) process.kill(pid, 'SIGCONT');
+    });
+    await send(series.slice(12, 20));
+    const group = `${stack.prefix}predictor`;
+    await waitFor(
+      'the broker to evict the frozen predictor from its group',
+      async () => {
+        const [g] = (await admin.describeGroups([group])).groups;
+        return g !== undefined && g.members.length === 0;
+      },
+      SESSION_TIMEOUT_MS * 5,
+      500,
+    );
+    process.kill(pid, 'SIGCONT');
+    stopped = false;
+
+    await expectAll(20, 'predictions of the features sent during the pause');
+    await send(series.slice(20));
+    await expectAll(30, 'predictions of the features sent after the pause');
+
+    assert.is(stack.sup.pid('predictor'), pid, 'the same process serves: no restart');
+    assert.not.ok(stack.logs.some((l) => l.includes('[supervisor] predictor exited')), 'the supervisor saw no exit');
+    assert.not.ok(stack.logs.some((l) => l.includes('"level":"fatal"') || l.includes('E_CONSUMER_FATAL')), 'nothing fatal was logged');
+    const rejoins = stack.logs.filter((l) => l.includes('"code":"E_CONSUMER_REJOIN"'));
+    assert.ok(rejoins.length > 0, 'the recovery is logged as a warning with its code');
+    assert.ok(rejoins.every((l) => l.includes('"level":"warn"')));
+    assert.ok(
+      rejoins.some((l) => l.includes(`"groupId":"${group}"`) && l.includes('"reason":"UNKNOWN_MEMBER_ID"')),
+      'the features consumer was refused as an unknown member and rejoined',
+    );
+    assert.ok(stack.logs.some((l) => l.includes('consumer rejoined its group') && l.includes(group)));
+  } catch (err) {
+    dumpLogs(stack, 120);
+    throw err;
+  }
+});
+
+t.after(async () => {
+  for (const f of ctx.close.reverse()) await f().catch(() => {});
+  await ctx.stack?.stop();
+  exitWhenDone();
+});
+
+t.run();
