@@ -1,7 +1,7 @@
 /**
  * Benchmark conventions. Each `bench/<area>.bench.ts` default-exports a function that measures
  * its figures AND their baselines in the same run (these machines are noisy: only same-run
- * ratios mean something) and returns a markdown section. `npm run bench` runs them all and
+ * ratios mean something) and returns a markdown section (or several, each merged by its title). `npm run bench` runs them all and
  * writes docs/benchmarks.md. Benchmarks never run inside `npm test`.
  */
 export interface BenchContext {
@@ -18,7 +18,7 @@ export interface BenchSection {
   markdown: string;
 }
 
-export type Bench = (ctx: BenchContext) => Promise<BenchSection>;
+export type Bench = (ctx: BenchContext) => Promise<BenchSection | BenchSection[]>;
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,4 +54,17 @@ export async function dropRun(kafka: import('kafkajs').Kafka, topics: Record<str
   await mongo.connect();
   await mongo.db(db).dropDatabase().catch(() => {});
   await mongo.close();
+}
+
+/** A TCP port free right now on 127.0.0.1 (for a child process's listener). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

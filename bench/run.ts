@@ -24,9 +24,9 @@ try {
     console.log(`▶ ${f}`);
     const mod = (await import(pathToFileURL(path.join(import.meta.dirname, f)).href)) as { default: Bench };
     const t0 = Date.now();
-    const section = await mod.default({ env: infra.env, repeats: Number(process.env.BENCH_REPEATS ?? 3), log: (m) => console.log(`  ${m}`) });
+    const out = await mod.default({ env: infra.env, repeats: Number(process.env.BENCH_REPEATS ?? 3), log: (m) => console.log(`  ${m}`) });
     console.log(`  done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    sections.push(section);
+    sections.push(...(Array.isArray(out) ? out : [out]));
   }
 } finally {
   if (infra.started && process.env.KEEP_INFRA !== '1') infraDown();
