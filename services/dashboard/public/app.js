@@ -121,9 +121,12 @@ async function loadBars(symbol) {
 }
 
 let barsTimer;
+/** Reload the bars a second after a prediction newer than the last bar (at most once a second: a steady stream must not postpone it forever). */
 function scheduleBars() {
-  clearTimeout(barsTimer);
-  barsTimer = setTimeout(() => state.selected && loadBars(state.selected), 1_000);
+  barsTimer ??= setTimeout(() => {
+    barsTimer = undefined;
+    if (state.selected) void loadBars(state.selected);
+  }, 1_000);
 }
 
 /**
