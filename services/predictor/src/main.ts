@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import client from 'prom-client';
 import { makeEnvelope, encode, TRACE_HEADER } from '@stock-mlops/contracts';
 import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
-import { COLLECTIONS, LatestStateStore } from '@stock-mlops/load';
+import { LatestStateStore } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
@@ -20,7 +20,8 @@ import { PredictorEnv, PREDICTOR_VERSION, readTls } from './config.ts';
 import { PredictorCore } from './core.ts';
 import { createPriceInference } from './inference.ts';
 import { startGrpcServer } from './grpc_server.ts';
-import { fromCheckpointDoc, HistoryCheckpoint, toCheckpointDoc, type CheckpointDoc } from './history_checkpoint.ts';
+import { HistoryCheckpoint } from './history_checkpoint.ts';
+import { mongoCheckpointStore } from './checkpoint_store.ts';
 import { ModelCatalog, PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } from './model_loader.ts';
 import { startWsServer } from './ws_server.ts';
 
@@ -72,33 +73,16 @@ svc.setReady('model', false);
 // kept the predictor from listening for minutes on a database that earlier runs had filled).
 const latestStore = new LatestStateStore(db);
 for (const prediction of await withDbRetry(() => latestStore.allPredictions(), { log })) core.onPrediction(prediction);
-// Gap-free windows after a restart or a rebalance: see history_checkpoint.ts.
-const checkpoints = db.collection<CheckpointDoc>(COLLECTIONS.predictorHistory);
+// Gap-free windows after a restart or a rebalance: see history_checkpoint.ts. The checkpoints are
+// the whole history there is: a symbol without one (a first start, or a database written by a
+// version that kept no checkpoints) fills its window from the stream.
+const checkpointStore = mongoCheckpointStore(db);
 const checkpoint = new HistoryCheckpoint({
   history: core.history,
   keep: () => Math.max(config.PREDICT_HISTORY_KEEP, core.serving?.spec.lookback ?? 1),
-  source: {
-    load: async (symbols) => {
-      // One _id lookup per symbol (FerretDB answers `_id` equality without scanning other documents' content).
-      const docs = await Promise.all(symbols.map((s) => checkpoints.findOne({ _id: s })));
-      return new Map(docs.filter((d): d is CheckpointDoc => d !== null).map((d) => [d.symbol, fromCheckpointDoc(d)]));
-    },
-    save: async (entries) => {
-      if (entries.length === 0) return;
-      await checkpoints.bulkWrite(
-        entries.map((e) => ({ replaceOne: { filter: { _id: e.symbol }, replacement: toCheckpointDoc(e.symbol, e.vectors), upsert: true } })),
-        { ordered: false },
-      );
-    },
-  },
+  source: checkpointStore,
 });
-// The checkpoints are the whole history there is: a symbol without one (a first start, or a database
-// written by a version that kept no checkpoints) fills its window from the stream.
-await withDbRetry(async () => {
-  for (const vectors of (await checkpoints.find({}).toArray()).map(fromCheckpointDoc)) {
-    if (vectors.length > 0) core.history.replace(vectors[0]!.symbol, vectors);
-  }
-}, { log });
+for (const vectors of await withDbRetry(() => checkpointStore.loadAll(), { log })) core.history.replace(vectors[0]!.symbol, vectors);
 
 const grpc = await startGrpcServer({
   host: config.GRPC_HOST,

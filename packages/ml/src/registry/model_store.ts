@@ -1,4 +1,4 @@
-import { Binary, type Collection, type Db } from 'mongodb';
+import { Binary, type Collection, type Db, type Filter } from 'mongodb';
 
 /**
  * Model registry on MongoDB (FerretDB-compatible: no transactions, no GridFS).
@@ -64,6 +64,9 @@ interface DetailsDoc {
   data: Binary;
   createdAt: number;
 }
+
+/** The `_id` of a version document: `name:version`. */
+export const versionId = (name: string, version: number): string => `${name}:${version}`;
 
 interface ArtifactChunk {
   _id: string;
@@ -162,13 +165,17 @@ export class ModelStore {
       createdAt: new Date().toISOString(),
       artifactBytes: jsonBytes.length + weightBytes.length,
     };
-    await this.versions.insertOne({ ...doc });
+    // `_id` = name:version, so reading one version is an `_id` lookup on every backend.
+    await this.versions.insertOne({ ...doc, _id: versionId(input.name, version) } as unknown as ModelVersion);
     return { ...doc, reference, normalization };
   }
 
   /** One version with its normalization and drift reference. */
   async get(name: string, version: number): Promise<ModelVersion> {
-    const doc = await this.versions.findOne({ name, version }, { projection: { _id: 0 } });
+    const doc =
+      (await this.versions.findOne({ _id: versionId(name, version) } as unknown as Filter<ModelVersion>, { projection: { _id: 0 } })) ??
+      // Versions registered before `_id` was name:version.
+      (await this.versions.findOne({ name, version }, { projection: { _id: 0 } }));
     if (!doc) throw new RegistryError('E_MODEL_NOT_FOUND', `model ${name}@${version} not found`);
     const d = await this.details.findOne({ _id: `${name}:${version}` });
     if (!d) return doc; // registered before details were split out: the fields are inline
@@ -225,7 +232,8 @@ export class ModelStore {
   }
 
   async setStatus(name: string, version: number, status: ModelStatus, reason: string): Promise<void> {
-    await this.versions.updateOne({ name, version }, { $set: { status, statusReason: reason } });
+    const r = await this.versions.updateOne({ _id: versionId(name, version) } as unknown as Filter<ModelVersion>, { $set: { status, statusReason: reason } });
+    if (r.matchedCount === 0) await this.versions.updateOne({ name, version }, { $set: { status, statusReason: reason } });
   }
 
   /** Point `alias` at `version`, remembering the previous holder for rollback. */
