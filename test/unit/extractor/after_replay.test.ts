@@ -9,6 +9,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '@stock-mlops/platform';
 import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
+import type { PriceProvider } from '@stock-mlops/extract/provider';
 import { suite } from '../../harness/index.ts';
 import { planContinuation } from '../../../services/extractor/src/after_replay.ts';
 import type { TaskState, TaskStateStore } from '../../../services/extractor/src/extract_loop.ts';
@@ -68,9 +69,9 @@ t('synthetic: one paced task per replayed symbol, idle until the replay reached 
   await store.set('csv-replay', 'MSFT', { cursor: '2017-09-01T00:00:00.000Z' });
   assert.is(await msft.ready(), true);
   assert.is(await tasks[1]!.ready(), false, 'SPY not replayed at all');
-  const first = await msft.provider.fetchSince({ symbol: 'MSFT' });
+  const first = await (msft.provider as PriceProvider).fetchSince({ symbol: 'MSFT' });
   assert.is(first.items.length, 1, 'one bar per run');
-  assert.equal([first.items[0]!.data.ts, (first.items[0]!.data as { synthetic?: boolean }).synthetic], ['2017-09-04T00:00:00.000Z', true]);
+  assert.equal([first.items[0]!.data.ts, first.items[0]!.data.synthetic], ['2017-09-04T00:00:00.000Z', true]);
 });
 
 t('live-or-synthetic: offline → synthetic; online → live; a symbol keeps the source it already has', async () => {
