@@ -115,7 +115,9 @@ t('a regime change is detected, retrained, promoted, served and monitored withou
   const env: Partial<Record<ServiceName, NodeJS.ProcessEnv>> = {
     extractor: extractorEnv(),
     trainer: {
-      // Train only once every phase-1 bar has its features (the first WARMUP_BARS − 1 have none).
+      // v1 from the stream, not from the bundled CSV files: train only once every phase-1 bar has
+      // its features stored (the first WARMUP_BARS − 1 have none).
+      TRAIN_BOOTSTRAP_DATA: '',
       TRAIN_MIN_FEATURE_ROWS: String(phase1.length - (WARMUP_BARS - 1)),
       TRAIN_SETTLE_MS: '3000',
       TRAIN_OVERRIDES: 'model.epochs=3,model.arch=mlp,gate.baselineMargin=-1,gate.productionMargin=-1',

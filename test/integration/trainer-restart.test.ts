@@ -1,48 +1,26 @@
 /**
  * The trainer service as a real process: at start it trains the sentiment model (none exists)
- * and, once features settled, the price model; SIGKILLed in the middle of the price training,
+ * and the first price model from a bootstrap CSV file (TRAIN_BOOTSTRAP_DATA); SIGKILLed in the middle of the price training,
  * it is restarted by the supervisor, takes the dead run over and re-runs it — the registry never
  * holds a half-registered version. A retrain_requested monitor event triggers another training.
  */
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
-import { COLLECTIONS } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import type { TrainingRun } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
-import { featureRowsFromBars, parsePriceCsv, PRICE_FEATURE_SCHEMA } from '@stock-mlops/ml/training/price_csv';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('trainer service: start-up training, SIGKILL mid-training, retrain request', { timeoutMs: 300_000 });
 const ctx: { stack?: RunningStack; mongo?: MongoClient; tmp: string } = { tmp: mkdtempSync(path.join(tmpdir(), 'trainer-restart-')) };
-
-/** MSFT feature vectors as the loader stores them (the transformer's published schema). */
-function featureDocs() {
-  const { bars } = parsePriceCsv(readFileSync(path.join(ROOT, 'data/prices/MSFT.csv'), 'utf8'), 'MSFT');
-  return featureRowsFromBars(bars).rows.map((r) => {
-    const ts = new Date(r.ts).toISOString();
-    return {
-      _id: `MSFT|1d|${ts}`,
-      eventId: `test-${ts}`,
-      symbol: 'MSFT',
-      interval: '1d',
-      ts,
-      close: r.close,
-      schemaVersion: PRICE_FEATURE_SCHEMA.version,
-      schemaHash: PRICE_FEATURE_SCHEMA.hash,
-      names: [...PRICE_FEATURE_SCHEMA.names],
-      values: [...r.vector],
-    };
-  });
-}
 
 const logged = (stack: RunningStack, pattern: RegExp) => stack.logs.filter((l) => pattern.test(l));
 
@@ -56,8 +34,7 @@ t('SIGKILL mid-training: the run is taken over and re-run, nothing half-register
     services: ['trainer'],
     perService: {
       trainer: {
-        TRAIN_MIN_FEATURE_ROWS: '500',
-        TRAIN_SETTLE_MS: '1000',
+        TRAIN_BOOTSTRAP_DATA: path.join(ROOT, 'data/prices/MSFT.csv'),
         // Slow enough to be killed in the middle: 40 LSTM epochs without early stopping.
         TRAIN_OVERRIDES: 'model.arch=lstm,model.lookback=20,model.hidden=32,model.epochs=40,model.patience=40',
         TRAIN_SENTIMENT_DATA: sentimentCsv,
@@ -72,8 +49,6 @@ t('SIGKILL mid-training: the run is taken over and re-run, nothing half-register
   const store = new ModelStore(db);
   const runs = db.collection<TrainingRun>('training_runs');
   try {
-    await db.collection(COLLECTIONS.features).insertMany(featureDocs() as never[]);
-
     // Kill the trainer once the price model has trained two epochs.
     await waitFor('price epoch 2', () => logged(stack, /"model":"price".*"epoch":[2-9]/).length > 0, 180_000, 100);
     const pid = stack.sup.pid('trainer');

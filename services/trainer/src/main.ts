@@ -3,7 +3,9 @@
  * configured CSV, evaluates each against naive baselines and the production model, registers the
  * version and promotes it only through the gate; publishes model events.
  *
- * Triggers: at start (price once enough features settled, sentiment when no model exists), on a
+ * Triggers: at start (when no production model exists: price from the bundled CSV files in
+ * process — TRAIN_BOOTSTRAP_DATA, see bootstrap.ts — or, with that empty, once the loader stored
+ * enough features; sentiment from its CSV), on a
  * schedule (TRAIN_INTERVAL_MS, TRAIN_SENTIMENT_INTERVAL_MS), on a `retrain_requested` monitor
  * event (also published by `npm run models -- retrain`). One training at a time per model, across
  * processes (a lease in MongoDB shared with the `npm run train` CLI). A run whose process died is
@@ -11,22 +13,29 @@
  * the version document, orphans are swept, a version registered but never gated is rejected).
  */
 import path from 'node:path';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { encode, makeEnvelope, type ModelEvent } from '@stock-mlops/contracts';
 import { envBool, REPO_ROOT, runConsumer, startService, withDbRetry } from '@stock-mlops/platform';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
+import { DEFAULT_SENTIMENT_CONFIG } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 import { ModelStore, type ModelTask } from '@stock-mlops/ml/registry/model_store';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
-import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
+import { loadPriceTrainConfig, loadSentimentTrainConfig, type PriceTrainConfig } from '@stock-mlops/ml/training/config';
+import { EpochClock, epochMessage } from '@stock-mlops/ml/training/progress';
+import { bootstrapFiles, storedFeatureRows, waitForSettledRows } from './bootstrap.ts';
 import { currentGitSha, eventsOf, reclaimRun, runPriceJob, runSentimentJob, TrainingAbortedError, type JobContext } from './jobs.ts';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 const Env = z.object({
   TRAIN_ON_START: envBool.default(true),
+  /** Files or directories (comma-separated) the first price model is trained from; empty: wait for the stream's features. */
+  TRAIN_BOOTSTRAP_DATA: z.string().default(path.join(REPO_ROOT, 'data/prices')),
+  /** Config of that first training (TRAIN_OVERRIDES apply on top); empty: TRAIN_CONFIG. */
+  TRAIN_BOOTSTRAP_CONFIG: z.string().default(path.join(REPO_ROOT, 'config/training/price-bootstrap.json')),
   TRAIN_MIN_FEATURE_ROWS: z.coerce.number().int().min(1).default(300),
   TRAIN_SETTLE_MS: z.coerce.number().int().min(0).default(5_000),
   TRAIN_INTERVAL_MS: z.coerce.number().int().min(0).default(0),
@@ -50,13 +59,22 @@ await withDbRetry(() => Promise.all([store.ensureIndexes(), runs.ensureIndexes()
 const swept = await withDbRetry(() => store.sweepOrphans(), { log });
 if (swept) log.warn({ chunks: swept }, 'removed artifacts of a registration that never completed');
 const priceCfg = loadPriceTrainConfig(config.TRAIN_CONFIG, list(config.TRAIN_OVERRIDES));
+const bootstrap = config.TRAIN_BOOTSTRAP_DATA.trim()
+  ? { files: bootstrapFiles(config.TRAIN_BOOTSTRAP_DATA, REPO_ROOT), cfg: loadPriceTrainConfig(config.TRAIN_BOOTSTRAP_CONFIG || config.TRAIN_CONFIG, list(config.TRAIN_OVERRIDES)) }
+  : undefined;
 const sentimentCfg = loadSentimentTrainConfig(config.TRAIN_SENTIMENT_CONFIG || undefined, list(config.TRAIN_SENTIMENT_OVERRIDES));
 const sentimentFiles = list(config.TRAIN_SENTIMENT_DATA);
 const { tf, backend } = await initTf();
 const ctx: JobContext = { tf, db, store, runs, log, gitSha: currentGitSha(), lockWaitMs: config.TRAIN_LOCK_WAIT_MS };
-log.info({ backend, arch: priceCfg.model.arch, pooling: priceCfg.data.pooling, sentimentFiles, gitSha: ctx.gitSha }, 'trainer ready');
+log.info({ backend, arch: priceCfg.model.arch, pooling: priceCfg.data.pooling, bootstrapFiles: bootstrap?.files ?? [], sentimentFiles, gitSha: ctx.gitSha }, 'trainer ready');
 
 const trainings = new Counter({ name: 'stockmlops_trainings_total', help: 'Training runs by task and outcome (promoted, rejected, failed)', labelNames: ['task', 'outcome'] as const, registers: [metrics.registry] });
+const progress = {
+  active: new Gauge({ name: 'stockmlops_training_active', help: 'A training of this task is running (1) or not (0)', labelNames: ['task'] as const, registers: [metrics.registry] }),
+  epoch: new Gauge({ name: 'stockmlops_training_epoch', help: 'Last finished epoch of the running training (0 while its data loads)', labelNames: ['task'] as const, registers: [metrics.registry] }),
+  epochs: new Gauge({ name: 'stockmlops_training_epochs', help: 'Epochs planned for the running training (early stopping may end it sooner)', labelNames: ['task'] as const, registers: [metrics.registry] }),
+  eta: new Gauge({ name: 'stockmlops_training_eta_seconds', help: 'Estimated seconds until the running training reaches its last planned epoch', labelNames: ['task'] as const, registers: [metrics.registry] }),
+};
 const trainingSeconds = new Histogram({ name: 'stockmlops_training_seconds', help: 'Wall time of a training run (load, train, evaluate, register)', labelNames: ['task'] as const, buckets: [5, 15, 30, 60, 120, 300, 600, 1800], registers: [metrics.registry] });
 
 async function publish(events: ModelEvent[]): Promise<void> {
@@ -71,29 +89,56 @@ function checkStopping(): void {
   if (shutdown.isStopping) throw new TrainingAbortedError();
 }
 
-async function train(task: ModelTask, reason: string): Promise<void> {
+/** Price data for one run: the bootstrap CSV files and config, or (default) the stored stream. */
+interface PriceSource {
+  cfg: PriceTrainConfig;
+  files: string[];
+}
+
+/** Epoch n/m with an ETA, as an info log line and as the stockmlops_training_* gauges. */
+function epochReporter(task: ModelTask, epochs: number): (fields: Record<string, unknown>, epoch: number, seconds: number) => void {
+  const clock = new EpochClock(epochs);
+  progress.epochs.set({ task }, epochs);
+  return (fields, epoch, seconds) => {
+    const p = clock.tick(epoch, seconds * 1000);
+    progress.epoch.set({ task }, p.epoch);
+    progress.eta.set({ task }, Math.round(p.etaMs / 1000));
+    log.info({ ...fields, epoch: p.epoch, epochs: p.epochs, etaSeconds: Math.round(p.etaMs / 1000) }, epochMessage(p));
+    checkStopping();
+  };
+}
+
+async function train(task: ModelTask, reason: string, source?: PriceSource): Promise<void> {
   const t0 = Date.now();
-  const results =
-    task === 'price'
-      ? await runPriceJob(ctx, {
+  progress.active.set({ task }, 1);
+  progress.epoch.set({ task }, 0);
+  progress.eta.set({ task }, 0);
+  const cfg = source?.cfg ?? priceCfg;
+  let results;
+  try {
+    if (task === 'price') {
+      const report = epochReporter(task, cfg.model.epochs);
+      results = await runPriceJob(ctx, {
+        reason,
+        cfg,
+        ...(source ? { files: source.files } : {}),
+        onEpoch: (model, e) => report({ model, loss: e.loss, valLoss: e.valLoss }, e.epoch, e.seconds),
+      });
+    } else {
+      const report = epochReporter(task, sentimentCfg.model.epochs ?? DEFAULT_SENTIMENT_CONFIG.epochs);
+      results = [
+        await runSentimentJob(ctx, {
           reason,
-          cfg: priceCfg,
-          onEpoch: (model, e) => {
-            log.info({ model, epoch: e.epoch, loss: e.loss, valLoss: e.valLoss }, 'epoch');
-            checkStopping();
-          },
-        })
-      : [
-          await runSentimentJob(ctx, {
-            reason,
-            cfg: sentimentCfg,
-            files: sentimentFiles,
-            onEpoch: (e) => {
-              log.info({ model: SENTIMENT_MODEL, member: e.member, kind: e.kind, epoch: e.epoch, loss: e.loss, valLoss: e.valLoss, valMacroF1: e.valMacroF1 }, 'epoch');
-              checkStopping();
-            },
-          }),
-        ];
+          cfg: sentimentCfg,
+          files: sentimentFiles,
+          onEpoch: (e) => report({ model: SENTIMENT_MODEL, member: e.member, kind: e.kind, loss: e.loss, valLoss: e.valLoss, valMacroF1: e.valMacroF1 }, e.epoch, e.seconds),
+        }),
+      ];
+    }
+  } finally {
+    progress.active.set({ task }, 0);
+    progress.eta.set({ task }, 0);
+  }
   await publish(eventsOf(results));
   trainingSeconds.observe({ task }, (Date.now() - t0) / 1000);
   for (const r of results) {
@@ -106,7 +151,7 @@ async function train(task: ModelTask, reason: string): Promise<void> {
 const running = new Map<ModelTask, Promise<void>>();
 const pending = new Map<ModelTask, string>();
 
-function requestTraining(task: ModelTask, reason: string): Promise<void> {
+function requestTraining(task: ModelTask, reason: string, source?: PriceSource): Promise<void> {
   const current = running.get(task);
   if (current) {
     if (!pending.has(task)) pending.set(task, reason);
@@ -114,7 +159,7 @@ function requestTraining(task: ModelTask, reason: string): Promise<void> {
   }
   const run = (async () => {
     try {
-      await train(task, reason);
+      await train(task, reason, source);
     } catch (err) {
       if (err instanceof TrainingAbortedError) {
         log.warn({ task, reason }, 'training stopped by the shutdown; it is re-run at the next start');
@@ -157,7 +202,9 @@ async function handleAbandoned(): Promise<void> {
     if (running.has(run.task) && run.status === 'running') continue; // our own queue will take the lease over
     log.warn({ runId: run._id, model: run.model, reason: run.reason, startedAt: run.startedAt }, 'found a training run whose process stopped; re-running it');
     if (run.status === 'abandoned') await runs.markResolved(run._id, `${runs.owner}: re-run queued`);
-    void requestTraining(run.task, `re-run of abandoned run ${run._id}: ${run.reason}`.slice(0, 2000));
+    // Before the first price model exists, a re-run trains from the bootstrap files as the start-up run did.
+    const noPriceModel = run.task === 'price' && bootstrap && !(await withDbRetry(() => store.getAlias(PRICE_MODEL, 'production'), { log }));
+    void requestTraining(run.task, `re-run of abandoned run ${run._id}: ${run.reason}`.slice(0, 2000), noPriceModel ? bootstrap : undefined);
   }
 }
 await handleAbandoned();
@@ -170,30 +217,42 @@ if (config.TRAIN_SENTIMENT_ON_START && !running.has('sentiment')) {
   else void requestTraining('sentiment', `initial sentiment training on ${sentimentFiles.map((f) => path.basename(f)).join(', ')}`);
 }
 
-// Initial price training once enough features have arrived and stopped changing.
-if (config.TRAIN_ON_START) {
-  void (async () => {
-    let last = -1;
-    let stableSince = Date.now();
-    while (!shutdown.isStopping) {
-      if (running.has('price')) return;
-      const alias = await withDbRetry(() => store.getAlias(PRICE_MODEL, 'production'), { log });
-      if (alias) {
-        log.info({ version: alias.version }, 'a production model exists; skipping the initial training');
-        return;
-      }
-      const n = await withDbRetry(() => db.collection(COLLECTIONS.features).estimatedDocumentCount(), { log });
-      if (n !== last) {
-        last = n;
-        stableSince = Date.now();
-      } else if (n >= config.TRAIN_MIN_FEATURE_ROWS && Date.now() - stableSince >= config.TRAIN_SETTLE_MS) {
-        await requestTraining('price', `initial training on ${n} feature rows`);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-  })();
+/**
+ * The first price model. With TRAIN_BOOTSTRAP_DATA (default: the bundled data/prices files) it is
+ * trained at once, in process, from those files; with it empty, once the loader has stored
+ * TRAIN_MIN_FEATURE_ROWS feature vectors and stopped for TRAIN_SETTLE_MS (read from the loader's
+ * committed Kafka offsets, one query a second, never a count of a MongoDB collection). Later
+ * trainings (schedule, retrain requests) read the stored stream.
+ */
+async function initialPriceTraining(): Promise<void> {
+  if (running.has('price')) return;
+  const alias = await withDbRetry(() => store.getAlias(PRICE_MODEL, 'production'), { log });
+  if (alias) {
+    log.info({ version: alias.version }, 'a production model exists; skipping the initial training');
+    return;
+  }
+  if (bootstrap) {
+    const names = bootstrap.files.map((f) => path.basename(f)).join(', ');
+    await requestTraining('price', `initial training on the bundled CSV files ${names}`.slice(0, 2000), bootstrap);
+    return;
+  }
+  const admin = kafka.admin();
+  await admin.connect();
+  shutdown.add('initial-training-admin', () => admin.disconnect());
+  try {
+    log.info({ minRows: config.TRAIN_MIN_FEATURE_ROWS, settleMs: config.TRAIN_SETTLE_MS }, 'waiting for the stream\'s features (TRAIN_BOOTSTRAP_DATA is empty)');
+    const n = await waitForSettledRows({
+      count: () => storedFeatureRows(admin, `${config.KAFKA_TOPIC_PREFIX}loader`, topics.features),
+      minRows: config.TRAIN_MIN_FEATURE_ROWS,
+      settleMs: config.TRAIN_SETTLE_MS,
+      stopped: () => shutdown.isStopping || running.has('price'),
+    });
+    if (n !== undefined) await requestTraining('price', `initial training on ${n} stored feature rows`);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }
+if (config.TRAIN_ON_START) void initialPriceTraining().catch((err) => log.error({ err }, 'initial price training could not start'));
 for (const [task, every] of [['price', config.TRAIN_INTERVAL_MS], ['sentiment', config.TRAIN_SENTIMENT_INTERVAL_MS]] as const) {
   if (every <= 0) continue;
   const timer = setInterval(() => void requestTraining(task, 'schedule'), every);

@@ -56,6 +56,8 @@ export interface EpochLog {
   epoch: number;
   loss: number;
   valLoss: number;
+  /** Wall time of the epoch (fit + validation loss). */
+  seconds: number;
 }
 
 export class PriceModelError extends Error {
@@ -179,6 +181,7 @@ export class PriceModel {
     best = baseVal;
     try {
       for (let epoch = 1; epoch <= config.epochs; epoch++) {
+        const epochStart = performance.now();
         const order = seededPermutation(data.trainX.length, config.seed + epoch);
         const idx = tf.tensor1d(order, 'int32');
         const xs = tf.gather(xTrain, idx);
@@ -187,7 +190,7 @@ export class PriceModel {
         tf.dispose([idx, xs, yb]);
         const loss = Number(h.history.loss?.[0] ?? Number.NaN);
         const valLoss = PriceModel.mse(tf, pm.model, xVal, yVal);
-        const log = { epoch, loss, valLoss };
+        const log = { epoch, loss, valLoss, seconds: (performance.now() - epochStart) / 1000 };
         history.push(log);
         onEpoch?.(log);
         if (valLoss < best - 1e-9) {
