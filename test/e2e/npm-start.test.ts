@@ -11,10 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { suite } from '../harness/index.ts';
+import { checkDashboard } from '../support/dashboard-checks.ts';
 import { freePort, requireInfra, uniqueId, waitFor } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const t = suite('npm start', { timeoutMs: 360_000 });
+const t = suite('npm start', { timeoutMs: 480_000 });
 
 /** PIDs of processes whose environment carries `marker` (Linux /proc). */
 function processesWith(marker: string): number[] {
@@ -50,6 +51,9 @@ t('starts everything, prints the URLs, streams predictions, and SIGINT leaves no
       EXTRACT_REPLAY_PATH: dir,
       // The ops ports of `npm start` are fixed; this test only needs the printed URLs.
       TRAIN_OVERRIDES: 'model.epochs=4,model.arch=mlp,gate.baselineMargin=-1',
+      // A stream that keeps flowing after the replay, for the dashboard checks.
+      EXTRACT_AFTER_REPLAY: 'synthetic',
+      EXTRACT_AFTER_REPLAY_INTERVAL: '500ms',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,6 +81,12 @@ t('starts everything, prints the URLs, streams predictions, and SIGINT leaves no
       ws.on('error', reject);
     });
     assert.ok(frame.type === 'prediction' || frame.type === 'snapshot');
+    // The dashboard shows what the stream carries (test/support/dashboard-checks.ts).
+    const dashboardUrl = /Dashboard:\s+(http:\/\/\S+)/.exec(out)?.[1];
+    assert.ok(dashboardUrl, 'the printed dashboard URL');
+    console.log(`  dashboard: ${dashboardUrl}`);
+    const seen = await checkDashboard({ dashboardUrl, wsUrl: wsUrl!, minFrames: 10, timeoutMs: 90_000 });
+    console.log(`  dashboard checks: ${JSON.stringify(seen)}`);
     assert.ok(processesWith(marker).length >= 5, 'the services run as separate processes');
   } catch (err) {
     console.error(out.split('\n').slice(-60).join('\n'));
