@@ -418,7 +418,8 @@ const GRPC: GrpcCase[] = [
   { what: 'PredictBatch: empty batch', status: S.INVALID_ARGUMENT, call: (c) => c.domain('PredictBatch', { requests: [] }) },
   { what: 'PredictBatch: 1,025 requests (over the limit)', status: S.INVALID_ARGUMENT, call: (c) => c.domain('PredictBatch', { requests: Array.from({ length: 1025 }, () => ({ symbol: 'AAA' })) }) },
   { what: 'PredictBatch: one bad request among good ones', status: S.INVALID_ARGUMENT, call: (c) => c.domain('PredictBatch', { requests: [{ symbol: 'AAA' }, { symbol: 'AAA', features: [Number.NaN, 0, 0, 0] }, { symbol: 'AAA' }] }) },
-  { what: 'PredictBatch: an unknown symbol', status: S.NOT_FOUND, call: (c) => c.domain('PredictBatch', { requests: [{ symbol: 'AAA' }, { symbol: 'NOSUCH' }] }) },
+  // The call answers; the unknown item carries the status Predict would give it.
+  { what: 'PredictBatch: an unknown symbol (its item gets NOT_FOUND)', status: S.NOT_FOUND, call: (c) => c.domain<{ responses: Array<{ error?: { status: string } }> }>('PredictBatch', { requests: [{ symbol: 'AAA' }, { symbol: 'NOSUCH' }] }).then((r) => Promise.reject({ code: S[r.responses[1]?.error?.status as keyof typeof S] })) },
   { what: 'ModelInfer: INT32 instead of FP32', status: S.INVALID_ARGUMENT, call: infer({ datatype: 'INT32', contents: { intContents: window() } }) },
   { what: 'ModelInfer: rank 2 shape', status: S.INVALID_ARGUMENT, call: infer({ shape: [1, LOOKBACK * N_FEATURES], contents: { fp32Contents: window() } }) },
   { what: 'ModelInfer: wrong lookback dimension', status: S.INVALID_ARGUMENT, call: infer({ shape: [1, LOOKBACK + 1, N_FEATURES], contents: { fp32Contents: window(LOOKBACK + 1) } }) },

@@ -177,7 +177,7 @@ t('domain API: Predict by symbol or explicit features, PredictBatch, StreamPredi
   assert.is(await statusOf(domain('Predict', { symbol: '' })), grpc.status.INVALID_ARGUMENT);
   assert.is(await statusOf(domain('Predict', { symbol: 'AAA', features: [1, 2] })), grpc.status.INVALID_ARGUMENT, 'wrong feature count');
   assert.is(await statusOf(domain('PredictBatch', { requests: [] })), grpc.status.INVALID_ARGUMENT);
-  assert.is(await statusOf(domain('PredictBatch', { requests: [{ symbol: 'AAA' }, { symbol: 'ZZZ' }] })), grpc.status.NOT_FOUND, 'a batch is validated as a whole');
+  assert.is(await statusOf(domain('PredictBatch', { requests: [{ symbol: 'AAA' }, { symbol: 'AAA', features: [Number.NaN, 0, 0, 0] }] })), grpc.status.INVALID_ARGUMENT, 'a malformed request fails the whole batch');
 
   const stream = ctx.c!.raw.domain as unknown as { StreamPredictions: (req: unknown) => grpc.ClientReadableStream<Pred> };
   const call = stream.StreamPredictions({ symbols: ['BBB'] });
@@ -193,6 +193,38 @@ t('domain API: Predict by symbol or explicit features, PredictBatch, StreamPredi
   while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   call.cancel();
   assert.equal(got.map((g) => [g.symbol, g.asOf]), [['BBB', '2024-03-01T00:00:00.000Z'], ['BBB', '2024-03-02T00:00:00.000Z']]);
+});
+
+t('domain API: PredictBatch answers per item: an unknown or not-yet-ready symbol gets its own status, the rest are answered', async () => {
+  const { core } = ctx.s!;
+  const { domain } = ctx.c!;
+  for (const fv of featureSeries('CCC', LOOKBACK - 1, 3)) core.remember(fv);
+  // A oneof member that is not set is absent (no default), and `result` names the one that is.
+  type Item = { result: string; prediction?: Pred; error?: { code: string; message: string; status: string } };
+  const r = await domain<{ responses: Item[] }>('PredictBatch', {
+    requests: [{ symbol: 'AAA' }, { symbol: 'GOOG' }, { symbol: 'CCC' }, { symbol: 'AAA', features: [1, 2] }, { symbol: 'BBB' }],
+  });
+  assert.equal(r.responses.map((x) => x.result), ['prediction', 'error', 'error', 'error', 'prediction'], 'one response per request, in order');
+  const single = (await domain<{ prediction: Pred }>('Predict', { symbol: 'AAA' })).prediction;
+  assert.is(r.responses[0]!.prediction!.predictedReturn, single.predictedReturn, 'the answerable items are answered as Predict would');
+  assert.is(r.responses[4]!.prediction!.symbol, 'BBB');
+  assert.equal(
+    r.responses.slice(1, 4).map((x) => ['prediction' in x, x.error!.code, x.error!.status]),
+    [
+      [false, 'E_UNKNOWN_SYMBOL', 'NOT_FOUND'],
+      [false, 'E_SYMBOL_NOT_READY', 'NOT_FOUND'],
+      [false, 'E_INVALID_ARGUMENT', 'INVALID_ARGUMENT'],
+    ],
+  );
+  assert.match(r.responses[1]!.error!.message, /GOOG/);
+  assert.match(r.responses[2]!.error!.message, new RegExp(`CCC has fewer than the ${LOOKBACK} feature vectors`));
+  // Predict on its own still fails the call with the same status and code.
+  const err = await domain('Predict', { symbol: 'CCC' }).catch((e: grpc.ServiceError) => e);
+  assert.is((err as grpc.ServiceError).code, grpc.status.NOT_FOUND);
+  assert.match((err as grpc.ServiceError).details, /^E_SYMBOL_NOT_READY: /);
+  // Every item unanswerable: still an answer, not a failed call.
+  const none = await domain<{ responses: Item[] }>('PredictBatch', { requests: [{ symbol: 'ZZZ' }, { symbol: 'YYY' }] });
+  assert.equal(none.responses.map((x) => x.error?.code), ['E_UNKNOWN_SYMBOL', 'E_UNKNOWN_SYMBOL']);
 });
 
 t('domain API: AnalyzeSentiment, GetModel and ListModels', async () => {

@@ -10,7 +10,7 @@ import type { RunPriceJobs } from './inference.ts';
  * and latest prediction, and the live listeners. gRPC, Open Inference Protocol, WebSocket and
  * Kafka adapters call it; every price inference goes through the shared micro-batching queue.
  */
-export type PredictErrorCode = 'E_NO_MODEL' | 'E_UNKNOWN_SYMBOL' | 'E_UNKNOWN_MODEL' | 'E_INVALID_ARGUMENT';
+export type PredictErrorCode = 'E_NO_MODEL' | 'E_UNKNOWN_SYMBOL' | 'E_SYMBOL_NOT_READY' | 'E_UNKNOWN_MODEL' | 'E_INVALID_ARGUMENT';
 
 export class PredictError extends Error {
   constructor(
@@ -31,6 +31,8 @@ export interface PredictRequest {
 }
 
 type Resolved = { job: PriceJob; item: Omit<PredictItem, 'window'> } | { latest: PricePrediction };
+/** One `PredictBatch` item's answer: its prediction, or why it has none. */
+export type PredictOutcome = { prediction: PricePrediction } | { error: PredictError };
 
 export class PredictorCore {
   private model: ServingPriceModel | undefined;
@@ -138,16 +140,42 @@ export class PredictorCore {
     }
     const last = this.latest.get(symbol);
     if (last) return { latest: last };
+    if (fv) throw new PredictError('E_SYMBOL_NOT_READY', `${symbol} has fewer than the ${m.spec.lookback} feature vectors its first prediction needs`);
     throw new PredictError('E_UNKNOWN_SYMBOL', `no prediction or features for symbol ${symbol}`);
   }
 
   /**
-   * `Predict` / `PredictBatch`: a fresh prediction from each symbol's newest window (or explicit
-   * features). Every request is validated first; the inferences are then queued together.
+   * `Predict`: a fresh prediction from each symbol's newest window (or explicit features). Every
+   * request is resolved first (the first one that cannot be answered fails the call); the
+   * inferences are then queued together.
    */
   async predict(reqs: PredictRequest[], opts: CallOptions = {}): Promise<PricePrediction[]> {
     const m = this.requireModel();
-    const resolved = reqs.map((r) => this.resolve(m, r));
+    return this.run(reqs.map((r) => this.resolve(m, r)), opts);
+  }
+
+  /**
+   * `PredictBatch`: like `predict`, but an item that cannot be answered (unknown symbol, window not
+   * full yet, features that do not fit the model) gets its own error and the others are answered.
+   * Only what concerns the whole call still throws: no model, a full queue, the deadline.
+   */
+  async predictEach(reqs: PredictRequest[], opts: CallOptions = {}): Promise<PredictOutcome[]> {
+    const m = this.requireModel();
+    const resolved = reqs.map((r): Resolved | { error: PredictError } => {
+      try {
+        return this.resolve(m, r);
+      } catch (err) {
+        if (err instanceof PredictError) return { error: err };
+        throw err;
+      }
+    });
+    const answerable = resolved.filter((r): r is Resolved => !('error' in r));
+    const predictions = answerable.length > 0 ? await this.run(answerable, opts) : [];
+    let k = 0;
+    return resolved.map((r) => ('error' in r ? { error: r.error } : { prediction: predictions[k++]! }));
+  }
+
+  private async run(resolved: Resolved[], opts: CallOptions): Promise<PricePrediction[]> {
     const jobs = resolved.flatMap((r) => ('job' in r ? [r.job] : []));
     const out = await this.infer(jobs, opts);
     let k = 0;

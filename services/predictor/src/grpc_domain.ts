@@ -38,6 +38,11 @@ export function toProto(p: PricePrediction) {
   };
 }
 
+/** A PredictBatch item's error: its code and message, and the status Predict would answer with. */
+function itemError(err: PredictError): { code: string; message: string; status: string } {
+  return { code: err.code, message: err.message, status: grpc.status[toStatus(err).code] };
+}
+
 function validSymbol(s: unknown): string {
   if (typeof s !== 'string' || s.length === 0) throw new PredictError('E_INVALID_ARGUMENT', 'symbol is required');
   if (!SYMBOL_RE.test(s)) throw new PredictError('E_INVALID_ARGUMENT', `symbol "${s.slice(0, 32)}" does not match ${SYMBOL_RE.source}`);
@@ -61,8 +66,8 @@ export function domainHandlers(ctx: RpcContext, core: PredictorCore, catalog: Mo
       const list = req.requests ?? [];
       if (list.length === 0) throw new PredictError('E_INVALID_ARGUMENT', 'requests must not be empty');
       if (list.length > limits.maxBatchRequests) throw new PredictError('E_INVALID_ARGUMENT', `at most ${limits.maxBatchRequests} requests per batch`);
-      const out = await core.predict(list.map(validRequest), opts);
-      return { responses: out.map((p) => ({ prediction: toProto(p) })) };
+      const out = await core.predictEach(list.map(validRequest), opts);
+      return { responses: out.map((o) => ('prediction' in o ? { prediction: toProto(o.prediction) } : { error: itemError(o.error) })) };
     }),
     StreamPredictions: (call: grpc.ServerWritableStream<{ symbols?: string[] }, unknown>) => {
       let symbols: Set<string>;

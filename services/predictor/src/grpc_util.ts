@@ -20,6 +20,7 @@ const STATUS_BY_CODE: Record<string, grpc.status> = {
   E_SCHEMA_MISMATCH: grpc.status.INVALID_ARGUMENT,
   E_SENTIMENT_BAD_INPUT: grpc.status.INVALID_ARGUMENT,
   E_UNKNOWN_SYMBOL: grpc.status.NOT_FOUND,
+  E_SYMBOL_NOT_READY: grpc.status.NOT_FOUND,
   E_UNKNOWN_MODEL: grpc.status.NOT_FOUND,
   E_MODEL_NOT_FOUND: grpc.status.NOT_FOUND,
   E_ALIAS_NOT_FOUND: grpc.status.NOT_FOUND,
