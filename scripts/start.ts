@@ -131,20 +131,27 @@ async function committed(groupId: string, topic: string): Promise<number> {
   }
 }
 const opsHeaders = process.env.OPS_TOKEN ? { authorization: `Bearer ${process.env.OPS_TOKEN}` } : undefined;
-async function httpOk(svc: string, p: string): Promise<boolean> {
+/**
+ * A service training a model (tfjs) or computing features can miss a probe under load: it counts
+ * as up when it answered /healthz within the last 20 s, and its last /metrics stay in use meanwhile.
+ */
+const lastHealthy = new Map<string, number>();
+const lastMetrics = new Map<string, Sample[]>();
+async function healthy(svc: string): Promise<boolean> {
   const port = opsPorts.get(svc);
-  if (!port) return false;
-  return fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(1_500) }).then((r) => r.ok, () => false);
+  if (port && (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(3_000) }).then((r) => r.ok, () => false))) lastHealthy.set(svc, Date.now());
+  return Date.now() - (lastHealthy.get(svc) ?? Number.NEGATIVE_INFINITY) < 20_000;
 }
 async function scrape(svc: string): Promise<Sample[]> {
   const port = opsPorts.get(svc);
   if (!port) return [];
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(1_500), ...(opsHeaders ? { headers: opsHeaders } : {}) });
-    return r.ok ? parseMetrics(await r.text()) : [];
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(3_000), ...(opsHeaders ? { headers: opsHeaders } : {}) });
+    if (r.ok) lastMetrics.set(svc, parseMetrics(await r.text()));
   } catch {
-    return [];
+    /* busy: keep the last answer */
   }
+  return lastMetrics.get(svc) ?? [];
 }
 function answers(port: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -180,7 +187,7 @@ async function snapshot(): Promise<Snapshot> {
     admin = a;
   }
   const [up, barsPublished, featuresComputed, featuresStored, pricePredictions, sentimentPredictions, trainer, predictor, grpc, ws, dashboard] = await Promise.all([
-    Promise.all(services.map((s) => httpOk(s, '/healthz'))).then((r) => r.filter(Boolean).length),
+    Promise.all(services.map((s) => healthy(s))).then((r) => r.filter(Boolean).length),
     topicTotal(topics.rawPrices),
     topicTotal(topics.features),
     committed(`${prefix}loader`, topics.features),
