@@ -177,7 +177,8 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
     return t;
   };
   // How far an earlier run got (the seeded ids are dense: a count by _id prefix is not needed).
-  const have = keepFull ? Math.min(...(await Promise.all([COLLECTIONS.bars, COLLECTIONS.features].map((c) => mongo.db(fullDb).collection(c).estimatedDocumentCount())))) : 0;
+  const counts = async () => Promise.all([COLLECTIONS.features, COLLECTIONS.bars].map((c) => mongo.db(fullDb).collection(c).estimatedDocumentCount()));
+  const have = keepFull ? Math.min(...(await counts())) : 0;
   const seedFrom = have >= DOCS ? DOCS : Math.floor(have / SEED_BATCH) * SEED_BATCH;
   ctx.log(`seeding ${fullDb}: ${DOCS - seedFrom} of ${DOCS} feature vectors and as many clean bars`);
   // The rate is kept beside the seeded documents, so a run that reuses the database can still report it.
@@ -188,6 +189,7 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
     await meta.replaceOne({ _id: 'seed' }, { docs: DOCS, rate, loadAverage: loadAtSeed }, { upsert: true });
   }
   const seeded = await meta.findOne({ _id: 'seed' });
+  const [nFeatures, nBars] = await counts();
   // A database the loader filled has the loader's indexes: build them here, untimed, not in the first loader run.
   await new Database(mongo.db(fullDb)).ensureIndexes();
   const loadAverage = os.loadavg()[0]!;
@@ -218,7 +220,7 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
   });
   return [
     `Each service started alone as its own process (\`node --import tsx services/<name>/src/main.ts\`, LOG_LEVEL=warn), time from spawn to the first 200 on its ops port's \`/readyz\` (polled every 20 ms); median of ${ctx.repeats} runs, empty and full alternating per service.`,
-    `Empty: a fresh database per run. Full: one database holding ${fmt(DOCS, 0)} feature vectors and ${fmt(DOCS, 0)} clean bars (the loader's document shapes, \`_id\`s and indexes, ${PIPELINE_SCHEMA.names.length} values + names per vector; ${fmt(DOCS / DATES_PER_SYMBOL, 0)} symbols \`ZSEED…\` × ${DATES_PER_SYMBOL} daily dates from 1970: symbols and dates no service asks for).`,
+    `Empty: a fresh database per run. Full: one database holding ${fmt(nFeatures!, 0)} feature vectors and ${fmt(nBars!, 0)} clean bars (the loader's document shapes, \`_id\`s and indexes, ${PIPELINE_SCHEMA.names.length} values + names per vector; ${fmt(Math.ceil(nFeatures! / DATES_PER_SYMBOL), 0)} symbols \`ZSEED…\` × ${DATES_PER_SYMBOL} daily dates from 1970: symbols and dates no service asks for).`,
     'In both, the run\'s topics exist and a production price model is registered before the spawn; the trainer runs with TRAIN_ON_START=false and TRAIN_SENTIMENT_ON_START=false; the extractor with its defaults (CSV replay, which readiness does not wait for).',
     `Seeding (unordered insertMany, ${fmt(SEED_BATCH, 0)} documents per call, both collections in parallel): ${seeded ? `${fmt(seeded.rate, 0)} documents/s (load average ${fmt(seeded.loadAverage, 1)} when it began)` : 'rate not recorded'}${seedFrom >= DOCS ? ', in an earlier run (STARTUP_BENCH_FULL_DB)' : ''}. Server: whatever MONGO_URL points at (FerretDB 1.24 on SQLite here).`,
     '',
