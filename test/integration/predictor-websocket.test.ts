@@ -78,14 +78,32 @@ t('protocol: welcome, snapshots, per-symbol and "*" subscriptions, unsubscribe, 
 
   c.ws.send('not json');
   c.ws.send(Buffer.from([1, 2, 3]));
-  c.ws.send(JSON.stringify({ op: 'subscribe', symbols: ['bad symbol'] }));
+  c.ws.send(JSON.stringify({ op: 'subscribe', symbols: ['bad symbol'], id: 'bad1' }));
   c.ws.send(JSON.stringify({ op: 'subscribe', symbols: Array.from({ length: 500 }, (_, i) => `X${i}`) }));
   c.ws.send(JSON.stringify({ op: 'subscribe', symbols: Array.from({ length: 499 }, (_, i) => `Y${i}`) })); // AAA + 500 + 499 = the limit
   c.ws.send(JSON.stringify({ op: 'subscribe', symbols: ['Z1', 'Z2'], id: 'over' }));
   const over = await c.next((f) => f.type === 'error' && f.id === 'over');
   assert.is(over.code, 'E_TOO_MANY_SUBSCRIPTIONS');
-  const codes = c.frames.filter((f) => f.type === 'error').map((f) => f.code);
-  assert.equal(codes, ['E_JSON', 'E_BINARY', 'E_BAD_REQUEST', 'E_TOO_MANY_SUBSCRIPTIONS']);
+  const errors = c.frames.filter((f) => f.type === 'error');
+  assert.equal(
+    errors.map((f) => [f.code, f.id]),
+    [
+      ['E_JSON', undefined],
+      ['E_BINARY', undefined],
+      ['E_BAD_REQUEST', 'bad1'],
+      ['E_TOO_MANY_SUBSCRIPTIONS', 'over'],
+    ],
+    'error frames echo the request id when the client sent one',
+  );
+  // Also when the frame fails validation for another reason (unknown op, extra field), and not for an id that is no valid id.
+  c.ws.send(JSON.stringify({ op: 'fly', id: 'op1' }));
+  assert.is((await c.next((f) => f.type === 'error' && f.id === 'op1')).code, 'E_BAD_REQUEST');
+  c.ws.send(JSON.stringify({ op: 'ping', id: 'x'.repeat(65) }));
+  c.ws.send(JSON.stringify({ op: 'ping', id: 'after' }));
+  await c.next((f) => f.type === 'pong' && f.id === 'after');
+  const tooLong = c.frames.filter((f) => f.type === 'error').at(-1)!;
+  assert.is(tooLong.code, 'E_BAD_REQUEST');
+  assert.not.ok('id' in tooLong, 'an id over 64 characters is not echoed');
   assert.is(c.ws.readyState, WebSocket.OPEN, 'bad requests do not close the connection');
   c.ws.close();
   star.ws.close();

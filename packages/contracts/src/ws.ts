@@ -50,7 +50,13 @@ export const WS_CLOSE = {
   goingAway: 1001,
 } as const;
 
-export function parseWsClientMessage(raw: string): { ok: true; msg: WsClientMessage } | { ok: false; code: string; message: string } {
+const WsRequestId = z.object({ id: z.string().max(64) });
+
+/**
+ * A frame that fails validation still gets its request `id` echoed in the error frame when it is
+ * a JSON object with a string `id` of at most 64 characters (a frame that is not JSON has none).
+ */
+export function parseWsClientMessage(raw: string): { ok: true; msg: WsClientMessage } | { ok: false; code: string; message: string; id?: string } {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -60,7 +66,8 @@ export function parseWsClientMessage(raw: string): { ok: true; msg: WsClientMess
   const r = WsClientMessage.safeParse(json);
   if (!r.success) {
     const i = r.error.issues[0];
-    return { ok: false, code: WS_ERROR.badRequest, message: `${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}` };
+    const id = WsRequestId.safeParse(json);
+    return { ok: false, code: WS_ERROR.badRequest, message: `${i?.path.join('.') || '(root)'}: ${i?.message ?? 'invalid'}`, ...(id.success ? { id: id.data.id } : {}) };
   }
   return { ok: true, msg: r.data };
 }

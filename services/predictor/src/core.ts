@@ -31,6 +31,8 @@ export interface PredictRequest {
 }
 
 type Resolved = { job: PriceJob; item: Omit<PredictItem, 'window'> } | { latest: PricePrediction };
+/** Errors that concern one `PredictBatch` item: that item gets it, the others are answered. */
+export const ITEM_ERROR_CODES: readonly PredictErrorCode[] = ['E_UNKNOWN_SYMBOL', 'E_SYMBOL_NOT_READY', 'E_INVALID_ARGUMENT'];
 /** One `PredictBatch` item's answer: its prediction, or why it has none. */
 export type PredictOutcome = { prediction: PricePrediction } | { error: PredictError };
 
@@ -165,7 +167,7 @@ export class PredictorCore {
       try {
         return this.resolve(m, r);
       } catch (err) {
-        if (err instanceof PredictError) return { error: err };
+        if (err instanceof PredictError && ITEM_ERROR_CODES.includes(err.code)) return { error: err };
         throw err;
       }
     });

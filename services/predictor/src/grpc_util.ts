@@ -11,8 +11,11 @@ import type { CallOptions } from './core.ts';
 /** Constant-time secret comparison (shared with the WebSocket server and the ops port). */
 export const constantTimeEqual = sameSecret;
 
-/** Error codes the predictor raises (and the libraries it calls), by gRPC status. */
-const STATUS_BY_CODE: Record<string, grpc.status> = {
+/**
+ * Error codes the predictor raises (and the libraries it calls), by gRPC status: the only codes a
+ * client sees besides E_INTERNAL (every one is listed in docs/api.md; a unit test checks).
+ */
+export const STATUS_BY_CODE: Readonly<Record<string, grpc.status>> = {
   E_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
   E_INVALID_TENSOR: grpc.status.INVALID_ARGUMENT,
   E_INPUT_SHAPE: grpc.status.INVALID_ARGUMENT,

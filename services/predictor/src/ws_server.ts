@@ -140,7 +140,7 @@ export async function startWsServer(opts: WsOptions): Promise<WsHandle> {
       };
       if (isBinary) return fail(WS_ERROR.binary, 'binary frames are not supported; send JSON text');
       const r = parseWsClientMessage(data.toString());
-      if (!r.ok) return fail(r.code, r.message);
+      if (!r.ok) return fail(r.code, r.message, r.id);
       const m = r.msg;
       const id = m.id ? { id: m.id } : {};
       if (m.op === 'ping') return send(c, { type: 'pong', ...id });
