@@ -246,7 +246,7 @@ interface StartRun {
 /** `npm start` on this database and prefix until the first live WebSocket prediction, then Ctrl-C. */
 async function npmStart(label: string, target: Target, ctx: BenchContext): Promise<StartRun> {
   const [grpcPort, wsPort, dashPort] = [await freePort(), await freePort(), await freePort()];
-  const env = { ...process.env, ...ctx.env, MONGO_DB: target.db, KAFKA_TOPIC_PREFIX: target.prefix, GRPC_PORT: String(grpcPort), WS_PORT: String(wsPort), DASHBOARD_PORT: String(dashPort) };
+  const env = { ...process.env, ...ctx.env, MONGO_DB: target.db, KAFKA_TOPIC_PREFIX: target.prefix, GRPC_PORT: String(grpcPort), WS_PORT: String(wsPort), DASHBOARD_PORT: String(dashPort), START_OPS_PORT_BASE: '0' };
   const t0 = performance.now();
   const child = spawn('npm', ['start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let urls = Number.NaN;
@@ -320,7 +320,7 @@ async function npmStartSection(ctx: BenchContext, kafka: Kafka): Promise<string>
   }
   const fresh = runs.filter((r) => r.label.startsWith('fresh'));
   return [
-    '`npm start` (scripts/start.ts) as a user runs it, with KAFKA_BROKERS and MONGO_URL pointing at the running infrastructure, a fresh MONGO_DB and KAFKA_TOPIC_PREFIX per fresh run, non-default GRPC_PORT / WS_PORT / DASHBOARD_PORT.',
+    '`npm start` (scripts/start.ts) as a user runs it, with KAFKA_BROKERS and MONGO_URL pointing at the running infrastructure, a fresh MONGO_DB and KAFKA_TOPIC_PREFIX per fresh run, non-default GRPC_PORT / WS_PORT / DASHBOARD_PORT and START_OPS_PORT_BASE=0 (ops ports: any free).',
     'Times from launch: to the `  WebSocket:` URL line, and to the first live `prediction` frame on a WebSocket subscribed with `{"op":"subscribe","symbols":["*"]}` (connection retried every 0.5 s until the port answers; snapshots of stored predictions do not count). Then Ctrl-C (SIGINT to the process group).',
     'Provisioning is not part of these times: the infrastructure was running and cached (a cold machine adds the Kafka download and the FerretDB build, see scripts/infra/README.md).',
     '',
