@@ -122,7 +122,7 @@ async function train(task: ModelTask, reason: string, source?: PriceSource): Pro
         reason,
         cfg,
         ...(source ? { files: source.files } : {}),
-        onEpoch: (model, e) => report({ model, loss: e.loss, valLoss: e.valLoss }, e.epoch, e.seconds),
+        onEpoch: (model, e) => report({ model, loss: e.loss, valLoss: e.valLoss }, e.epoch, e.seconds ?? 0),
       });
     } else {
       const report = epochReporter(task, sentimentCfg.model.epochs ?? DEFAULT_SENTIMENT_CONFIG.epochs);

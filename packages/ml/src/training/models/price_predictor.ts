@@ -56,8 +56,8 @@ export interface EpochLog {
   epoch: number;
   loss: number;
   valLoss: number;
-  /** Wall time of the epoch (fit + validation loss). */
-  seconds: number;
+  /** Wall time of the epoch (fit + validation loss); given to onEpoch, not kept in the history (which is reproducible). */
+  seconds?: number;
 }
 
 export class PriceModelError extends Error {
@@ -190,9 +190,9 @@ export class PriceModel {
         tf.dispose([idx, xs, yb]);
         const loss = Number(h.history.loss?.[0] ?? Number.NaN);
         const valLoss = PriceModel.mse(tf, pm.model, xVal, yVal);
-        const log = { epoch, loss, valLoss, seconds: (performance.now() - epochStart) / 1000 };
+        const log = { epoch, loss, valLoss };
         history.push(log);
-        onEpoch?.(log);
+        onEpoch?.({ ...log, seconds: (performance.now() - epochStart) / 1000 });
         if (valLoss < best - 1e-9) {
           best = valLoss;
           bestEpoch = epoch;
