@@ -182,7 +182,7 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
   const seedFrom = have >= DOCS ? DOCS : Math.floor(have / SEED_BATCH) * SEED_BATCH;
   ctx.log(`seeding ${fullDb}: ${DOCS - seedFrom} of ${DOCS} feature vectors and as many clean bars`);
   // The rate is kept beside the seeded documents, so a run that reuses the database can still report it.
-  const meta = mongo.db(fullDb).collection<{ _id: string; docs: number; rate: number; loadAverage: number }>(SEED_META);
+  const meta = mongo.db(fullDb).collection<{ _id: string; docs: number; rate: number; loadAverage?: number }>(SEED_META);
   if (seedFrom < DOCS) {
     const loadAtSeed = os.loadavg()[0]!;
     const rate = await seed(mongo.db(fullDb), seedFrom, DOCS, ctx.log);
@@ -222,7 +222,7 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
     `Each service started alone as its own process (\`node --import tsx services/<name>/src/main.ts\`, LOG_LEVEL=warn), time from spawn to the first 200 on its ops port's \`/readyz\` (polled every 20 ms); median of ${ctx.repeats} runs, empty and full alternating per service.`,
     `Empty: a fresh database per run. Full: one database holding ${fmt(nFeatures!, 0)} feature vectors and ${fmt(nBars!, 0)} clean bars (the loader's document shapes, \`_id\`s and indexes, ${PIPELINE_SCHEMA.names.length} values + names per vector; ${fmt(Math.ceil(nFeatures! / DATES_PER_SYMBOL), 0)} symbols \`ZSEED…\` × ${DATES_PER_SYMBOL} daily dates from 1970: symbols and dates no service asks for).`,
     'In both, the run\'s topics exist and a production price model is registered before the spawn; the trainer runs with TRAIN_ON_START=false and TRAIN_SENTIMENT_ON_START=false; the extractor with its defaults (CSV replay, which readiness does not wait for).',
-    `Seeding (unordered insertMany, ${fmt(SEED_BATCH, 0)} documents per call, both collections in parallel): ${seeded ? `${fmt(seeded.rate, 0)} documents/s (load average ${fmt(seeded.loadAverage, 1)} when it began)` : 'rate not recorded'}${seedFrom >= DOCS ? ', in an earlier run (STARTUP_BENCH_FULL_DB)' : ''}. Server: whatever MONGO_URL points at (FerretDB 1.24 on SQLite here).`,
+    `Seeding (unordered insertMany, ${fmt(SEED_BATCH, 0)} documents per call, both collections in parallel): ${seeded ? `${fmt(seeded.rate, 0)} documents/s${seeded.loadAverage !== undefined ? ` (load average ${fmt(seeded.loadAverage, 1)} when it began)` : ''}` : 'rate not recorded'}${seedFrom >= DOCS ? ', in an earlier run (STARTUP_BENCH_FULL_DB)' : ''}. Server: whatever MONGO_URL points at (FerretDB 1.24 on SQLite here).`,
     '',
     `| service | empty ms | full ms | full / empty | ≤ ${TARGET_RATIO}× | runs (empty · full) |`,
     '| --- | ---: | ---: | ---: | --- | --- |',
