@@ -51,6 +51,11 @@ const env: NodeJS.ProcessEnv = {
   DASHBOARD_PORT,
   PREDICTOR_WS_URL: process.env.PREDICTOR_WS_URL ?? `ws://127.0.0.1:${WS_PORT}/ws`,
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  // Live after the historical replay: the real providers when the network answers, else a seeded
+  // synthetic continuation labelled `synthetic` (docs/raw-topics.md, "After the replay").
+  EXTRACT_AFTER_REPLAY: process.env.EXTRACT_AFTER_REPLAY ?? 'live-or-synthetic',
+  // The bundled dated headlines (MIT-licensed recorded responses), so news sentiment streams too.
+  EXTRACT_NEWS_REPLAY_PATH: process.env.EXTRACT_NEWS_REPLAY_PATH ?? 'data/fixtures/newsapi_v2_everything_business_2020-02-22.json,data/fixtures/yahoo_v1_search_AAPL_quotes_and_news.json',
 };
 const minLevel = CONSOLE_LEVELS.indexOf(consoleLevel);
 const showKafkajs = minLevel >= 0 && minLevel <= CONSOLE_LEVELS.indexOf('debug');
