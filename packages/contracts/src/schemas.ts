@@ -67,6 +67,9 @@ export type CleanNewsArticle = z.infer<typeof CleanNewsArticle>;
 export const CleanFinancialFact = RawFinancialFact;
 export type CleanFinancialFact = RawFinancialFact;
 
+/** Marks generated (non-market) data downstream of a `synthetic: true` bar; absent for market data. */
+const SyntheticMark = z.literal(true).optional().describe('present (true) only when the bar behind it is generated, non-market data');
+
 /** Feature vector for one bar. `values` is ordered as the feature schema named by `schemaHash`. */
 export const FeatureVector = z.strictObject({
   symbol: Symbol,
@@ -77,6 +80,7 @@ export const FeatureVector = z.strictObject({
   schemaHash: z.string().regex(/^[0-9a-f]{16,64}$/),
   names: z.array(z.string().max(64)).max(1024).optional().describe('feature names, in order'),
   values: z.array(FiniteNumber).min(1).max(1024),
+  synthetic: SyntheticMark,
 });
 export type FeatureVector = z.infer<typeof FeatureVector>;
 
@@ -91,6 +95,7 @@ export const PricePrediction = z.strictObject({
   model: ModelRef,
   featureSchemaHash: z.string(),
   latencyMs: NonNegative,
+  synthetic: SyntheticMark.describe('copied from the feature vector the prediction was made from'),
 });
 export type PricePrediction = z.infer<typeof PricePrediction>;
 

@@ -19,6 +19,8 @@ export interface Bar {
   volume: number;
   /** Where the bar came from, e.g. 'yahoo-csv', 'yahoo-v8'. Part of the de-duplication key. */
   source: string;
+  /** Generated (non-market) data, e.g. the synthetic continuation after a replay; absent for market data. Carried to the clean bar and its feature vector. */
+  synthetic?: true;
 }
 
 export interface CsvRejection {

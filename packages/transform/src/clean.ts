@@ -88,7 +88,8 @@ function fail(code: BarRejectCode, reason: string): BarValidation {
  * Checks one bar. Rules, in order: symbol syntax; ts is canonical ISO-8601 UTC
  * (`Date#toISOString()` form, so string order = time order); interval and source are non-empty
  * strings; every number (and adjClose when present) is finite; prices > 0; high ≥ max(open,
- * close); low ≤ min(open, close) (together these imply high ≥ low); volume ≥ 0.
+ * close); low ≤ min(open, close) (together these imply high ≥ low); volume ≥ 0; `synthetic` is
+ * true or absent.
  */
 export function validateBar(bar: Bar): BarValidation {
   if (typeof bar !== 'object' || bar === null) return fail('E_BAD_FIELD', 'bar is not an object');
@@ -122,6 +123,7 @@ export function validateBar(bar: Bar): BarValidation {
     return fail('E_LOW_ABOVE_BODY', `low ${bar.low} > min(open ${bar.open}, close ${bar.close})`);
   }
   if (bar.volume < 0) return fail('E_NEGATIVE_VOLUME', `volume must be ≥ 0, got ${bar.volume}`);
+  if (bar.synthetic !== undefined && bar.synthetic !== true) return fail('E_BAD_FIELD', `synthetic must be true or absent, got ${String(bar.synthetic)}`);
   return { ok: true };
 }
 
@@ -223,6 +225,7 @@ function copyBar(bar: Bar): Bar {
     source: bar.source,
   };
   if (bar.adjClose !== undefined) out.adjClose = bar.adjClose;
+  if (bar.synthetic === true) out.synthetic = true;
   return out;
 }
 

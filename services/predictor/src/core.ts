@@ -92,7 +92,7 @@ export class PredictorCore {
       this.history.push(fv);
       try {
         const window = this.history.windowFor(fv.symbol, m.spec, fv.ts);
-        if (window) items.push({ window, symbol: fv.symbol, interval: fv.interval, asOf: fv.ts, lastClose: fv.close });
+        if (window) items.push({ window, ...itemOf(fv) });
       } catch (err) {
         if (err instanceof PreprocessError) rejected.push({ fv, code: err.code, reason: err.message });
         else throw err;
@@ -132,10 +132,10 @@ export class PredictorCore {
         const window = this.history.windowWithExplicit(symbol, m.spec, req.features);
         const lastClose = fv?.close ?? this.latest.get(symbol)?.lastClose;
         if (!window || lastClose === undefined) throw new PredictError('E_UNKNOWN_SYMBOL', `not enough feature history for ${symbol}`);
-        return { job: { model: m, window }, item: { symbol, interval: fv?.interval ?? '1d', asOf: fv?.ts ?? new Date().toISOString(), lastClose } };
+        return { job: { model: m, window }, item: { symbol, interval: fv?.interval ?? '1d', asOf: fv?.ts ?? new Date().toISOString(), lastClose, ...syntheticOf(fv) } };
       }
       const window = fv ? this.history.windowFor(symbol, m.spec) : undefined;
-      if (window && fv) return { job: { model: m, window }, item: { symbol, interval: fv.interval, asOf: fv.ts, lastClose: fv.close } };
+      if (window && fv) return { job: { model: m, window }, item: itemOf(fv) };
     } catch (err) {
       if (err instanceof PreprocessError) throw new PredictError('E_INVALID_ARGUMENT', `${symbol}: ${err.message}`);
       throw err;
@@ -223,6 +223,16 @@ export class PredictorCore {
     const s = this.requireSentiment();
     return { model: s, results: await s.predict(texts) };
   }
+}
+
+/** What a prediction made from `fv` says about its input: symbol, interval, as-of, last close, and the synthetic mark when set. */
+function itemOf(fv: FeatureVector): Omit<PredictItem, 'window'> {
+  return { symbol: fv.symbol, interval: fv.interval, asOf: fv.ts, lastClose: fv.close, ...syntheticOf(fv) };
+}
+
+/** `{ synthetic: true }` for a generated feature vector, `{}` for market data (the field stays absent). */
+function syntheticOf(fv: FeatureVector | undefined): { synthetic?: true } {
+  return fv?.synthetic === true ? { synthetic: true } : {};
 }
 
 /** The text the sentiment model reads for an article: its title, then its summary. */

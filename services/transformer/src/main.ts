@@ -137,6 +137,7 @@ async function computeStateful(batch: Consumed<StateKey>[], ctx: BatchContext): 
           volume: d.volume,
           source: m.envelope.source,
           ...(d.adjClose !== undefined ? { adjClose: d.adjClose } : {}),
+          ...(d.synthetic === true ? { synthetic: true as const } : {}),
         },
         position,
       );

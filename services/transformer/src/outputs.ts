@@ -36,6 +36,7 @@ function cleanData(b: CleanBar): CleanPriceBar {
     outlier: b.flags.outlier,
   };
   if (b.adjClose !== undefined) data.adjClose = b.adjClose;
+  if (b.synthetic === true) data.synthetic = true;
   return data;
 }
 
@@ -80,6 +81,7 @@ function outputMessages(out: Pick<PipelineOutput, 'clean' | 'features'>, traceId
         schemaHash: PIPELINE_SCHEMA.hash,
         names: NAMES,
         values: vector,
+        ...(bar.synthetic === true ? { synthetic: true as const } : {}),
       };
       const m = encode('features', makeEnvelope('features', { data, source: 'transformer', idParts, eventTime: bar.ts, ...trace }));
       return message(m.key, m.value);
@@ -91,7 +93,7 @@ function outputMessages(out: Pick<PipelineOutput, 'clean' | 'features'>, traceId
       `{"eventId":"${deterministicId(featureType.type, ...idParts)}","type":"${featureType.type}","schemaVersion":${featureType.schemaVersion},` +
       `"eventTime":${JSON.stringify(bar.ts)},"source":"transformer"${traceId ? `,"traceId":${JSON.stringify(traceId)}` : ''},` +
       `"data":{"symbol":${JSON.stringify(bar.symbol)},"interval":${JSON.stringify(bar.interval)},"ts":${JSON.stringify(bar.ts)},"close":${bar.close},` +
-      `"schemaVersion":${VERSION_JSON},"schemaHash":${HASH_JSON},"names":${NAMES_JSON},"values":[${vector.join(',')}]}}`;
+      `"schemaVersion":${VERSION_JSON},"schemaHash":${HASH_JSON},"names":${NAMES_JSON},"values":[${vector.join(',')}]${bar.synthetic === true ? ',"synthetic":true' : ''}}}`;
     return message(bar.symbol, json);
   });
   return { clean, features };

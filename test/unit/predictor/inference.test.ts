@@ -12,6 +12,7 @@ import {
   toWindows,
   type WireInput,
 } from '@stock-mlops/ml/inference/oip';
+import { PricePrediction } from '@stock-mlops/contracts';
 import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { newsText, PredictorCore } from '../../../services/predictor/src/core.ts';
 import { createPriceInference } from '../../../services/predictor/src/inference.ts';
@@ -109,6 +110,34 @@ t('core: Predict falls back to the latest streamed prediction for a symbol witho
   assert.is(bad.rejected[0]?.code, 'E_SCHEMA_MISMATCH', 'features of another schema are rejected, not predicted');
   assert.is(newsText({ title: 'T', summary: 'S' }), 'T. S');
   assert.is(N_FEATURES, series[0]!.values.length);
+  inference.close();
+});
+
+t('core: a prediction made from synthetic features is marked synthetic (stream, Predict, PredictBatch, the contract); market data carries no field', async () => {
+  const inference = createPriceInference({ maxBatch: 8, maxDelayMs: 0, maxQueue: 100 });
+  const core = new PredictorCore(inference.run);
+  core.swap(new ServingPriceModel({ name: 'price', version: 4 }, await randomPriceModel(4)));
+  const market = featureSeries('MKT', LOOKBACK + 1, 5);
+  // A replayed history continued by generated bars: the last two vectors are synthetic.
+  const mixed = featureSeries('SYN', LOOKBACK + 2, 6).map((f, i) => (i >= LOOKBACK ? { ...f, synthetic: true as const } : f));
+  const { predictions } = await core.onFeatures([...market, ...mixed]);
+  const bySymbol = (s: string) => predictions.filter((p) => p.symbol === s);
+  assert.equal(bySymbol('MKT').map((p) => 'synthetic' in p), [false, false], 'market predictions have no synthetic field');
+  assert.equal(bySymbol('SYN').map((p) => [p.asOf, p.synthetic]), [
+    [mixed[LOOKBACK - 1]!.ts, undefined],
+    [mixed[LOOKBACK]!.ts, true],
+    [mixed[LOOKBACK + 1]!.ts, true],
+  ], 'the mark follows the newest feature vector of the window');
+  assert.ok(!('synthetic' in bySymbol('SYN')[0]!), 'absent, not false');
+  for (const p of predictions) assert.ok(PricePrediction.safeParse(p).success, 'every prediction fits the contract');
+  assert.is(PricePrediction.safeParse({ ...bySymbol('MKT')[0]!, synthetic: false }).success, false, 'the contract accepts only true');
+  const [syn, mkt] = await core.predict([{ symbol: 'SYN' }, { symbol: 'MKT' }]);
+  assert.is(syn!.synthetic, true, 'Predict from synthetic history');
+  assert.ok(!('synthetic' in mkt!), 'Predict from market history');
+  const explicit = await core.predict([{ symbol: 'SYN', features: mixed.at(-1)!.values }]);
+  assert.is(explicit[0]!.synthetic, true, 'explicit features on a synthetic newest bar');
+  const each = await core.predictEach([{ symbol: 'SYN' }, { symbol: 'MKT' }]);
+  assert.equal(each.map((o) => ('prediction' in o ? o.prediction.synthetic ?? 'market' : 'error')), [true, 'market']);
   inference.close();
 });
 

@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import path from 'node:path';
-import { type Bar, type CleanBar, Cleaner, type CleanerSnapshot, type TransformError, computeFeaturesFromBars, validateBar } from '@stock-mlops/transform';
+import { type Bar, type CleanBar, Cleaner, type CleanerSnapshot, type TransformError, computeFeaturesFromBars, SymbolPipeline, validateBar } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
 import { day, loadBars, makeBar, pricesDir } from './helpers.ts';
 
@@ -246,6 +246,34 @@ t('snapshot → JSON → restore midway gives the same output as one pass (buffe
     );
   }
   assert.ok(onePass.rejected.length > 0 && onePass.rejected.every((r) => r.code === 'E_DUPLICATE'));
+});
+
+t('synthetic bars stay synthetic through cleaning, the reorder buffer, a snapshot and the features; market bars get no field', () => {
+  const FIRST_SYNTHETIC = 250;
+  const bars = Array.from({ length: 300 }, (_, i) => {
+    const close = 100 + Math.sin(i / 3) * 5;
+    // A replayed history continued by generated bars.
+    const synthetic = i >= FIRST_SYNTHETIC ? { synthetic: true as const } : {};
+    return makeBar({ ts: day(i), open: close, high: close + 1, low: close - 1, close, volume: 1000 + i, source: synthetic.synthetic ? 'synthetic' : 'csv-replay', ...synthetic });
+  });
+  const { emitted, rejected } = run(new Cleaner({ symbol: 'TEST', reorderWindow: 2 }), bars);
+  assert.is(rejected.length, 0);
+  assert.equal(emitted.map((b) => b.synthetic === true), bars.map((_, i) => i >= FIRST_SYNTHETIC));
+  assert.ok(emitted.slice(0, FIRST_SYNTHETIC).every((b) => !('synthetic' in b)), 'market bars have no synthetic field');
+  // A synthetic bar waiting in the reorder buffer keeps its mark across a snapshot.
+  const c = new Cleaner({ symbol: 'TEST', reorderWindow: 2 });
+  for (const b of bars.slice(0, FIRST_SYNTHETIC + 2)) c.push(b);
+  const restored = Cleaner.restore(JSON.parse(JSON.stringify(c.snapshot())) as CleanerSnapshot);
+  assert.equal(restored.flush().map((b) => [b.ts, b.synthetic]), [[day(FIRST_SYNTHETIC), true], [day(FIRST_SYNTHETIC + 1), true]]);
+  // Through the streaming pipeline: a feature row is about a bar that keeps the mark.
+  const pipeline = SymbolPipeline.create('TEST');
+  const features = bars.flatMap((b) => pipeline.push(b).features);
+  assert.ok(features.length > 20, `features computed (${features.length})`);
+  assert.equal(features.map((f) => f.bar.synthetic === true), features.map((f) => f.bar.ts >= day(FIRST_SYNTHETIC)));
+  assert.ok(features.some((f) => f.bar.synthetic === true) && features.some((f) => !('synthetic' in f.bar)));
+  // Anything but `true` is refused rather than guessed.
+  assert.is(codeOf(makeBar({ synthetic: false as unknown as true })), 'E_BAD_FIELD');
+  assert.is(codeOf(makeBar({ synthetic: 'yes' as unknown as true })), 'E_BAD_FIELD');
 });
 
 t('restore rejects malformed snapshots with E_BAD_SNAPSHOT', () => {

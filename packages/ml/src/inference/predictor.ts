@@ -30,6 +30,8 @@ export interface PredictItem {
   interval: FeatureVector['interval'];
   asOf: string;
   lastClose: number;
+  /** Set when the feature vector behind the window is generated (non-market) data; copied to the prediction. */
+  synthetic?: true;
 }
 
 /** One unit of work for the shared inference queue: a window and the model it was validated for. */
@@ -105,6 +107,7 @@ export class ServingPriceModel {
       model: this.ref,
       featureSchemaHash: this.spec.schemaHash,
       latencyMs: Math.max(0, latencyMs),
+      ...(it.synthetic === true ? { synthetic: true as const } : {}),
     };
   }
 
