@@ -177,26 +177,29 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
     return t;
   };
   // How far an earlier run got (the seeded ids are dense: a count by _id prefix is not needed).
-  const counts = async () => Promise.all([COLLECTIONS.features, COLLECTIONS.bars].map((c) => mongo.db(fullDb).collection(c).estimatedDocumentCount()));
-  const have = keepFull ? Math.min(...(await counts())) : 0;
-  const seedFrom = have >= DOCS ? DOCS : Math.floor(have / SEED_BATCH) * SEED_BATCH;
-  ctx.log(`seeding ${fullDb}: ${DOCS - seedFrom} of ${DOCS} feature vectors and as many clean bars`);
-  // The rate is kept beside the seeded documents, so a run that reuses the database can still report it.
+  // What is seeded is recorded beside the documents (size and rate), so a run that reuses the
+  // database knows both without counting: a count scans the collection on FerretDB.
   const meta = mongo.db(fullDb).collection<{ _id: string; docs: number; rate: number; loadAverage?: number }>(SEED_META);
+  const before = keepFull ? await meta.findOne({ _id: 'seed' }) : null;
+  const seedFrom = Math.min(DOCS, before?.docs ?? 0);
   if (seedFrom < DOCS) {
+    ctx.log(`seeding ${fullDb}: documents ${seedFrom}..${DOCS} of each collection`);
     const loadAtSeed = os.loadavg()[0]!;
     const rate = await seed(mongo.db(fullDb), seedFrom, DOCS, ctx.log);
     await meta.replaceOne({ _id: 'seed' }, { docs: DOCS, rate, loadAverage: loadAtSeed }, { upsert: true });
   }
-  const seeded = await meta.findOne({ _id: 'seed' });
-  const [nFeatures, nBars] = await counts();
+  const seeded = (await meta.findOne({ _id: 'seed' }))!;
+  const nFeatures = seeded.docs;
+  const nBars = seeded.docs;
   // A database the loader filled has the loader's indexes: build them here, untimed, not in the first loader run.
+  const tIndex = performance.now();
   await new Database(mongo.db(fullDb)).ensureIndexes();
+  ctx.log(`indexes of ${fullDb} in ${fmt((performance.now() - tIndex) / 1000, 1)} s`);
   const loadAverage = os.loadavg()[0]!;
   const targets: Target[] = [];
   const runs = new Map<ServiceName, { empty: number[]; full: number[] }>(SERVICES.map((s) => [s, { empty: [], full: [] }]));
   try {
-    let fullHasModel = keepFull && have > 0;
+    let fullHasModel = false;
     for (let rep = 0; rep < ctx.repeats; rep++) {
       for (const svc of SERVICES) {
         const r = runs.get(svc)!;
@@ -220,9 +223,9 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
   });
   return [
     `Each service started alone as its own process (\`node --import tsx services/<name>/src/main.ts\`, LOG_LEVEL=warn), time from spawn to the first 200 on its ops port's \`/readyz\` (polled every 20 ms); median of ${ctx.repeats} runs, empty and full alternating per service.`,
-    `Empty: a fresh database per run. Full: one database holding ${fmt(nFeatures!, 0)} feature vectors and ${fmt(nBars!, 0)} clean bars (the loader's document shapes, \`_id\`s and indexes, ${PIPELINE_SCHEMA.names.length} values + names per vector; ${fmt(Math.ceil(nFeatures! / DATES_PER_SYMBOL), 0)} symbols \`ZSEED…\` × ${DATES_PER_SYMBOL} daily dates from 1970: symbols and dates no service asks for).`,
+    `Empty: a fresh database per run. Full: one database holding ${fmt(nFeatures, 0)} feature vectors and ${fmt(nBars, 0)} clean bars (the loader's document shapes, \`_id\`s and indexes, ${PIPELINE_SCHEMA.names.length} values + names per vector; ${fmt(Math.ceil(nFeatures / DATES_PER_SYMBOL), 0)} symbols \`ZSEED…\` × ${DATES_PER_SYMBOL} daily dates from 1970: symbols and dates no service asks for).`,
     'In both, the run\'s topics exist and a production price model is registered before the spawn; the trainer runs with TRAIN_ON_START=false and TRAIN_SENTIMENT_ON_START=false; the extractor with its defaults (CSV replay, which readiness does not wait for).',
-    `Seeding (unordered insertMany, ${fmt(SEED_BATCH, 0)} documents per call, both collections in parallel): ${seeded ? `${fmt(seeded.rate, 0)} documents/s${seeded.loadAverage !== undefined ? ` (load average ${fmt(seeded.loadAverage, 1)} when it began)` : ''}` : 'rate not recorded'}${seedFrom >= DOCS ? ', in an earlier run (STARTUP_BENCH_FULL_DB)' : ''}. Server: whatever MONGO_URL points at (FerretDB 1.24 on SQLite here).`,
+    `Seeding (unordered insertMany, ${fmt(SEED_BATCH, 0)} documents per call, both collections in parallel): ${fmt(seeded.rate, 0)} documents/s${seeded.loadAverage !== undefined ? ` (load average ${fmt(seeded.loadAverage, 1)} when it began)` : ''}${seedFrom >= DOCS ? ', in an earlier run (STARTUP_BENCH_FULL_DB)' : ''}. Server: whatever MONGO_URL points at (FerretDB 1.24 on SQLite here).`,
     '',
     `| service | empty ms | full ms | full / empty | ≤ ${TARGET_RATIO}× | runs (empty · full) |`,
     '| --- | ---: | ---: | ---: | --- | --- |',
