@@ -1,9 +1,10 @@
 /**
  * Dashboard over a seeded database and a stand-in prediction stream: the JSON API (contents,
  * ordering, limits, input validation, bearer token, static files) and the page in headless
- * Chromium (rendering, escaping of untrusted text, live frames, monitoring, reconnection).
- * The real MongoDB-wire server is used; only the predictor's WebSocket is played by the test,
- * so that outages and frames are under its control. The full pipeline is in dashboard.test.ts.
+ * Chromium (rendering, escaping of untrusted text, live frames through the dashboard's
+ * same-origin /ws proxy, synthetic badges, monitoring, reconnection). The real MongoDB-wire
+ * server is used; only the predictor's WebSocket is played by the test, so that outages and
+ * frames are under its control. The full pipeline is in dashboard.test.ts.
  */
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -180,7 +181,8 @@ t.before(async () => {
   ctx.stack = startStack({ services: [] });
   ctx.mongo = await mongoClient();
   await seed();
-  const d = await startDashboard(ctx.stack, { DASHBOARD_TOKEN: TOKEN, PREDICTOR_WS_URL: `ws://{host}:${ctx.wsPort}/ws` }).catch((err) => {
+  // No {host} in the URL: the page streams through the dashboard's own /ws (the default).
+  const d = await startDashboard(ctx.stack, { DASHBOARD_TOKEN: TOKEN, PREDICTOR_WS_URL: `ws://127.0.0.1:${ctx.wsPort}/ws` }).catch((err) => {
     dumpLogs(ctx.stack!);
     throw err;
   });
@@ -209,7 +211,7 @@ t('serves the page, the chart library and the stream settings; nothing outside t
     assert.is(((await r.json()) as { error: { code: string } }).error.code, 'E_NOT_FOUND');
   }
   const cfg = await json('/api/config');
-  assert.equal(cfg.body, { wsUrl: `ws://{host}:${ctx.wsPort}/ws` });
+  assert.equal(cfg.body, { wsUrl: '/ws' }, 'the page streams from its own origin');
 });
 
 t('API: a bearer token is required when DASHBOARD_TOKEN is set; the dashboard is read-only', async () => {
@@ -300,6 +302,7 @@ t('page: renders chart, registry, news (escaped) and stream status; the token le
   assert.is(await page.locator('#notice').isHidden(), true, `no API error notice (${await page.textContent('#notice')})`);
   await page.waitForSelector('#conn-status[data-state="open"]', { timeout: 10_000 });
   assert.ok(ctx.stream!.received.some((m) => JSON.stringify(m) === JSON.stringify({ op: 'subscribe', symbols: ['*'], id: 'dashboard' })), 'subscribed to every symbol');
+  assert.match((await page.textContent('#footer-ws'))!, new RegExp(`stream ws://127\\.0\\.0\\.1:${new URL(ctx.url).port}/ws\\?token=\\*\\*\\*`), 'through the dashboard\'s own origin');
   assert.is(await page.textContent('#chart-symbol'), 'AAPL', 'first symbol selected');
   // The AAPL snapshot frame shows up in the symbol list.
   await page.waitForFunction(() => document.querySelector('[data-symbol="AAPL"] .chg')?.textContent?.includes('+1.23%'), undefined, { timeout: 5_000 });
@@ -370,6 +373,24 @@ t('page: live prediction frames update the counter, the feed, the figures and th
   await page.waitForTimeout(300);
   const after = await countCanvasPixels(page, '#chart', [0x38, 0xbd, 0xf8]);
   assert.ok(after > before + 10, `live marker drawn (${before} → ${after} sky-blue pixels)`);
+  assert.is(await page.locator('#feed-rows .badge.synthetic, #last-prediction .badge.synthetic, #fig-pred .badge.synthetic').count(), 0, 'market predictions carry no synthetic badge');
+});
+
+t('page: a synthetic prediction frame shows a "synthetic" badge in the live table and the last prediction', async () => {
+  const { page } = ctx.browser!;
+  const frame = { ...prediction('AAPL', '2017-12-04T00:00:00.000Z', 21, 0.001), synthetic: true };
+  ctx.stream!.broadcast({ type: 'prediction', data: frame });
+  await page.waitForFunction(() => document.querySelector('#live-count')?.textContent === '6', undefined, { timeout: 5_000 });
+  assert.is(await page.getAttribute('#feed-rows tr:first-child', 'data-synthetic'), 'true');
+  assert.is((await page.textContent('#feed-rows tr:first-child .badge.synthetic'))!.trim(), 'synthetic');
+  assert.is(await page.locator('#feed-rows .badge.synthetic').count(), 1, 'only the synthetic row');
+  assert.is(await page.getAttribute('#last-prediction', 'data-synthetic'), 'true');
+  assert.is(await page.locator('#last-prediction .badge.synthetic').count(), 1);
+  // The next market frame is not labelled, and the last-prediction label goes away.
+  ctx.stream!.broadcast({ type: 'prediction', data: prediction('AAPL', '2017-12-05T00:00:00.000Z', 21, 0.002) });
+  await page.waitForFunction(() => document.querySelector('#live-count')?.textContent === '7', undefined, { timeout: 5_000 });
+  assert.is(await page.getAttribute('#last-prediction', 'data-synthetic'), null);
+  assert.is(await page.locator('#feed-rows tr:first-child .badge.synthetic').count(), 0);
 });
 
 t('monitoring: the latest report per task is assembled from the monitor\'s rows; alerts newest first; the page shows drift', async () => {
@@ -465,6 +486,47 @@ t('API: bars and predictions produced to the topics after start are served, with
   const symbols = await json('/api/symbols');
   const msft = symbols.body.symbols.find((s: { symbol: string }) => s.symbol === 'MSFT');
   assert.equal([msft.barTs, msft.lastClose, msft.prediction.asOf], [ts, 85.54, ts], 'the symbol list follows the stream too');
+});
+
+t('synthetic bars and predictions from the topics: the API keeps the mark, the chart shows the badge, violet candles and the badged next close', async () => {
+  const topics = resolveTopics(ctx.stack!.prefix);
+  const ts = '2018-01-02T00:00:00.000Z';
+  const bar = { symbol: 'MSFT', interval: '1d' as const, ts, open: 86.1, high: 86.3, low: 85.5, close: 85.95, volume: 17_000_000, adjFactor: 1, zeroVolume: false, outlier: false, synthetic: true };
+  const p = { ...prediction('MSFT', ts, 85.95, 0.004), interval: '1d' as const, synthetic: true as const };
+  const producer = kafkaClient('dashboard-seeded-synthetic').producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic: topics.cleanPrices, messages: [encode('cleanPrices', makeEnvelope('cleanPrices', { data: bar, source: 'synthetic', idParts: ['MSFT', '1d', ts] }))] });
+    await producer.send({ topic: topics.pricePredictions, messages: [encode('pricePredictions', makeEnvelope('pricePredictions', { data: p, source: 'predictor', idParts: ['MSFT', ts] }))] });
+  } finally {
+    await producer.disconnect();
+  }
+  const bars = await waitFor('the synthetic bar in /api/bars', async () => {
+    const r = await json('/api/bars?symbol=MSFT&limit=2');
+    return r.body.bars.at(-1)?.ts === ts ? r.body.bars : undefined;
+  }, 20_000);
+  assert.equal(bars.at(-1), { ts, open: 86.1, high: 86.3, low: 85.5, close: 85.95, volume: 17_000_000, synthetic: true });
+  assert.ok(!('synthetic' in bars[0]), 'the market bar before it has no field');
+  const preds = await waitFor('the synthetic prediction in /api/predictions', async () => {
+    const r = await json('/api/predictions?symbol=MSFT&limit=1');
+    return r.body.predictions.at(-1)?.asOf === ts ? r.body.predictions : undefined;
+  }, 20_000);
+  assert.is(preds.at(-1).synthetic, true);
+  const { page } = ctx.browser!;
+  await page.goto(`${ctx.url}/#symbol=MSFT`);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await page.waitForFunction(() => document.querySelector('#chart-symbol')?.textContent === 'MSFT' && !document.querySelector('#chart-synthetic')?.hasAttribute('hidden'), undefined, { timeout: 10_000 });
+  assert.is(await page.locator('#chart-synthetic').isVisible(), true, 'the chart is labelled synthetic');
+  assert.match((await page.getAttribute('#chart-synthetic', 'title'))!, /bars from 2018-01-02.* are generated/);
+  assert.is(await page.getAttribute('#fig-pred', 'data-synthetic'), 'true', 'the next close is predicted from a synthetic bar');
+  assert.is(await page.locator('#fig-pred .badge.synthetic').count(), 1);
+  await page.waitForTimeout(300);
+  const violet = await countCanvasPixels(page, '#chart', [0xa7, 0x8b, 0xfa]);
+  assert.ok(violet > 20, `the synthetic candle and marker drawn in violet (${violet} pixels)`);
+  await page.click('[data-symbol="AAPL"]');
+  await page.waitForFunction(() => document.querySelector('#fig-close')?.getAttribute('data-symbol') === 'AAPL', undefined, { timeout: 10_000 });
+  assert.is(await page.locator('#chart-synthetic').isHidden(), true, 'no badge over market bars only');
 });
 
 t.after(async () => {

@@ -23,6 +23,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The dashboard token this tab was opened with (also sent on the same-origin stream as `?token=`). */
+export function dashboardToken() {
+  return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+}
+
 export async function getJson(path, params = {}, { signal } = {}) {
   const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ''));
   const url = `${path}${qs.size ? `?${qs}` : ''}`;

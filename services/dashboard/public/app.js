@@ -1,7 +1,7 @@
 // Dashboard page: state, wiring of the JSON API and the live stream to the chart and panels.
-import { getJson } from './api.js';
+import { dashboardToken, getJson } from './api.js';
 import { PriceChart } from './chart.js';
-import { $, h, fmtInt, fmtPct, fmtPrice, fmtTs, setText, signClass } from './dom.js';
+import { $, h, fmtInt, fmtPct, fmtPrice, fmtTs, setText, signClass, syntheticBadge } from './dom.js';
 import { LiveStream, resolveStreamUrl } from './live.js';
 import { feedRow, renderModels, renderMonitoring, renderNews } from './panels.js';
 
@@ -103,6 +103,7 @@ async function select(symbol) {
   state.selected = symbol;
   history.replaceState(null, '', `#symbol=${encodeURIComponent(symbol)}`);
   chart.reset(symbol);
+  $('chart-synthetic').hidden = true;
   setText('chart-symbol', symbol);
   setText('chart-sub', 'loading…');
   renderSymbols();
@@ -147,13 +148,18 @@ function renderFigures() {
   const p = nextBarPrediction(symbol, bar);
   const acc = chart.accuracy();
   setText('chart-sub', bar ? `${fmtInt(chart.bars.length)} bars to ${fmtTs(bar.ts)} · ${fmtInt(chart.predictions.size)} predictions` : 'no bars yet');
+  const synthetic = chart.firstSyntheticBar;
+  const badge = $('chart-synthetic');
+  badge.hidden = !synthetic;
+  badge.title = synthetic ? `bars from ${fmtTs(synthetic.ts)} on are generated (the seeded synthetic continuation after the replay), not market prices` : '';
   const close = setText('fig-close', bar ? fmtPrice(bar.close) : '—');
   setData(close, bar ? { symbol, ts: bar.ts, close: String(bar.close) } : {});
   const pred = $('fig-pred');
   pred.replaceChildren(
     ...(p ? [fmtPrice(p.predictedPrice), ' ', h('span', { class: `delta ${signClass(p.predictedReturn)}` }, fmtPct(p.predictedReturn))] : ['—']),
+    ...(p?.synthetic === true ? [' ', syntheticBadge('this prediction')] : []),
   );
-  setData(pred, p ? { symbol: p.symbol, asOf: p.asOf, price: String(p.predictedPrice), lastClose: String(p.lastClose), version: String(p.model.version) } : {});
+  setData(pred, p ? { symbol: p.symbol, asOf: p.asOf, price: String(p.predictedPrice), lastClose: String(p.lastClose), version: String(p.model.version), ...(p.synthetic === true ? { synthetic: 'true' } : {}) } : {});
   const newest = latestKnown(symbol);
   pred.title = p
     ? `predicted for the bar after ${fmtTs(p.asOf)}, horizon ${p.horizon} bar(s), ${p.model.name} v${p.model.version}`
@@ -258,8 +264,14 @@ function renderLive() {
   const p = state.last;
   const el = $('last-prediction');
   if (p) {
-    el.replaceChildren(h('b', {}, p.symbol), ` ${fmtPrice(p.predictedPrice)} `, h('span', { class: `delta ${signClass(p.predictedReturn)}` }, fmtPct(p.predictedReturn)), h('span', { class: 'muted' }, ` · ${fmtTs(p.asOf)}`));
-    Object.assign(el.dataset, { symbol: p.symbol, asOf: p.asOf, price: String(p.predictedPrice), version: String(p.model.version) });
+    el.replaceChildren(
+      h('b', {}, p.symbol),
+      ` ${fmtPrice(p.predictedPrice)} `,
+      h('span', { class: `delta ${signClass(p.predictedReturn)}` }, fmtPct(p.predictedReturn)),
+      h('span', { class: 'muted' }, ` · ${fmtTs(p.asOf)}`),
+      ...(p.synthetic === true ? [' ', syntheticBadge('this prediction')] : []),
+    );
+    setData(el, { symbol: p.symbol, asOf: p.asOf, price: String(p.predictedPrice), version: String(p.model.version), ...(p.synthetic === true ? { synthetic: 'true' } : {}) });
     setText('serving-model', `${p.model.name} v${p.model.version}`);
   }
   $('feed-empty').hidden = state.feed.length > 0;
@@ -306,7 +318,7 @@ async function main() {
   $('symbol-filter').addEventListener('input', renderSymbols);
   const config = await guarded('config', () => getJson('/api/config'));
   if (config) {
-    const url = resolveStreamUrl(config);
+    const url = resolveStreamUrl(config, dashboardToken());
     setText('footer-ws', `stream ${url.replace(/([?&]token=)[^&]+/, '$1***')}`);
     new LiveStream(url, { onStatus, onPrediction, onSnapshot }).start();
   }

@@ -1,5 +1,7 @@
 // Price chart: candles and volume from /api/bars, the predicted close as a line placed at the
 // bar each prediction is about (asOf + horizon bars), and a marker on the newest live one.
+// Generated (synthetic) bars and predictions are drawn in violet, and the first synthetic bar
+// carries a "synthetic" marker.
 import {
   createChart,
   createSeriesMarkers,
@@ -16,6 +18,7 @@ export const COLORS = {
   down: '#f43f5e',
   pred: '#f5a524',
   live: '#38bdf8',
+  synthetic: '#a78bfa',
   text: '#94a3b8',
   grid: 'rgba(148, 163, 184, 0.07)',
 };
@@ -78,6 +81,7 @@ export class PriceChart {
       title: 'predicted',
     });
     this.markers = createSeriesMarkers(this.pred, []);
+    this.barMarkers = createSeriesMarkers(this.candles, []);
     this.bars = [];
     this.timeIndex = new Map();
     this.step = DAY_S;
@@ -98,6 +102,7 @@ export class PriceChart {
     this.volume.setData([]);
     this.pred.setData([]);
     this.markers.setMarkers([]);
+    this.barMarkers.setMarkers([]);
   }
 
   setBars(bars) {
@@ -105,10 +110,17 @@ export class PriceChart {
     this.timeIndex = new Map(this.bars.map((b, i) => [b.time, i]));
     const diffs = this.bars.slice(-30).map((b, i, a) => (i ? b.time - a[i - 1].time : 0)).filter((d) => d > 0);
     this.step = median(diffs) ?? DAY_S;
-    this.candles.setData(this.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close })));
+    const synth = { color: COLORS.synthetic, wickColor: COLORS.synthetic, borderColor: COLORS.synthetic };
+    this.candles.setData(this.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close, ...(b.synthetic === true ? synth : {}) })));
     this.volume.setData(
-      this.bars.map((b) => ({ time: b.time, value: b.volume, color: b.close >= b.open ? 'rgba(34, 197, 94, 0.28)' : 'rgba(244, 63, 94, 0.28)' })),
+      this.bars.map((b) => ({
+        time: b.time,
+        value: b.volume,
+        color: b.synthetic === true ? 'rgba(167, 139, 250, 0.28)' : b.close >= b.open ? 'rgba(34, 197, 94, 0.28)' : 'rgba(244, 63, 94, 0.28)',
+      })),
     );
+    const first = this.firstSyntheticBar;
+    this.barMarkers.setMarkers(first ? [{ time: first.time, position: 'aboveBar', color: COLORS.synthetic, shape: 'arrowDown', text: 'synthetic' }] : []);
     this.redrawPredictions();
     if (!this.fitted && this.bars.length) {
       this.fitted = true;
@@ -148,7 +160,9 @@ export class PriceChart {
       if (toTime(p.asOf) < firstTime) continue;
       points.set(this.targetTime(p), { p, value: p.predictedPrice });
     }
-    const data = [...points.entries()].sort((a, b) => a[0] - b[0]).map(([time, { value }]) => ({ time, value }));
+    const data = [...points.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([time, { p, value }]) => (p.synthetic === true ? { time, value, color: COLORS.synthetic } : { time, value }));
     this.pred.setData(data);
     const live = this.liveAsOf ? this.predictions.get(this.liveAsOf) : undefined;
     this.markers.setMarkers(
@@ -183,5 +197,10 @@ export class PriceChart {
 
   get lastBar() {
     return this.bars.at(-1);
+  }
+
+  /** The first generated bar on the chart, if any (the synthetic continuation starts there). */
+  get firstSyntheticBar() {
+    return this.bars.find((b) => b.synthetic === true);
   }
 }

@@ -21,6 +21,11 @@ export function h(tag, attrs = {}, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
+/** The label of generated data (the extractor's seeded continuation after the replay), wherever it shows. */
+export function syntheticBadge(what = 'this') {
+  return h('span', { class: 'badge synthetic', title: `${what} is generated data (the seeded synthetic continuation after the replay), not market prices` }, 'synthetic');
+}
+
 export function setText(id, text) {
   const el = $(id);
   if (el && el.textContent !== text) el.textContent = text;

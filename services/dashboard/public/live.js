@@ -1,4 +1,5 @@
-// Client of the predictor's WebSocket stream (packages/contracts/src/ws.ts, protocol 1):
+// Client of the predictor's WebSocket stream (packages/contracts/src/ws.ts, protocol 1), by
+// default through the dashboard's same-origin proxy (/ws):
 // subscribes to every symbol, reports predictions and snapshots, watches heartbeats and
 // reconnects with capped exponential backoff plus jitter.
 
@@ -7,7 +8,7 @@ const BACKOFF_MAX_MS = 15_000;
 
 export class LiveStream {
   /**
-   * @param {string} url   ws:// or wss:// URL of the predictor's stream
+   * @param {string} url   ws:// or wss:// URL of the stream (the dashboard's /ws, or the predictor's)
    * @param {{ onStatus?: (s: {state: string, attempt: number, retryAt?: number, error?: string}) => void,
    *           onPrediction?: (p: object) => void, onSnapshot?: (symbol: string, p: object|null) => void }} handlers
    */
@@ -112,8 +113,18 @@ export class LiveStream {
   }
 }
 
-/** Expand `{host}` in the configured URL to the host the page was loaded from, and add the token. */
-export function resolveStreamUrl(config) {
+/**
+ * The stream URL from /api/config. A path (the default, `/ws`) is the dashboard's own proxy on
+ * this page's origin, authorised with the dashboard token when there is one; a full URL is the
+ * predictor itself (`{host}` = the host the page was loaded from) with the predictor's token.
+ */
+export function resolveStreamUrl(config, dashboardToken) {
+  if (config.wsUrl.startsWith('/')) {
+    const url = new URL(config.wsUrl, location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (dashboardToken) url.searchParams.set('token', dashboardToken);
+    return url.toString();
+  }
   const url = new URL(config.wsUrl.replaceAll('{host}', location.hostname));
   if (config.wsToken) url.searchParams.set('token', config.wsToken);
   return url.toString();

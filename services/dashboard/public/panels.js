@@ -1,5 +1,5 @@
 // Renderers of the side panels: model registry, monitoring, news and the live feed.
-import { h, fmtAgo, fmtInt, fmtNum, fmtPct, fmtPrice, fmtTs, signClass } from './dom.js';
+import { h, fmtAgo, fmtInt, fmtNum, fmtPct, fmtPrice, fmtTs, signClass, syntheticBadge } from './dom.js';
 
 const METRIC_ORDER = ['rmse', 'mae', 'directionalAccuracy', 'backtest_sharpe', 'accuracy', 'macroF1', 'f1', 'logLoss', 'mape', 'ic'];
 const METRIC_LABEL = {
@@ -199,8 +199,8 @@ export function renderNews(list, empty, news) {
 export function feedRow(p) {
   return h(
     'tr',
-    { dataset: { symbol: p.symbol, asOf: p.asOf } },
-    h('td', { class: 'sym' }, p.symbol),
+    { dataset: { symbol: p.symbol, asOf: p.asOf, ...(p.synthetic === true ? { synthetic: 'true' } : {}) } },
+    h('td', { class: 'sym' }, p.symbol, p.synthetic === true ? [' ', syntheticBadge('this prediction')] : null),
     h('td', { class: 'nowrap' }, fmtTs(p.asOf)),
     h('td', { class: 'num' }, fmtPrice(p.lastClose)),
     h('td', { class: 'num' }, fmtPrice(p.predictedPrice)),

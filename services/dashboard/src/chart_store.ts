@@ -7,8 +7,11 @@ export const CHART_CAP = 5_000;
 /** The interval of the symbol list's last close (the chart's default). */
 export const DEFAULT_INTERVAL = '1d';
 
-export type BarInput = Pick<CleanPriceBar, 'symbol' | 'ts' | 'open' | 'high' | 'low' | 'close' | 'volume'> & { interval: string };
+export type BarInput = Pick<CleanPriceBar, 'symbol' | 'ts' | 'open' | 'high' | 'low' | 'close' | 'volume' | 'synthetic'> & { interval: string };
 type BarItem = BarRow & { symbol: string; interval: string };
+
+/** The synthetic mark of generated data, kept only when set (market rows stay without the field). */
+const synthetic = (x: { synthetic?: boolean | undefined }): { synthetic?: true } => (x.synthetic === true ? { synthetic: true } : {});
 
 /**
  * What the chart and the symbol list show, in memory: bars and price predictions per symbol,
@@ -28,7 +31,7 @@ export class ChartStore {
   addBars(bars: Iterable<BarInput>): void {
     const items: BarItem[] = [];
     for (const b of bars) {
-      items.push({ symbol: b.symbol, interval: b.interval, ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume });
+      items.push({ symbol: b.symbol, interval: b.interval, ts: b.ts, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume, ...synthetic(b) });
       this.symbolSet.add(b.symbol);
     }
     this.barCache.add(items);
@@ -47,6 +50,7 @@ export class ChartStore {
         predictedPrice: p.predictedPrice,
         model: { name: p.model.name, version: p.model.version },
         latencyMs: p.latencyMs,
+        ...synthetic(p),
       });
       this.symbolSet.add(p.symbol);
     }

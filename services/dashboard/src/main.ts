@@ -2,7 +2,8 @@
  * dashboard: a read-only web page over the system. Serves the page and a small JSON API: bars,
  * predictions and symbols from memory (stored history read once, then the clean prices and
  * price predictions topics), registry, news with sentiment and monitoring from MongoDB; the page
- * takes live predictions straight from the predictor's WebSocket stream.
+ * takes live predictions from the predictor's WebSocket stream, by default proxied on the
+ * dashboard's own origin (`/ws`, see stream_config.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -15,6 +16,7 @@ import { ChartStore } from './chart_store.ts';
 import { startChartFeed } from './feed.ts';
 import { createQueries } from './queries.ts';
 import { loadAssets, startDashboardServer } from './server.ts';
+import { STREAM_PATH, streamSettings } from './stream_config.ts';
 
 const Env = z.object({
   DASHBOARD_HOST: z.string().default('127.0.0.1'),
@@ -25,10 +27,13 @@ const Env = z.object({
     .regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL ({host} stands for the host the page was loaded from)')
     .default('ws://127.0.0.1:8081/ws'),
   PREDICTOR_WS_TOKEN: z.string().min(16).optional(),
+  DASHBOARD_STREAM: z.enum(['proxy', 'direct']).optional(),
+  DASHBOARD_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
 });
 
 const svc = await startService({ name: 'dashboard', env: Env, mongo: true });
 const { config, log, shutdown, metrics } = svc;
+const stream = streamSettings(config);
 
 const chartsDist = path.join(path.dirname(createRequire(import.meta.url).resolve('lightweight-charts/package.json')), 'dist');
 const assets = loadAssets(path.resolve(import.meta.dirname, '..', 'public'), {
@@ -43,7 +48,7 @@ svc.setReady('chart-history', false);
 const api = createApi({
   queries,
   chart: { store, loaded: feed.loaded, isLoaded: feed.isLoaded },
-  publicConfig: { wsUrl: config.PREDICTOR_WS_URL, ...(config.PREDICTOR_WS_TOKEN ? { wsToken: config.PREDICTOR_WS_TOKEN } : {}) },
+  publicConfig: stream.publicConfig,
 });
 const requestSeconds = new client.Histogram({
   name: 'stockmlops_dashboard_request_seconds',
@@ -52,7 +57,19 @@ const requestSeconds = new client.Histogram({
   buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
   registers: [metrics.registry],
 });
-const server = await startDashboardServer({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, log, api, assets, token: config.DASHBOARD_TOKEN, requestSeconds });
+const wsProxy =
+  stream.mode === 'proxy'
+    ? { path: STREAM_PATH, upstreamUrl: config.PREDICTOR_WS_URL, upstreamToken: config.PREDICTOR_WS_TOKEN, maxBufferedBytes: config.DASHBOARD_WS_MAX_BUFFERED_BYTES }
+    : undefined;
+const server = await startDashboardServer({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, log, api, assets, token: config.DASHBOARD_TOKEN, requestSeconds, wsProxy });
+new client.Gauge({
+  name: 'stockmlops_dashboard_stream_clients',
+  help: 'WebSocket clients piped to the predictor through the dashboard (/ws)',
+  registers: [metrics.registry],
+  collect() {
+    this.set(server.streamClients());
+  },
+});
 shutdown.add('dashboard-http', server.close);
 svc.setReady('http', true);
-log.info({ url: `http://${config.DASHBOARD_HOST}:${server.port}/`, predictorWs: config.PREDICTOR_WS_URL, auth: Boolean(config.DASHBOARD_TOKEN) }, 'dashboard listening');
+log.info({ url: `http://${config.DASHBOARD_HOST}:${server.port}/`, stream: stream.mode, predictorWs: config.PREDICTOR_WS_URL, auth: Boolean(config.DASHBOARD_TOKEN) }, 'dashboard listening');

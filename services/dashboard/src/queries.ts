@@ -60,6 +60,8 @@ export interface BarRow {
   low: number;
   close: number;
   volume: number;
+  /** Generated (non-market) bar: the extractor's synthetic continuation. Absent for market data. */
+  synthetic?: true;
 }
 
 export interface PredictionRow {
@@ -72,6 +74,8 @@ export interface PredictionRow {
   predictedPrice: number;
   model: { name: string; version: number };
   latencyMs: number;
+  /** Made from a generated feature vector. Absent for market data. */
+  synthetic?: true;
 }
 
 export interface SymbolRow {
@@ -111,7 +115,7 @@ export function createQueries(db: Db): DashboardQueries {
   const col = (name: string) => db.collection(name);
   return {
     eachBar(onBatch) {
-      const projection = { _id: 0, symbol: 1, interval: 1, ts: 1, open: 1, high: 1, low: 1, close: 1, volume: 1 };
+      const projection = { _id: 0, symbol: 1, interval: 1, ts: 1, open: 1, high: 1, low: 1, close: 1, volume: 1, synthetic: 1 };
       return eachBatch(col(COLLECTIONS.bars).find({}, { projection, batchSize: SNAPSHOT_BATCH }), onBatch as (d: Document[]) => void);
     },
 
@@ -193,7 +197,7 @@ async function eachBatch(cursor: FindCursor<Document>, onBatch: (docs: Document[
   return n + batch.length;
 }
 
-const PREDICTION_FIELDS = ['symbol', 'interval', 'asOf', 'horizon', 'lastClose', 'predictedReturn', 'predictedPrice', 'model', 'latencyMs'] as const;
+const PREDICTION_FIELDS = ['symbol', 'interval', 'asOf', 'horizon', 'lastClose', 'predictedReturn', 'predictedPrice', 'model', 'latencyMs', 'synthetic'] as const;
 
 const ROW_KEYS = new Set(['_id', 'reportId', 'row', 'task', 'evaluatedAtMs', 'scope']);
 

@@ -6,11 +6,13 @@ import path from 'node:path';
 import type { Histogram } from 'prom-client';
 import { sameSecret, type Logger } from '@stock-mlops/platform';
 import { API_PATHS, ApiError, type ApiResult } from './api.ts';
+import { attachWsProxy, type WsProxyOptions } from './ws_proxy.ts';
 
 /**
  * The dashboard's HTTP server: the static page (an allow-list of files read at start, so no
- * request path ever reaches the file system), the charting library from node_modules, and the
- * JSON API behind an optional bearer token. GET and HEAD only.
+ * request path ever reaches the file system), the charting library from node_modules, the
+ * JSON API behind an optional bearer token (GET and HEAD only), and, when `wsProxy` is given,
+ * the predictor's WebSocket stream on the same origin (ws_proxy.ts, same token).
  */
 export interface StaticAsset {
   body: Buffer;
@@ -27,6 +29,8 @@ export interface DashboardServerOptions {
   assets: Map<string, StaticAsset>;
   token?: string | undefined;
   requestSeconds?: Histogram<'route' | 'status'>;
+  /** Proxy WebSocket upgrades on this path to the predictor's stream (the token above applies). */
+  wsProxy?: Omit<WsProxyOptions, 'log' | 'token'> | undefined;
 }
 
 const TYPES: Record<string, string> = {
@@ -77,7 +81,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, head: bool
   res.end(head ? undefined : text);
 }
 
-export async function startDashboardServer(opts: DashboardServerOptions): Promise<{ port: number; close: () => Promise<void> }> {
+export async function startDashboardServer(opts: DashboardServerOptions): Promise<{ port: number; streamClients: () => number; close: () => Promise<void> }> {
   const { log, assets } = opts;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
@@ -150,16 +154,20 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       });
   });
   server.keepAliveTimeout = 5_000;
+  const proxy = opts.wsProxy ? attachWsProxy(server, { ...opts.wsProxy, token: opts.token, log }) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
+    streamClients: () => proxy?.clients() ?? 0,
+    close: async () => {
+      await proxy?.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      });
+    },
   };
 }
