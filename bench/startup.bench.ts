@@ -119,6 +119,8 @@ async function serviceEnv(svc: ServiceName): Promise<NodeJS.ProcessEnv> {
       return { TRAIN_ON_START: 'false', TRAIN_SENTIMENT_ON_START: 'false' };
     case 'predictor':
       return { GRPC_PORT: String(await freePort()), WS_PORT: String(await freePort()) };
+    case 'monitor':
+      return { MONITOR_GRPC_PORT: String(await freePort()) };
     case 'dashboard':
       return { DASHBOARD_PORT: String(await freePort()), PREDICTOR_WS_URL: `ws://127.0.0.1:${await freePort()}/ws` };
     case 'extractor':
