@@ -140,7 +140,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-/** Milliseconds from spawn to the first 200 on /readyz (NaN on timeout or exit, with the reason logged). */
+/** Milliseconds from spawn to the first 200 on /readyz; Infinity when not ready within START_TIMEOUT_MS, NaN when it exited (reason logged). */
 async function timeToReady(svc: ServiceName, target: Target, ctx: BenchContext): Promise<number> {
   const port = await freePort();
   const env = { ...process.env, ...ctx.env, MONGO_DB: target.db, KAFKA_TOPIC_PREFIX: target.prefix, HTTP_PORT: String(port), LOG_LEVEL: 'warn', ...(await serviceEnv(svc)) };
@@ -156,7 +156,7 @@ async function timeToReady(svc: ServiceName, target: Target, ctx: BenchContext):
       await sleep(20);
     }
     ctx.log(`${svc} not ready (exit ${child.exitCode}) after ${fmt((performance.now() - t0) / 1000, 0)} s: ${tail.join(' | ').slice(0, 400)}`);
-    return Number.NaN;
+    return child.exitCode === null ? Number.POSITIVE_INFINITY : Number.NaN;
   } finally {
     await stopChild(child);
   }
@@ -221,7 +221,9 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
     const f = median(r.full);
     const ratio = f / e;
     if (!(ratio <= TARGET_RATIO)) misses.push(svc);
-    return `| ${svc} | ${fmt(e, 0)} | ${fmt(f, 0)} | ${fmt(ratio, 2)}× | ${ratio <= TARGET_RATIO ? 'yes' : '**no**'} | ${r.empty.map((x) => fmt(x, 0)).join(' / ')} · ${r.full.map((x) => fmt(x, 0)).join(' / ')} |`;
+    const timedOut = f === Number.POSITIVE_INFINITY;
+    const ms = (x: number) => (x === Number.POSITIVE_INFINITY ? `> ${fmt(START_TIMEOUT_MS, 0)}` : fmt(x, 0));
+    return `| ${svc} | ${ms(e)} | ${ms(f)} | ${timedOut ? `> ${fmt(START_TIMEOUT_MS / e, 0)}` : fmt(ratio, 2)}× | ${ratio <= TARGET_RATIO ? 'yes' : '**no**'} | ${r.empty.map(ms).join(' / ')} · ${r.full.map(ms).join(' / ')} |`;
   });
   return [
     `Each service started alone as its own process (\`node --import tsx services/<name>/src/main.ts\`, LOG_LEVEL=warn), time from spawn to the first 200 on its ops port's \`/readyz\` (polled every 20 ms); median of ${ctx.repeats} runs, empty and full alternating per service.`,
@@ -234,6 +236,7 @@ async function servicesSection(ctx: BenchContext, kafka: Kafka, mongo: MongoClie
     ...rows,
     '',
     misses.length ? `Over the target: ${misses.join(', ')}.` : `Every service within ${TARGET_RATIO}×.`,
+    `A start not ready within ${fmt(START_TIMEOUT_MS / 1000, 0)} s (STARTUP_BENCH_TIMEOUT_MS) is stopped and shown as \`> ${fmt(START_TIMEOUT_MS, 0)}\`.`,
     `Machine load average (1 min) after seeding: ${fmt(loadAverage, 1)} (2 cores shared with other work: figures swing between runs, see the runs column).`,
   ].join('\n');
 }
