@@ -37,19 +37,24 @@ const ROUTES = {
   '/api/config': { query: z.strictObject({}), run: (_q: object, d: ApiDeps) => Promise.resolve(d.publicConfig) },
   '/api/symbols': {
     query: z.strictObject({ limit: limit(200, 1000) }),
-    run: async (q: { limit: number }, d: ApiDeps) => ({ symbols: (await chart(d)).symbols(q.limit) }),
+    run: async (q: { limit: number }, d: ApiDeps) => {
+      const c = await chart(d);
+      return { symbols: c.store.symbols(q.limit), historyComplete: c.historyComplete };
+    },
   },
   '/api/bars': {
     query: z.strictObject({ symbol: Symbol, interval: Interval.default('1d'), limit: limit(500, 5000) }),
-    run: async (q: { symbol: string; interval: string; limit: number }, d: ApiDeps) => ({
-      symbol: q.symbol,
-      interval: q.interval,
-      bars: (await chart(d)).bars(q.symbol, q.interval, q.limit),
-    }),
+    run: async (q: { symbol: string; interval: string; limit: number }, d: ApiDeps) => {
+      const c = await chart(d);
+      return { symbol: q.symbol, interval: q.interval, bars: c.store.bars(q.symbol, q.interval, q.limit), historyComplete: c.historyComplete };
+    },
   },
   '/api/predictions': {
     query: z.strictObject({ symbol: Symbol, limit: limit(500, 5000) }),
-    run: async (q: { symbol: string; limit: number }, d: ApiDeps) => ({ symbol: q.symbol, predictions: (await chart(d)).predictions(q.symbol, q.limit) }),
+    run: async (q: { symbol: string; limit: number }, d: ApiDeps) => {
+      const c = await chart(d);
+      return { symbol: q.symbol, predictions: c.store.predictions(q.symbol, q.limit), historyComplete: c.historyComplete };
+    },
   },
   '/api/models': {
     query: z.strictObject({ limit: limit(50, 500) }),
@@ -73,20 +78,27 @@ export interface ApiDeps {
   publicConfig: PublicConfig;
   /** Bars, predictions and the symbol list, served from memory once the stored history is loaded. */
   chart: { store: ChartStore; loaded: Promise<void>; isLoaded: () => boolean };
-  /** How long a request waits for that history before answering 503 (default 5 s). */
+  /** How long a request waits for that history before answering with what memory holds (default 5 s). */
   loadWaitMs?: number;
 }
 
-async function chart(d: ApiDeps): Promise<ChartStore> {
+/**
+ * The in-memory chart store. While the stored history is still being read (start-up reads it in
+ * the background; readiness does not wait for it), a request waits up to `loadWaitMs` for it and
+ * then answers with what the store holds: the topics have been feeding it since start-up.
+ */
+async function chart(d: ApiDeps): Promise<{ store: ChartStore; historyComplete: boolean }> {
   if (!d.chart.isLoaded()) {
     let timer: NodeJS.Timeout | undefined;
-    const waited = await Promise.race([
-      d.chart.loaded.then(() => true),
+    await Promise.race([
+      d.chart.loaded.then(
+        () => true,
+        () => false,
+      ),
       new Promise<false>((r) => (timer = setTimeout(() => r(false), d.loadWaitMs ?? 5_000))),
     ]).finally(() => clearTimeout(timer));
-    if (!waited) throw new ApiError(503, 'E_UNAVAILABLE', 'the chart history is still loading; retry shortly');
   }
-  return d.chart.store;
+  return { store: d.chart.store, historyComplete: d.chart.isLoaded() };
 }
 
 export function createApi(deps: ApiDeps): (path: string, params: URLSearchParams) => Promise<ApiResult> {
