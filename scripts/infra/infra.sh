@@ -640,7 +640,7 @@ mongo_start() {
   printf '%s\n' "$port" >"$MONGO_DIR/port"
   if [[ $impl == mongod ]]; then
     mkdir -p "$MONGO_DIR/db"
-    printf 'mongod %s\n' "$(mongod --version 2>/dev/null | head -n 1 | sed 's/^db version //')" >"$MONGO_DIR/impl"
+    printf 'mongod %s\n' "$(mongod --version 2>/dev/null | sed -n 1p | sed 's/^db version //')" >"$MONGO_DIR/impl"
     rotate_log "$MONGO_DIR/logs/stdout.log"
     pid=$(spawn "$MONGO_DIR" "$MONGO_DIR/logs/stdout.log" mongod --dbpath "$MONGO_DIR/db" \
       --bind_ip "$HOST" --port "$port" --logpath "$MONGO_DIR/logs/mongod.log" --logappend)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 if command -v kcat >/dev/null 2>&1; then
-  echo "kcat already installed: $(kcat -V 2>&1 | head -1)"
+  echo "kcat already installed: $(kcat -V 2>&1 | sed -n 1p)"
   exit 0
 fi
 
@@ -21,4 +21,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends kcat >/dev/null
-echo "kcat installed: $(kcat -V 2>&1 | head -1)"
+echo "kcat installed: $(kcat -V 2>&1 | sed -n 1p)"
