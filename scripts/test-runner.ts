@@ -22,6 +22,8 @@ import { infraDown, infraUp } from './lib/infra.ts';
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000);
+/** A file's cleanup never holds up the run longer than this. */
+const CLEANUP_TIMEOUT_MS = 120_000;
 const ORDER = ['unit', 'integration', 'e2e', 'chaos'];
 
 function listTests(dir: string): string[] {
@@ -124,8 +126,13 @@ async function killGroup(pid: number): Promise<void> {
 async function cleanUp(fileId: string, env: NodeJS.ProcessEnv): Promise<void> {
   if (!env.MONGO_URL || !env.KAFKA_BROKERS) return;
   const t0 = Date.now();
-  const report = await dropOwned(fileId, { MONGO_URL: env.MONGO_URL, KAFKA_BROKERS: env.KAFKA_BROKERS });
-  console.log(`  ${describeDrop(fileId, report)} (${Date.now() - t0} ms)`);
+  let timer: NodeJS.Timeout | undefined;
+  const report = await Promise.race([
+    dropOwned(fileId, { MONGO_URL: env.MONGO_URL, KAFKA_BROKERS: env.KAFKA_BROKERS }),
+    new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), CLEANUP_TIMEOUT_MS))),
+  ]).finally(() => clearTimeout(timer));
+  if (!report) console.log(`  cleanup ${fileId}: gave up after ${CLEANUP_TIMEOUT_MS} ms (leftovers only cost disk)`);
+  else console.log(`  ${describeDrop(fileId, report)} (${Date.now() - t0} ms)`);
 }
 
 function infraEnv(): { env: NodeJS.ProcessEnv; started: boolean } {

@@ -54,7 +54,9 @@ export interface DropReport {
  */
 export async function dropOwned(fileId: string, infra: { MONGO_URL: string; KAFKA_BROKERS: string }): Promise<DropReport> {
   const report: DropReport = { databases: [], topics: [], groups: [], errors: [] };
-  const mongo = new MongoClient(infra.MONGO_URL, { serverSelectionTimeoutMS: 5_000 });
+  // A socket timeout: FerretDB 1.24 (SQLite) was seen to leave `listDatabases` unanswered for good
+  // after the chaos test's database restart, which hung the whole run in this cleanup.
+  const mongo = new MongoClient(infra.MONGO_URL, { serverSelectionTimeoutMS: 5_000, socketTimeoutMS: 30_000 });
   try {
     await mongo.connect();
     const { databases } = await mongo.db('admin').admin().listDatabases({ nameOnly: true });
