@@ -35,6 +35,7 @@ export const BaseEnv = z.object({
     .default(''),
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').default('mongodb://127.0.0.1:27017'),
   MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'letters, digits, _ or -').default('stock_mlops'),
+  MONGO_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(120_000).describe('a database request unanswered this long fails and is retried (0 is not allowed: an unanswered request would stall the stage)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HTTP_PORT: port.default(0).describe('health/metrics port (0 = any free port)'),
   HTTP_HOST: z.string().default('127.0.0.1'),

@@ -10,12 +10,16 @@ export interface MongoHandle {
 /**
  * Connect to a MongoDB-wire server (MongoDB or FerretDB). The driver reconnects on its own
  * after a server restart; operations fail fast (serverSelectionTimeoutMS) so callers can
- * back off and retry without blocking shutdown.
+ * back off and retry without blocking shutdown. A request the server leaves unanswered for
+ * `socketTimeoutMs` fails with a network timeout, which withDbRetry retries on a fresh
+ * connection: without it one unanswered request (FerretDB 1.24 was seen to leave some for good
+ * after a restart) stalls a stage silently, its heartbeats keeping the group membership alive.
  */
-export async function connectMongo(url: string, dbName: string, log?: Logger): Promise<MongoHandle> {
+export async function connectMongo(url: string, dbName: string, log?: Logger, opts: { socketTimeoutMs?: number } = {}): Promise<MongoHandle> {
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
+    socketTimeoutMS: opts.socketTimeoutMs ?? 120_000,
     retryWrites: false,
     maxPoolSize: 20,
   });

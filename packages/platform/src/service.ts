@@ -78,7 +78,7 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
 
   let mongo: MongoHandle | undefined;
   if (opts.mongo) {
-    mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log);
+    mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log, { socketTimeoutMs: config.MONGO_SOCKET_TIMEOUT_MS });
     shutdown.add('mongo', () => mongo!.close());
   }
   return { name: opts.name, config, log, metrics, shutdown, kafka, producer, topics, mongo, setReady, opsPort: ops.port, fatal };
