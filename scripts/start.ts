@@ -22,12 +22,12 @@ import { resolveTopics } from '@stock-mlops/contracts';
 import { parseYahooCsv } from '@stock-mlops/transform';
 import { infraDown, infraUp } from './lib/infra.ts';
 import { metricSum, parseMetrics, ProgressPrinter, isServing, endpointsUp, statusLines, stillComing, type Sample, type Snapshot, type TaskTraining } from './lib/progress.ts';
-import { REPO_ROOT, serviceSpec, SERVICES, Supervisor } from './lib/supervisor.ts';
+import { DEFAULT_OPS_PORT_BASE, opsPortFor, REPO_ROOT, serviceSpec, SERVICES, Supervisor } from './lib/supervisor.ts';
 
 const GRPC_PORT = process.env.GRPC_PORT ?? '50051';
 const WS_PORT = process.env.WS_PORT ?? '8081';
 const DASHBOARD_PORT = process.env.DASHBOARD_PORT ?? '8080';
-const OPS_BASE = Number(process.env.START_OPS_PORT_BASE ?? '9101');
+const OPS_BASE = Number(process.env.START_OPS_PORT_BASE ?? String(DEFAULT_OPS_PORT_BASE));
 if (!Number.isInteger(OPS_BASE) || OPS_BASE < 0 || OPS_BASE > 65_000) {
   console.error(`START_OPS_PORT_BASE must be 0 (any free port) or a port number, got "${process.env.START_OPS_PORT_BASE}"`);
   process.exit(2);
@@ -88,7 +88,7 @@ const sup = new Supervisor({
   },
 });
 const services = SERVICES.filter((s) => existsSync(path.join(REPO_ROOT, 'services', s, 'src', 'main.ts')));
-for (const name of services) sup.start(serviceSpec(name, { HTTP_PORT: String(OPS_BASE === 0 ? 0 : OPS_BASE + SERVICES.indexOf(name)) }));
+for (const name of services) sup.start(serviceSpec(name, { HTTP_PORT: String(opsPortFor(name, OPS_BASE)) }));
 
 // ---------------------------------------------------------------------------------------------
 // Progress: Kafka offsets and the services' ops endpoints; no database connection.

@@ -12,6 +12,14 @@ export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const SERVICES = ['extractor', 'transformer', 'loader', 'trainer', 'predictor', 'monitor', 'dashboard'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/** `npm start`'s first ops port (extractor); the others follow in SERVICES order. Compose and k8s use the same numbers. */
+export const DEFAULT_OPS_PORT_BASE = 9101;
+
+/** A service's ops port (`/healthz`, `/readyz`, `/metrics`) for a base; base 0 = any free port. */
+export function opsPortFor(name: ServiceName, base = DEFAULT_OPS_PORT_BASE): number {
+  return base === 0 ? 0 : base + SERVICES.indexOf(name);
+}
+
 export interface ServiceSpec {
   name: string;
   /** Entry file relative to the repo root. */

@@ -122,10 +122,10 @@ t('ops HTTP ports: scripts/start.ts = compose = k8s containerPort/Service port, 
   const missing: string[] = [];
   for (const s of deployableServices()) {
     const c = Number(composeEnv(s).HTTP_PORT);
-    if (start[s] !== undefined) assert.is(c, start[s], `${s}: compose HTTP_PORT vs scripts/start.ts OPS_PORTS`);
+    if (start[s] !== undefined) assert.is(c, start[s], `${s}: compose HTTP_PORT vs npm start's default ops port`);
     else {
       missing.push(s);
-      assert.not.ok(Object.values(start).includes(c), `${s}: HTTP_PORT ${c} is another service's port in scripts/start.ts`);
+      assert.not.ok(Object.values(start).includes(c), `${s}: HTTP_PORT ${c} is another service's npm start ops port`);
     }
     assert.not.ok(seen.has(c), `${s}: HTTP_PORT ${c} also used by ${seen.get(c)}`);
     seen.set(c, s);
@@ -139,7 +139,7 @@ t('ops HTTP ports: scripts/start.ts = compose = k8s containerPort/Service port, 
       assert.is(named(docs, 'Deployment', s).spec.template.metadata.annotations?.['prometheus.io/port'], String(c), `${s}: scrape annotation`);
     }
   }
-  if (missing.length) console.log(`  note: no ops port in scripts/start.ts OPS_PORTS for: ${missing.join(', ')}`);
+  if (missing.length) console.log(`  note: no ops port in npm start's default ops ports for: ${missing.join(', ')}`);
 });
 
 t('every listen address the code declares is 0.0.0.0 and every declared port is served, in compose and k8s', () => {

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { opsPortFor, SERVICES } from '../../../scripts/lib/supervisor.ts';
 
 // Manifests and compose models are free-form JSON: the tests check their shape themselves.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,14 +54,9 @@ export function deployableServices(): string[] {
     .sort();
 }
 
-/** The ops HTTP ports of scripts/start.ts (`OPS_PORTS`), the single local reference. */
+/** The ops HTTP ports `npm start` gives each service by default (scripts/lib/supervisor.ts opsPortFor), the single local reference. */
 export function startOpsPorts(): Record<string, number> {
-  const src = read('scripts/start.ts');
-  const m = /const OPS_PORTS[^=]*=\s*\{([^}]*)\}/.exec(src);
-  if (!m) throw new Error('scripts/start.ts: OPS_PORTS not found (did its shape change?)');
-  const out: Record<string, number> = {};
-  for (const p of m[1]!.matchAll(/(\w+)\s*:\s*'(\d+)'/g)) out[p[1]!] = Number(p[2]);
-  return out;
+  return Object.fromEntries(SERVICES.map((s) => [s, opsPortFor(s)]));
 }
 
 export function startDefault(name: 'GRPC_PORT' | 'WS_PORT'): number {
