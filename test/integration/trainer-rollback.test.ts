@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { MongoClient } from 'mongodb';
-import { COLLECTIONS } from '@stock-mlops/load';
+import { mongoCheckpointStore } from '../../services/predictor/src/checkpoint_store.ts';
 import { promoteVersion, trainRegisterAndGatePrice } from '@stock-mlops/ml/ml_service';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { initTf } from '@stock-mlops/ml/tf';
@@ -61,13 +61,16 @@ t('GetModel and Predict report v2, then v1 after `npm run models -- rollback pri
   const db = ctx.mongo.db(dbName);
   const { bars } = parsePriceCsv(readFileSync(path.join(ROOT, 'data/prices/MSFT.csv'), 'utf8'), 'MSFT');
   const rows = featureRowsFromBars(bars).rows;
-  await db.collection(COLLECTIONS.features).insertMany(
-    rows.map((r) => {
-      const ts = new Date(r.ts).toISOString();
-      const schema = PRICE_FEATURE_SCHEMA;
-      return { _id: `MSFT|1d|${ts}`, eventId: `t-${ts}`, symbol: 'MSFT', interval: '1d', ts, close: r.close, schemaVersion: schema.version, schemaHash: schema.hash, names: [...schema.names], values: [...r.vector] };
-    }) as never[],
-  );
+  // The predictor's window history comes from its own checkpoint (one document per symbol), as after a restart.
+  await mongoCheckpointStore(db).save([
+    {
+      symbol: 'MSFT',
+      vectors: rows.slice(-64).map((r) => {
+        const schema = PRICE_FEATURE_SCHEMA;
+        return { symbol: 'MSFT', interval: '1d' as const, ts: new Date(r.ts).toISOString(), close: r.close, schemaVersion: schema.version, schemaHash: schema.hash, values: [...r.vector] };
+      }),
+    },
+  ]);
   const store = new ModelStore(db);
   await store.ensureIndexes();
   const { tf } = await initTf();
