@@ -57,14 +57,4 @@ export async function dropRun(kafka: import('kafkajs').Kafka, topics: Record<str
 }
 
 /** A TCP port free right now on 127.0.0.1 (for a child process's listener). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort } from '@stock-mlops/platform';

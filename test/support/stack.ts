@@ -5,7 +5,6 @@
  * drops the file's databases, topics and groups when the file ends.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Supervisor, serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
@@ -32,16 +31,7 @@ export function dbNameFor(prefix: string, max = 40): string {
   return prefix.replace(/\W/g, '_').slice(0, max);
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freePort } from '@stock-mlops/platform';
 
 export function kafkaClient(clientId = 'test'): Kafka {
   return new Kafka({ clientId, brokers: requireInfra().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });

@@ -8,3 +8,4 @@ export * from './mongo.ts';
 export * from './kafka/index.ts';
 export * from './service.ts';
 export * from './secrets.ts';
+export * from './net.ts';
