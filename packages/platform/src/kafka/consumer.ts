@@ -1,4 +1,4 @@
-import type { Consumer, ConsumerRunConfig, IHeaders, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
+import type { Admin, Consumer, ConsumerRunConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner } from 'kafkajs';
 import type { Logger } from 'pino';
 import {
   decode,
@@ -12,6 +12,7 @@ import {
 import type { Metrics } from '../metrics.ts';
 import type { BatchingProducer, OutMessage } from './producer.ts';
 import { createBackoff, rejoinReason, type BackoffOptions } from './rejoin.ts';
+import { assignedLag, isStalled } from './stall.ts';
 
 export interface Consumed<K extends DataTopicKey> {
   topicKey: K;
@@ -58,6 +59,13 @@ export interface ConsumerOptions<K extends DataTopicKey> {
   onFatal: (err: Error) => void;
   /** Delays between rejoins after a crash (default 0.5 s doubling up to 30 s, ±20 %). */
   rejoinBackoff?: BackoffOptions;
+  /**
+   * Liveness (stall.ts): a member idle this long while its partitions have unprocessed records and
+   * none of its batches is in flight rejoins the group (default 120 s; 0 disables). Checked every
+   * `stallCheckMs` (default 15 s).
+   */
+  stallMs?: number;
+  stallCheckMs?: number;
   /**
    * How often to refresh the lag gauge of every assigned topic partition from the broker
    * (committed offset vs high watermark), so idle partitions report their lag too; 0 = only
@@ -159,19 +167,55 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
     if (reason) rejoinLater(error, reason);
     else fatal(error);
   });
-  consumer.on(consumer.events.GROUP_JOIN, () => {
+  // Liveness: when this member last started or finished a batch (or joined), and what it owns.
+  let lastActivity = Date.now();
+  let inFlight = 0;
+  let assignment: Record<string, number[]> = {};
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    assignment = (e.payload as { memberAssignment?: Record<string, number[]> }).memberAssignment ?? {};
+    lastActivity = Date.now();
     if (!rejoining) return;
     rejoining = false;
     opts.log.info({ groupId: opts.groupId }, 'consumer rejoined its group');
   });
+  const stallMs = opts.stallMs ?? 120_000;
+  let stallAdmin: Admin | undefined;
+  let checking = false;
+  const checkStall = async () => {
+    if (stopping || rejoining || checking || !isStalled({ idleMs: Date.now() - lastActivity, inFlight, lag: 1, stallMs })) return;
+    checking = true;
+    try {
+      if (!stallAdmin) {
+        stallAdmin = opts.kafka.admin();
+        await stallAdmin.connect();
+      }
+      const lag = await assignedLag(stallAdmin, opts.groupId, assignment);
+      const idleMs = Date.now() - lastActivity;
+      if (stopping || rejoining || !isStalled({ idleMs, inFlight, lag, stallMs })) return;
+      rejoining = true;
+      opts.metrics?.consumerRecoveries.inc({ group: opts.groupId, reason: 'STALLED' });
+      opts.log.warn({ code: 'E_CONSUMER_STALLED', groupId: opts.groupId, lag, idleMs, assignment }, 'consumer idle with unprocessed records on its partitions; rejoining');
+      await kafkaDisconnect().catch(() => {});
+      lastActivity = Date.now();
+      if (!stopping) await rejoin();
+    } catch (err) {
+      opts.log.debug({ err: (err as Error).message }, 'stall check failed');
+    } finally {
+      checking = false;
+    }
+  };
+  const stallTimer = stallMs > 0 ? setInterval(() => void checkStall(), opts.stallCheckMs ?? 15_000) : undefined;
+  stallTimer?.unref();
   const lag = opts.metrics && (opts.lagIntervalMs ?? 15_000) > 0 ? lagRefresher(opts, [...byName.keys()]) : undefined;
-  const disconnect = consumer.disconnect.bind(consumer);
+  const kafkaDisconnect = consumer.disconnect.bind(consumer);
   consumer.disconnect = async () => {
     stopping = true;
     clearTimeout(rejoinTimer);
     rejoinTimer = undefined;
+    if (stallTimer) clearInterval(stallTimer);
     await lag?.stop();
-    await disconnect();
+    await stallAdmin?.disconnect().catch(() => {});
+    await kafkaDisconnect();
   };
   opts.beforeRun?.(consumer);
   await consumer.connect();
@@ -180,7 +224,18 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
-    eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
+    eachBatch: async (payload) => {
+      inFlight++;
+      lastActivity = Date.now();
+      try {
+        await handleBatch(payload);
+      } finally {
+        inFlight--;
+        lastActivity = Date.now();
+      }
+    },
+  };
+  async function handleBatch({ batch, heartbeat, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
       if (batch.messages.length === 0 || !isRunning() || isStale()) return;
       const started = process.hrtime.bigint();
       const topicKey = byName.get(batch.topic);
@@ -234,8 +289,7 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
       if (dead.length) opts.metrics?.processed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, dead.length);
       opts.metrics?.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
       opts.metrics?.stageLatency.observe({ topic: batch.topic }, Number(process.hrtime.bigint() - started) / 1e9);
-    },
-  };
+  }
   await consumer.run(runConfig);
   lag?.start();
   return consumer;
