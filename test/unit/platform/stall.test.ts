@@ -5,10 +5,15 @@ import { assignedLag, isStalled } from '@stock-mlops/platform/kafka/stall';
 import { suite } from '../../harness/index.ts';
 
 const t = suite('consumer liveness');
-const base = { idleMs: 200_000, inFlight: 0, lag: 5, stallMs: 120_000 };
+const base = { idleMs: 200_000, inFlight: 0, lag: 5, joined: true, stallMs: 120_000 };
 
 t('idle past the limit with records waiting on its partitions and nothing in flight: stalled', () => {
   assert.ok(isStalled(base));
+});
+
+t('a member that never completed its group join is stalled once idle past the limit, lag or not', () => {
+  assert.ok(isStalled({ ...base, joined: false, lag: 0 }));
+  assert.not.ok(isStalled({ ...base, joined: false, lag: 0, idleMs: 1_000 }));
 });
 
 t('not stalled: a batch in flight, no lag, not idle long enough, or the check disabled', () => {

@@ -133,6 +133,7 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
   const rejoinLater = (err: Error, reason: string) => {
     if (stopping || rejoinTimer) return;
     rejoining = true;
+    joined = false;
     const { attempt, delayMs } = backoff.next();
     opts.metrics?.consumerRecoveries.inc({ group: opts.groupId, reason });
     opts.log.warn({ code: 'E_CONSUMER_REJOIN', reason, groupId: opts.groupId, attempt, delayMs, err: err.message }, 'consumer lost its group or connection, rejoining');
@@ -171,8 +172,10 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
   let lastActivity = Date.now();
   let inFlight = 0;
   let assignment: Record<string, number[]> = {};
+  let joined = false;
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assignment = (e.payload as { memberAssignment?: Record<string, number[]> }).memberAssignment ?? {};
+    joined = true;
     lastActivity = Date.now();
     if (!rejoining) return;
     rejoining = false;
@@ -182,19 +185,24 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
   let stallAdmin: Admin | undefined;
   let checking = false;
   const checkStall = async () => {
-    if (stopping || rejoining || checking || !isStalled({ idleMs: Date.now() - lastActivity, inFlight, lag: 1, stallMs })) return;
+    if (stopping || rejoining || checking || !isStalled({ idleMs: Date.now() - lastActivity, inFlight, lag: 1, joined, stallMs })) return;
     checking = true;
     try {
       if (!stallAdmin) {
         stallAdmin = opts.kafka.admin();
         await stallAdmin.connect();
       }
-      const lag = await assignedLag(stallAdmin, opts.groupId, assignment);
+      const lag = joined ? await assignedLag(stallAdmin, opts.groupId, assignment) : 0;
       const idleMs = Date.now() - lastActivity;
-      if (stopping || rejoining || !isStalled({ idleMs, inFlight, lag, stallMs })) return;
+      if (stopping || rejoining || !isStalled({ idleMs, inFlight, lag, joined, stallMs })) return;
+      const wasJoined = joined;
       rejoining = true;
+      joined = false;
       opts.metrics?.consumerRecoveries.inc({ group: opts.groupId, reason: 'STALLED' });
-      opts.log.warn({ code: 'E_CONSUMER_STALLED', groupId: opts.groupId, lag, idleMs, assignment }, 'consumer idle with unprocessed records on its partitions; rejoining');
+      opts.log.warn(
+        { code: 'E_CONSUMER_STALLED', groupId: opts.groupId, lag, idleMs, assignment, joined: wasJoined },
+        wasJoined ? 'consumer idle with unprocessed records on its partitions; rejoining' : 'consumer never completed its group join; rejoining',
+      );
       await kafkaDisconnect().catch(() => {});
       lastActivity = Date.now();
       if (!stopping) await rejoin();

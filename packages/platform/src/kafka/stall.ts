@@ -14,11 +14,13 @@ export interface StallInput {
   inFlight: number;
   /** Records on this member's partitions past the group's committed offsets. */
   lag: number;
+  /** Whether the member has joined the group since it (re)started: a join that never completes is a stall too. */
+  joined: boolean;
   stallMs: number;
 }
 
 export function isStalled(s: StallInput): boolean {
-  return s.stallMs > 0 && s.inFlight === 0 && s.idleMs >= s.stallMs && s.lag > 0;
+  return s.stallMs > 0 && s.inFlight === 0 && s.idleMs >= s.stallMs && (!s.joined || s.lag > 0);
 }
 
 /** Records past the committed offsets on the given partitions (a partition never committed counts from its low watermark). */
