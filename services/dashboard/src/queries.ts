@@ -1,4 +1,4 @@
-import type { Db, Document, FindCursor } from 'mongodb';
+import type { Collection, Db, Document, Filter } from 'mongodb';
 import { COLLECTIONS } from '@stock-mlops/load';
 
 /**
@@ -116,12 +116,12 @@ export function createQueries(db: Db): DashboardQueries {
   return {
     eachBar(onBatch) {
       const projection = { _id: 0, symbol: 1, interval: 1, ts: 1, open: 1, high: 1, low: 1, close: 1, volume: 1, synthetic: 1 };
-      return eachBatch(col(COLLECTIONS.bars).find({}, { projection, batchSize: SNAPSHOT_BATCH }), onBatch as (d: Document[]) => void);
+      return eachPage(col(COLLECTIONS.bars), projection, onBatch as (d: Document[]) => void);
     },
 
     eachPrediction(onBatch) {
       const projection = Object.fromEntries([['_id', 0], ...PREDICTION_FIELDS.map((f) => [f, 1])]);
-      return eachBatch(col(COLLECTIONS.predictions).find({}, { projection, batchSize: SNAPSHOT_BATCH }), onBatch as (d: Document[]) => void);
+      return eachPage(col(COLLECTIONS.predictions), projection, onBatch as (d: Document[]) => void);
     },
 
     async models(limit) {
@@ -180,21 +180,31 @@ export function createQueries(db: Db): DashboardQueries {
   };
 }
 
-const SNAPSHOT_BATCH = 2_000;
+/** Documents per page of the start-up history read: one reply each (well under 16 MB). */
+const SNAPSHOT_PAGE = 10_000;
 
-async function eachBatch(cursor: FindCursor<Document>, onBatch: (docs: Document[]) => void): Promise<number> {
-  let batch: Document[] = [];
+/**
+ * Every document of a collection, in `_id` order, as pages that are each one complete reply: a
+ * query with `limit` = `batchSize` leaves no cursor open on the server between pages. A cursor
+ * held open across getMores (the first version of this read) wedged FerretDB 1.24 (SQLite) as a
+ * whole in the chaos test: every request of every client, reads included, went unanswered for
+ * minutes after services restarted around a database restart. Each page filters on `_id` past the
+ * previous one, which FerretDB answers with a scan: this read runs in the background (readiness
+ * does not wait for it).
+ */
+async function eachPage(collection: Collection<Document>, projection: Document, onBatch: (docs: Document[]) => void): Promise<number> {
   let n = 0;
-  for await (const d of cursor) {
-    batch.push(d);
-    if (batch.length >= SNAPSHOT_BATCH) {
-      onBatch(batch);
-      n += batch.length;
-      batch = [];
-    }
+  let last: unknown;
+  for (;;) {
+    const page = await collection
+      .find((last === undefined ? {} : { _id: { $gt: last } }) as Filter<Document>, { projection: { ...projection, _id: 1 }, sort: { _id: 1 }, limit: SNAPSHOT_PAGE, batchSize: SNAPSHOT_PAGE })
+      .toArray();
+    if (page.length === 0) return n;
+    last = page.at(-1)!._id;
+    onBatch(page.map(({ _id: _ignored, ...d }: Document) => d));
+    n += page.length;
+    if (page.length < SNAPSHOT_PAGE) return n;
   }
-  if (batch.length) onBatch(batch);
-  return n + batch.length;
 }
 
 const PREDICTION_FIELDS = ['symbol', 'interval', 'asOf', 'horizon', 'lastClose', 'predictedReturn', 'predictedPrice', 'model', 'latencyMs', 'synthetic'] as const;

@@ -23,6 +23,9 @@ import {
   type TriggerState,
 } from '@stock-mlops/monitor';
 
+/** Reads answered in one reply: no cursor left open on the server between batches. */
+const ONE_REPLY = { batchSize: 100_000 } as const;
+
 export const MONITOR_COLLECTIONS = {
   reports: 'monitoring_reports',
   alerts: 'alerts',
@@ -226,9 +229,11 @@ export class MonitorStore {
   }
 
   async load(opts: { maxBarsPerSeries: number; driftWindow: number }): Promise<Restored> {
+    // Each window is read as one reply (up to 16 MB), so no cursor stays open on the server
+    // between getMores while other services restart (see the dashboard's history read).
     // Sorting happens here, not in the server (FerretDB sorts slowly).
     const byTimeDesc = (a: Document, b: Document) => (b.tMs as number) - (a.tMs as number);
-    const barDocs = (await this.col(MONITOR_COLLECTIONS.bars).find({}).toArray()).sort(byTimeDesc);
+    const barDocs = (await this.col(MONITOR_COLLECTIONS.bars).find({}, ONE_REPLY).toArray()).sort(byTimeDesc);
     const perSeries = new Map<string, number>();
     const bars: Restored['bars'] = [];
     for (const d of barDocs) {
@@ -239,7 +244,7 @@ export class MonitorStore {
       bars.push({ symbol: d.symbol, interval: d.interval, ts: d.ts, close: d.close });
     }
     bars.reverse();
-    const predictionDocs = ((await this.col(MONITOR_COLLECTIONS.predictions).find({}).toArray()) as unknown as PredictionDoc[]).sort((a, b) => a.asOfMs - b.asOfMs);
+    const predictionDocs = ((await this.col(MONITOR_COLLECTIONS.predictions).find({}, ONE_REPLY).toArray()) as unknown as PredictionDoc[]).sort((a, b) => a.asOfMs - b.asOfMs);
     const observed = (d: PredictionDoc): ObservedPrediction => ({
       key: d._id,
       symbol: d.symbol,
@@ -251,13 +256,13 @@ export class MonitorStore {
       model: { name: d.modelName, version: d.modelVersion } satisfies ModelRef,
       ...(d.traceId ? { traceId: d.traceId } : {}),
     });
-    const resolved = new Map(((await this.col(MONITOR_COLLECTIONS.outcomes).find({}).toArray()) as unknown as OutcomeDoc[]).map((o) => [o._id, o]));
+    const resolved = new Map(((await this.col(MONITOR_COLLECTIONS.outcomes).find({}, ONE_REPLY).toArray()) as unknown as OutcomeDoc[]).map((o) => [o._id, o]));
     const pending = predictionDocs.filter((d) => !resolved.has(d._id)).map(observed);
     const outcomes = predictionDocs.flatMap((d) => {
       const o = resolved.get(d._id);
       return o ? [{ ...observed(d), asOfMs: d.asOfMs, realizedReturn: o.realizedReturn, realizedTs: o.realizedTs }] : [];
     });
-    const featureDocs = (await this.col(MONITOR_COLLECTIONS.features).find({}).toArray()).sort(byTimeDesc).slice(0, opts.driftWindow);
+    const featureDocs = (await this.col(MONITOR_COLLECTIONS.features).find({}, ONE_REPLY).toArray()).sort(byTimeDesc).slice(0, opts.driftWindow);
     const features = featureDocs.reverse().map((d) => ({
       key: String(d._id),
       symbol: d.symbol as string,
@@ -266,7 +271,7 @@ export class MonitorStore {
       schemaHash: d.schemaHash as string,
       values: JSON.parse(d.values as string) as number[],
     }));
-    const sentiment = (await this.col(MONITOR_COLLECTIONS.sentiment).find({}).toArray()).sort((a, b) => a.tMs - b.tMs).map((d) => ({
+    const sentiment = (await this.col(MONITOR_COLLECTIONS.sentiment).find({}, ONE_REPLY).toArray()).sort((a, b) => a.tMs - b.tMs).map((d) => ({
       key: String(d._id),
       tMs: d.tMs as number,
       label: d.label as string,
