@@ -180,8 +180,8 @@ export function createQueries(db: Db): DashboardQueries {
   };
 }
 
-/** Documents per page of the start-up history read: one reply each (well under 16 MB). */
-const SNAPSHOT_PAGE = 10_000;
+/** Documents per page of the start-up history read: one reply each (projected bars and predictions: about 6 and 10 MB, under the 16 MB reply limit); each page costs FerretDB a scan, so few large pages. */
+const SNAPSHOT_PAGE = 40_000;
 
 /**
  * Every document of a collection, in `_id` order, as pages that are each one complete reply: a
