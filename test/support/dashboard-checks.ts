@@ -170,8 +170,19 @@ export async function checkDashboard(opts: DashboardCheckOptions): Promise<Dashb
     assert.ok(carried.some((p) => p.predictedPrice === shown.price), `the predicted price ${shown.price} is the carried one (${carried.map((p) => p.predictedPrice).join(', ')})`);
 
     // 4. The predicted line is drawn, and nothing went wrong on the page.
-    await page.waitForTimeout(300);
-    const predictedPixels = await countCanvasPixels(page, '#chart', [0xf5, 0xa5, 0x24]);
+    //    Market-data predictions are amber (synthetic ones violet). Right after the first model is
+    //    served, the predictor is still working through the history, so the predictions of the
+    //    bars on the chart may not exist yet: wait for them (bounded), then count.
+    let predictedPixels = 0;
+    await waitFor(
+      'the predicted line on the chart',
+      async () => {
+        predictedPixels = await countCanvasPixels(page, '#chart', [0xf5, 0xa5, 0x24]);
+        return predictedPixels > 50 ? true : undefined;
+      },
+      timeoutMs,
+      1_000,
+    ).catch(() => undefined);
     assert.ok(predictedPixels > 50, `the predicted line is drawn (${predictedPixels} amber pixels)`);
     assert.equal(browser.pageErrors, [], 'no page errors');
     assert.equal(browser.consoleErrors.filter((e) => !/WebSocket connection to .* failed/.test(e)), [], 'no console errors');
