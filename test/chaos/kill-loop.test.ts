@@ -48,8 +48,12 @@ const COPIES = Number(process.env.CHAOS_COPIES ?? 4);
 /** How long the paced replay of the longest file lasts. */
 const REPLAY_S = Number(process.env.CHAOS_REPLAY_S ?? 100);
 const LOOKBACK = 10;
+/** After the last fault: fail when no stage made progress for this long… */
+const DRAIN_STALL_MS = 5 * 60_000;
+/** …or when the pipeline has not drained after this long. */
+const DRAIN_MAX_MS = 30 * 60_000;
 const SERVICES: ServiceName[] = ['extractor', 'transformer', 'loader', 'predictor', 'monitor', 'trainer', 'dashboard'];
-const t = suite('chaos: kill -9 every service, restart the broker and the database, verify exactly', { timeoutMs: 20 * 60_000 });
+const t = suite('chaos: kill -9 every service, restart the broker and the database, verify exactly', { timeoutMs: 45 * 60_000 });
 const ctx: { stack?: RunningStack } = {};
 
 const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
@@ -218,23 +222,30 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
         out.forEach((ret, i) => expectedPredictions.set(keys[j + i]!, ret));
       }
     }
-    // Done when every group has committed everything (twice in a row, a few seconds apart).
+    // Done when every group has committed everything (for 5 s in a row). A stage that stops making
+    // progress for DRAIN_STALL_MS fails the test (liveness); a slow one is given time up to
+    // DRAIN_MAX_MS: throughput is the benchmarks' business (docs/benchmarks.md), not this test's.
     let lag: { total: number; parts: string } | undefined;
-    let zeroSince = 0;
-    try {
-      await waitFor(
-        'every stage to commit everything',
-        async () => {
-          lag = await pipelineLag(admin, stack.prefix);
-          if (lag.total > 0) zeroSince = 0;
-          else if (zeroSince === 0) zeroSince = Date.now();
-          return zeroSince > 0 && Date.now() - zeroSince >= 5_000;
-        },
-        10 * 60_000,
-        1_000,
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}: lag ${lag?.parts}`);
+    {
+      const began = Date.now();
+      let zeroSince = 0;
+      let best = Number.POSITIVE_INFINITY;
+      let progressAt = Date.now();
+      for (;;) {
+        lag = await pipelineLag(admin, stack.prefix).catch(() => lag);
+        const total = lag?.total ?? Number.POSITIVE_INFINITY;
+        if (total < best) {
+          best = total;
+          progressAt = Date.now();
+        }
+        if (total > 0) zeroSince = 0;
+        else if (zeroSince === 0) zeroSince = Date.now();
+        if (zeroSince > 0 && Date.now() - zeroSince >= 5_000) break;
+        if (Date.now() - progressAt > DRAIN_STALL_MS) throw new Error(`no stage made progress for ${DRAIN_STALL_MS} ms: lag ${lag?.parts}`);
+        if (Date.now() - began > DRAIN_MAX_MS) throw new Error(`not drained after ${DRAIN_MAX_MS} ms: lag ${lag?.parts}`);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      console.log(`  drained ${((Date.now() - began) / 1000).toFixed(0)} s after the last fault`);
     }
 
     // 3. Exactly the expected documents.
