@@ -173,12 +173,21 @@ export async function checkDashboard(opts: DashboardCheckOptions): Promise<Dashb
     //    Market-data predictions are amber (synthetic ones violet). Right after the first model is
     //    served, the predictor is still working through the history, so the predictions of the
     //    bars on the chart may not exist yet: wait for them (bounded), then count.
+    //    A fresh page view (reloaded every 15 s meanwhile) reads the chart's predictions from the API.
     let predictedPixels = 0;
+    let lastReload = Date.now();
     await waitFor(
       'the predicted line on the chart',
       async () => {
         predictedPixels = await countCanvasPixels(page, '#chart', [0xf5, 0xa5, 0x24]);
-        return predictedPixels > 50 ? true : undefined;
+        if (predictedPixels > 50) return true;
+        if (Date.now() - lastReload > 15_000) {
+          lastReload = Date.now();
+          await page.reload();
+          await page.waitForSelector('body[data-ready="true"]', { timeout: timeoutMs });
+          await page.waitForTimeout(1_000);
+        }
+        return undefined;
       },
       timeoutMs,
       1_000,
