@@ -401,7 +401,13 @@ mongo_impl() {
   esac
 }
 
-ferretdb_home() { printf '%s/ferretdb-%s\n' "$CACHE_DIR" "$FERRETDB_VERSION"; }
+# Our patches to FerretDB's source (scripts/infra/ferretdb/*.patch, applied in name order).
+# The cache key names them, so a changed patch set builds a new binary.
+FERRETDB_PATCH_DIR=$SCRIPT_DIR/ferretdb
+ferretdb_patch_id() {
+  cat "$FERRETDB_PATCH_DIR"/*.patch 2>/dev/null | sha256sum | cut -c1-8
+}
+ferretdb_home() { printf '%s/ferretdb-%s-p%s\n' "$CACHE_DIR" "$FERRETDB_VERSION" "$(ferretdb_patch_id)"; }
 
 build_ferretdb() { # tmp dir (output: <tmp>/bin/ferretdb)
   local tmp=$1 mod=github.com/FerretDB/FerretDB src
@@ -410,6 +416,12 @@ build_ferretdb() { # tmp dir (output: <tmp>/bin/ferretdb)
   [[ -d $src ]] || { echo "go mod download gave no source dir"; return 1; }
   cp -R "$src" "$tmp/src"
   chmod -R u+w "$tmp/src"
+  local p
+  for p in "$FERRETDB_PATCH_DIR"/*.patch; do
+    [[ -f $p ]] || continue
+    echo "applying $(basename -- "$p")"
+    patch -d "$tmp/src" -p1 --forward --batch <"$p" || return 1
+  done
   printf 'v%s\n' "$FERRETDB_VERSION" >"$tmp/src/build/version/version.txt"
   printf 'stock-mlops\n' >"$tmp/src/build/version/package.txt"
   mkdir -p "$tmp/bin"
@@ -429,6 +441,7 @@ provision_mongo() {
   final=$(ferretdb_home)
   [[ -f $final/.complete && -x $final/bin/ferretdb ]] && return 0
   need go
+  need patch
   mkdir -p "$CACHE_DIR"
   lock 8 "$CACHE_DIR/.lock"
   [[ -f $final/.complete && -x $final/bin/ferretdb ]] && return 0
