@@ -2,6 +2,7 @@
  * npm run evaluate -- --task price|sentiment --data FILE [--model NAME@VERSION|NAME@ALIAS] [--json] [--report DIR]
  *   price:     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--cost-bps N]
  *   sentiment: [--text-column C] [--label-column C] [--label-map 0=negative,1=positive,2=neutral]
+ *              (default: the map the model was trained with; text labels need none)
  *
  * Evaluates a registered model (default: <task>@production) on any file and writes an HTML
  * report with PNG charts (default artifacts/reports/<model>-<version>/index.html).
@@ -12,7 +13,6 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '@stock-mlops/platform';
 import { loadSentimentVersion, evaluateSentimentModel, PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
 import { writePriceReport, writeSentimentReport } from '@stock-mlops/ml/reports/evaluation_report';
@@ -21,7 +21,7 @@ import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceModel } from '@stock-mlops/ml/training/train';
-import { cliEnv, cliLogger, CliError, openRegistry, printResult, runCli } from '@stock-mlops/trainer/cli_support';
+import { cliEnv, cliLogger, CliError, openRegistry, parseCli, printResult, runCli } from '@stock-mlops/trainer/cli_support';
 
 function day(s: string | undefined, flag: string): number | undefined {
   if (s === undefined) return undefined;
@@ -32,8 +32,24 @@ function day(s: string | undefined, flag: string): number | undefined {
 
 const f4 = (v: number) => (Number.isFinite(v) ? v.toPrecision(4) : '—');
 
+const USAGE = `usage: npm run evaluate -- --task price|sentiment --data FILE [options]
+
+  --task price|sentiment   the model's task (required)
+  --data FILE              the CSV to evaluate on (required)
+  --model NAME@VERSION     or NAME@ALIAS (default: <task>@production)
+  --from YYYY-MM-DD        price: first day scored
+  --to YYYY-MM-DD          price: last day scored
+  --cost-bps N             price: trading cost of the backtest (default 5)
+  --text-column C          sentiment: the text column (default text)
+  --label-column C         sentiment: the label column (default label)
+  --label-map RAW=LABEL,…  sentiment: raw label → negative|neutral|positive (default: the model's own map;
+                           text labels need none)
+  --report DIR             where the HTML report goes (default artifacts/reports/<model>-<version>)
+  --json                   print the metrics as JSON on the last stdout line
+  -h, --help               print this help`;
+
 runCli(async () => {
-  const { values } = parseArgs({
+  const { values } = parseCli(USAGE, {
     options: {
       task: { type: 'string' },
       data: { type: 'string' },
@@ -47,7 +63,6 @@ runCli(async () => {
       'label-column': { type: 'string', default: 'label' },
       'label-map': { type: 'string' },
     },
-    strict: true,
   });
   const task = values.task;
   if (task !== 'price' && task !== 'sentiment') throw new CliError('E_USAGE', '--task must be price or sentiment');
@@ -97,10 +112,13 @@ runCli(async () => {
         model.dispose();
       }
     } else {
+      // The model's own label map (stored with its training params) unless one is given.
+      const stored = (version.params as { data?: { labelMap?: unknown } } | undefined)?.data?.labelMap;
+      const labelMap = values['label-map'] ?? (typeof stored === 'string' ? stored : undefined);
       const data = await loadSentimentCsv(values.data, {
         textColumn: values['text-column'],
         labelColumn: values['label-column'],
-        ...(values['label-map'] ? { labelMap: values['label-map'] } : {}),
+        ...(labelMap ? { labelMap } : {}),
       });
       const model = await loadSentimentVersion(store, version.version, version.name);
       try {
@@ -123,4 +141,4 @@ runCli(async () => {
   } finally {
     await mongo.close();
   }
-});
+}, { usage: USAGE });

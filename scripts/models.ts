@@ -11,13 +11,22 @@
  * trainer service to retrain (a retrain_requested event on the monitor-events topic, which the
  * trainer consumes); `npm run train` trains in this process instead.
  */
-import { parseArgs } from 'node:util';
 import type { ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { promoteVersion, rollbackModel } from '@stock-mlops/ml/ml_service';
-import { cliEnv, cliLogger, CliError, openRegistry, printResult, publishEvents, runCli } from '@stock-mlops/trainer/cli_support';
+import { cliEnv, cliLogger, CliError, openRegistry, parseCli, printResult, publishEvents, runCli } from '@stock-mlops/trainer/cli_support';
 
-const USAGE = 'usage: npm run models -- list|show|promote|rollback|retrain|runs … (see scripts/models.ts)';
+const USAGE = `usage: npm run models -- COMMAND [options]
+
+  list [--name NAME]                              registered versions with status, aliases, key metrics
+  show NAME[@VERSION|@ALIAS]                      one version in full (default: the production one)
+  promote NAME@VERSION [--alias A] [--reason T]   point an alias (default production) at a version
+  rollback NAME [--alias A] [--reason T]          move the alias back to its previous version
+  retrain --task price|sentiment [--reason T]     ask the running trainer service to retrain
+  runs [--name NAME]                              training runs and leases
+
+  --json       print the result as JSON on the last stdout line
+  -h, --help   print this help`;
 const KEY_METRICS: Record<string, string[]> = {
   price: ['rmse', 'baseline_zero_rmse', 'directionalAccuracy', 'backtest_sharpe'],
   sentiment: ['macroF1', 'accuracy', 'baseline_majority_macroF1'],
@@ -52,7 +61,7 @@ function parseRef(ref: string | undefined, needVersion: boolean): { name: string
 }
 
 runCli(async () => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCli(USAGE, {
     allowPositionals: true,
     options: {
       name: { type: 'string' },
@@ -61,10 +70,11 @@ runCli(async () => {
       task: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
-    strict: true,
   });
   const [command, arg] = positionals;
-  if (!command || !['list', 'show', 'promote', 'rollback', 'retrain', 'runs'].includes(command)) throw new CliError('E_USAGE', USAGE);
+  if (!command || !['list', 'show', 'promote', 'rollback', 'retrain', 'runs'].includes(command)) {
+    throw new CliError('E_USAGE', command ? `unknown command "${command}"` : 'missing command');
+  }
   if (!/^[a-z][a-z0-9_-]{0,31}$/.test(values.alias)) throw new CliError('E_USAGE', '--alias must be a short lower-case name');
   const env = cliEnv();
   const { log } = cliLogger('models');
@@ -116,4 +126,4 @@ runCli(async () => {
   } finally {
     await mongo.close();
   }
-});
+}, { usage: USAGE });

@@ -17,19 +17,34 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '@stock-mlops/platform';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
-import { cliEnv, cliLogger, CliError, openRegistry, printResult, progressBar, publishEvents, runCli } from '@stock-mlops/trainer/cli_support';
+import { cliEnv, cliLogger, CliError, openRegistry, parseCli, printResult, progressBar, publishEvents, runCli } from '@stock-mlops/trainer/cli_support';
 import { currentGitSha, eventsOf, runPriceJob, runSentimentJob, type JobContext } from '@stock-mlops/trainer/jobs';
 
 const DEFAULT_CONFIG = { price: 'config/training/price.json', sentiment: 'config/training/sentiment.json' } as const;
 const DEFAULT_SENTIMENT_DATA = 'data/sentiment/twitter_financial_news_sentiment.csv';
 
+const USAGE = `usage: npm run train -- --task price|sentiment [options]
+
+  --task price|sentiment   what to train (required)
+  --data FILE              training CSV; repeat for several (price: Date,Open,High,Low,Close[,Adj Close],Volume,
+                           symbol = file name; default: the features in MongoDB. sentiment: default the bundled
+                           Twitter Financial News set)
+  --config FILE            training config (default config/training/<task>.json)
+  --set key.path=value     override one config value; repeatable
+  --seed N                 random seed
+  --text-column C          sentiment: the text column (default text)
+  --label-column C         sentiment: the label column (default label)
+  --label-map RAW=LABEL,…  sentiment: raw label → negative|neutral|positive (text labels need no map)
+  --wait-ms N              wait up to N ms for a running training of the same model (default 0: fail)
+  --json                   print the result as JSON on the last stdout line
+  -h, --help               print this help`;
+
 runCli(async () => {
-  const { values } = parseArgs({
+  const { values } = parseCli(USAGE, {
     options: {
       task: { type: 'string' },
       data: { type: 'string', multiple: true, default: [] },
@@ -42,7 +57,6 @@ runCli(async () => {
       'label-map': { type: 'string' },
       'wait-ms': { type: 'string', default: '0' },
     },
-    strict: true,
   });
   const task = values.task;
   if (task !== 'price' && task !== 'sentiment') throw new CliError('E_USAGE', '--task must be price or sentiment');
@@ -113,4 +127,4 @@ runCli(async () => {
     bar.stop();
     await mongo.close();
   }
-});
+}, { usage: USAGE });

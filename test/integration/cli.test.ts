@@ -71,10 +71,12 @@ t.before(async () => {
   // Two small sentiment files from the bundled set (raw labels 0/1/2): one to train on, another to evaluate on.
   const all = await loadSentimentCsv(path.join(ROOT, 'data/sentiment/twitter_financial_news_sentiment.csv'), { textColumn: 'text', labelColumn: 'label', labelMap: LABEL_MAP });
   const raw = { negative: '0', positive: '1', neutral: '2' } as const;
-  const write = (file: string, keep: (i: number) => boolean) =>
-    writeFileSync(path.join(tmp, file), ['text,label', ...all.texts.flatMap((text, i) => (keep(i) ? [`"${text.replace(/"/g, '""')}",${raw[all.labels[i]!]}`] : []))].join('\n'));
-  write('train.csv', (i) => i % 4 === 0);
-  write('eval.csv', (i) => i % 9 === 1 && i % 4 !== 0);
+  // The training file has text labels in mixed case under other column names (as PhraseBank-like files do).
+  const text = { negative: 'Negative', positive: 'POSITIVE', neutral: 'neutral' } as const;
+  const write = (file: string, header: string, label: Record<string, string>, keep: (i: number) => boolean) =>
+    writeFileSync(path.join(tmp, file), [header, ...all.texts.flatMap((t, i) => (keep(i) ? [`"${t.replace(/"/g, '""')}",${label[all.labels[i]!]}`] : []))].join('\n'));
+  write('train.csv', 'sentence,sentiment', text, (i) => i % 4 === 0);
+  write('eval.csv', 'text,label', raw, (i) => i % 9 === 1 && i % 4 !== 0);
 });
 
 t('train price from a CSV: JSON last line, promoted through the gate, progress on stderr; same seed → same metrics', async () => {
@@ -141,15 +143,19 @@ t('evaluate price on another file: model, every baseline and the backtest as JSO
   }
 });
 
-t('train and evaluate sentiment from CSV files with column and label options', async () => {
-  const tr = await run([path.join(ROOT, 'scripts/train_model.ts'), '--task', 'sentiment', '--data', path.join(tmp, 'train.csv'), '--config', path.join(ROOT, 'config/training/sentiment-smoke.json'), '--label-map', LABEL_MAP, '--json']);
+t('train sentiment on text labels with no map, evaluate on numeric labels with the map stored with the model', async () => {
+  const tr = await run([
+    path.join(ROOT, 'scripts/train_model.ts'), '--task', 'sentiment', '--data', path.join(tmp, 'train.csv'), '--config', path.join(ROOT, 'config/training/sentiment-smoke.json'),
+    '--text-column', 'sentence', '--label-column', 'sentiment', '--json',
+  ]);
   assert.is(tr.code, 0, tr.stderr.slice(-2000));
   const a = tr.json();
   assert.equal([a.model, a.version, a.promoted], ['sentiment', 1, true], String(a.reason));
   assert.ok((a.metrics as Record<string, number>).macroF1! > (a.metrics as Record<string, number>).baseline_majority_macroF1!);
 
   const report = path.join(tmp, 'report-sentiment');
-  const ev = await run([path.join(ROOT, 'scripts/evaluate_model.ts'), '--task', 'sentiment', '--data', path.join(tmp, 'eval.csv'), '--text-column', 'text', '--label-column', 'label', '--label-map', LABEL_MAP, '--json', '--report', report]);
+  // No --label-map: the raw 0/1/2 labels are read with the map the model was trained with.
+  const ev = await run([path.join(ROOT, 'scripts/evaluate_model.ts'), '--task', 'sentiment', '--data', path.join(tmp, 'eval.csv'), '--text-column', 'text', '--label-column', 'label', '--json', '--report', report]);
   assert.is(ev.code, 0, ev.stderr.slice(-2000));
   const out = ev.json() as { accuracy: number; macroF1: number; perClass: Record<string, { f1: number; support: number }>; confusion: number[][]; n: number };
   assert.ok(out.n > 700, `${out.n} texts`);
@@ -167,6 +173,18 @@ t('usage errors and a running training of the same model are reported with codes
   assert.match(bad.stderr, /E_USAGE/);
   const missing = await run([path.join(ROOT, 'scripts/evaluate_model.ts'), '--task', 'price', '--data', '/nonexistent.csv']);
   assert.is(missing.code, 2);
+  // CLI conventions: -h/--help prints the usage and exits 0; a bad flag prints the error and the usage and exits 2.
+  for (const cli of ['train_model', 'evaluate_model', 'models']) {
+    const script = path.join(ROOT, `scripts/${cli}.ts`);
+    for (const flag of ['--help', '-h']) {
+      const help = await run([script, flag]);
+      assert.is(help.code, 0, `${cli} ${flag}: ${help.stderr}`);
+      assert.match(help.stdout, /^usage: npm run /, `${cli} ${flag}`);
+    }
+    const wrong = await run([script, '--no-such-flag']);
+    assert.is(wrong.code, 2, `${cli} --no-such-flag`);
+    assert.match(wrong.stderr, /E_USAGE: Unknown option '--no-such-flag'[\s\S]*usage: npm run /, `${cli} --no-such-flag: ${wrong.stderr}`);
+  }
 
   const runs = new TrainingRuns(ctx.mongo!.db(dbName), 60_000, 'trainer');
   const held = await runs.tryAcquire('price', 'price', 'test holds the lease');

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import pino from 'pino';
 import { encode, makeEnvelope, type ModelEvent, type MonitorEvent } from '@stock-mlops/contracts';
@@ -115,13 +116,33 @@ export function printResult(json: boolean, value: unknown, text: () => string): 
   else process.stdout.write(`${text()}\n`);
 }
 
-/** Run a CLI main: errors become one line on stderr and a non-zero exit code. */
-export function runCli(main: () => Promise<void>): void {
+/**
+ * Parse the command line the conventional way: `-h`/`--help` prints the usage on stdout and
+ * exits 0; an unknown flag or a missing value is an `E_USAGE` error (exit 2, usage on stderr).
+ */
+export function parseCli<C extends Omit<ParseArgsConfig, 'args' | 'strict'>>(usage: string, config: C, argv = process.argv.slice(2)): ReturnType<typeof parseArgs<C & { strict: true }>> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(`${usage.trimEnd()}\n`);
+    process.exit(0);
+  }
+  try {
+    return parseArgs({ ...config, args: argv, strict: true as const }) as ReturnType<typeof parseArgs<C & { strict: true }>>;
+  } catch (err) {
+    throw new CliError('E_USAGE', (err as Error).message);
+  }
+}
+
+/**
+ * Run a CLI main: errors become one line on stderr and a non-zero exit code; a usage error
+ * (exit code 2) is followed by the usage.
+ */
+export function runCli(main: () => Promise<void>, options: { usage?: string } = {}): void {
   main().then(
     () => process.exit(0),
     (err: unknown) => {
       const e = err as { code?: string; message?: string; exitCode?: number };
       process.stderr.write(`error ${e.code ?? 'E_INTERNAL'}: ${e.message ?? String(err)}\n`);
+      if (e.code === 'E_USAGE' && options.usage) process.stderr.write(`${options.usage.trimEnd()}\n`);
       if (process.env.DEBUG_CLI === '1') console.error(err);
       process.exit(e.exitCode ?? 1);
     },

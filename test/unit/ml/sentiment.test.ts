@@ -102,6 +102,21 @@ t('loadSentimentCsv maps labels and reports unmapped ones', async () => {
       code = e.code;
     });
     assert.is(code, 'E_SENTIMENT_UNKNOWN_LABEL');
+    // Text labels, in any case, need no map, whatever map is configured for numeric ones.
+    const textFile = path.join(dir, 'text.csv');
+    await writeFile(textFile, 'text,label\ndown,Negative\nflat,NEUTRAL\nup,positive\n');
+    for (const labelMap of [undefined, '0=negative,1=positive,2=neutral']) {
+      const t = await loadSentimentCsv(textFile, { textColumn: 'text', labelColumn: 'label', ...(labelMap ? { labelMap } : {}) });
+      assert.equal(t.labels, ['negative', 'neutral', 'positive']);
+    }
+    // An unknown label names the labels the file holds and the flag to pass.
+    const odd = path.join(dir, 'odd.csv');
+    await writeFile(odd, 'text,label\nup,bullish\ndown,bearish\nup again,bullish\n');
+    const err = await loadSentimentCsv(odd, { textColumn: 'text', labelColumn: 'label' }).catch((e: Error & { code?: string }) => e);
+    assert.instance(err, Error);
+    assert.is((err as { code?: string }).code, 'E_SENTIMENT_UNKNOWN_LABEL');
+    assert.match((err as Error).message, /"bullish", "bearish"/);
+    assert.match((err as Error).message, /--label-map/);
     code = undefined;
     await loadSentimentCsv(file, { textColumn: 'sentence', labelColumn: 'label' }).catch((e: { code?: string }) => {
       code = e.code;

@@ -675,7 +675,7 @@ export interface LoadSentimentCsvOptions {
   labelColumn: string;
   /**
    * Raw label → sentiment label, as an object or a string like `0=negative,1=positive,2=neutral`.
-   * Default: the label names themselves, case-insensitive.
+   * The label names themselves (case-insensitive) are always understood as well.
    */
   labelMap?: Record<string, SentimentLabel> | string;
   /** Skip rows whose label is not in the map instead of failing. Default false. */
@@ -705,11 +705,7 @@ export async function loadSentimentCsv(path: string, options: LoadSentimentCsvOp
       throw new SentimentError('E_SENTIMENT_BAD_INPUT', `${path}: no column ${JSON.stringify(column)} (have ${header.join(', ')})`);
     }
   }
-  const map =
-    typeof options.labelMap === 'string'
-      ? parseLabelMap(options.labelMap)
-      : (options.labelMap ?? Object.fromEntries(SENTIMENT_LABELS.map((l) => [l, l])));
-  const lookup = new Map(Object.entries(map).map(([k, v]) => [k.trim().toLowerCase(), v]));
+  const lookup = labelLookup(options.labelMap);
   const texts: string[] = [];
   const labels: SentimentLabel[] = [];
   rows.forEach((row, i) => {
@@ -717,10 +713,30 @@ export async function loadSentimentCsv(path: string, options: LoadSentimentCsvOp
     const label = lookup.get(raw.toLowerCase());
     if (label === undefined) {
       if (options.skipUnknownLabels) return;
-      throw new SentimentError('E_SENTIMENT_UNKNOWN_LABEL', `${path}: record ${i + 2} has unmapped label ${JSON.stringify(raw)}`, { record: i + 2 });
+      const inFile = [...new Set(rows.map((r) => (r[options.labelColumn] ?? '').trim()))];
+      throw new SentimentError(
+        'E_SENTIMENT_UNKNOWN_LABEL',
+        `${path}: record ${i + 2} has label ${JSON.stringify(raw)}, which the label map does not cover. ` +
+          `Labels in column ${JSON.stringify(options.labelColumn)}: ${inFile.slice(0, 12).map((l) => JSON.stringify(l)).join(', ')}${inFile.length > 12 ? ', …' : ''}; ` +
+          `mapped: ${[...lookup.keys()].join(', ')}. Pass --label-map with one RAW=negative|neutral|positive per label, ` +
+          `e.g. --label-map ${inFile.slice(0, 3).map((l, k) => `${l}=${SENTIMENT_LABELS[k % SENTIMENT_LABELS.length]}`).join(',')}`,
+        { record: i + 2, labels: inFile.slice(0, 50) },
+      );
     }
     texts.push(row[options.textColumn] ?? '');
     labels.push(label);
   });
   return { texts, labels };
+}
+
+/**
+ * Raw label (lower case) → sentiment label: the map's entries, plus the label names themselves
+ * (`negative`, `Neutral`, `POSITIVE`…) unless the map gives that raw value another meaning. So a
+ * CSV with text labels needs no map, whatever map the config carries for numeric ones.
+ */
+export function labelLookup(labelMap: Record<string, SentimentLabel> | string | undefined): Map<string, SentimentLabel> {
+  const map = typeof labelMap === 'string' ? parseLabelMap(labelMap) : (labelMap ?? {});
+  const lookup = new Map(Object.entries(map).map(([k, v]) => [k.trim().toLowerCase(), v]));
+  for (const l of SENTIMENT_LABELS) if (!lookup.has(l)) lookup.set(l, l);
+  return lookup;
 }
