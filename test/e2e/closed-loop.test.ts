@@ -120,7 +120,7 @@ t('a regime change is detected, retrained, promoted, served and monitored withou
       TRAIN_BOOTSTRAP_DATA: '',
       TRAIN_MIN_FEATURE_ROWS: String(phase1.length - (WARMUP_BARS - 1)),
       TRAIN_SETTLE_MS: '3000',
-      TRAIN_OVERRIDES: 'model.epochs=3,model.arch=mlp,gate.baselineMargin=-1,gate.productionMargin=-1',
+      TRAIN_OVERRIDES: 'model.epochs=3,model.arch=mlp,gate.baselineMargin=-1,gate.minIcT=0,gate.productionMargin=-1',
       TRAIN_SENTIMENT_ON_START: 'false',
     },
     predictor: { GRPC_PORT: String(ctx.ports.grpc), WS_PORT: String(ctx.ports.ws), MODEL_POLL_MS: '2000' },

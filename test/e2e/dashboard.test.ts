@@ -49,7 +49,7 @@ t('the page shows live predictions, new bars, the registry and news, and survive
       trainer: {
         TRAIN_MIN_FEATURE_ROWS: '500',
         TRAIN_SETTLE_MS: '3000',
-        TRAIN_OVERRIDES: 'model.epochs=4,model.arch=mlp,gate.baselineMargin=-1',
+        TRAIN_OVERRIDES: 'model.epochs=4,model.arch=mlp,gate.baselineMargin=-1,gate.minIcT=0',
         TRAIN_SENTIMENT_CONFIG: path.join(ROOT, 'config/training/sentiment-smoke.json'),
       },
     },

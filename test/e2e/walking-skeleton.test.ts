@@ -48,7 +48,7 @@ t('a bundled CSV yields predictions over WebSocket and gRPC; bad input is dead-l
     perService: {
       predictor: { GRPC_PORT: String(ctx.grpcPort), WS_PORT: String(ctx.wsPort), MODEL_POLL_MS: '2000' },
       // This test proves the serving path; the promotion gate has tests of its own.
-      trainer: { TRAIN_MIN_FEATURE_ROWS: '500', TRAIN_SETTLE_MS: '3000', TRAIN_OVERRIDES: 'model.epochs=4,model.arch=mlp,gate.baselineMargin=-1' },
+      trainer: { TRAIN_MIN_FEATURE_ROWS: '500', TRAIN_SETTLE_MS: '3000', TRAIN_OVERRIDES: 'model.epochs=4,model.arch=mlp,gate.baselineMargin=-1,gate.minIcT=0' },
     },
   });
   ctx.stack = stack;

@@ -58,7 +58,7 @@ t('an empty database: a promoted price version whose lineage names the CSV files
     assert.is(metricSum(samples, 'stockmlops_training_active', { task: 'price' }), 0);
     const m = v.metrics;
     console.log(
-      `  first model after ${seconds.toFixed(0)} s (${epochs.length} epochs of ${bootstrapCfg.model.epochs}): rmse ${m.rmse?.toFixed(4)} vs movingAverage ${m.baseline_movingAverage_rmse?.toFixed(4)}, zero ${m.baseline_zero_rmse?.toFixed(4)}, persistence ${m.baseline_persistence_rmse?.toFixed(4)}; directional accuracy ${m.directionalAccuracy?.toFixed(3)}`,
+      `  first model after ${seconds.toFixed(0)} s (${epochs.length} epochs of ${bootstrapCfg.model.epochs}): rmse ${m.rmse?.toFixed(4)} vs movingAverage ${m.baseline_movingAverage_rmse?.toFixed(4)}, zero ${m.baseline_zero_rmse?.toFixed(4)}, persistence ${m.baseline_persistence_rmse?.toFixed(4)}; directional accuracy ${m.directionalAccuracy?.toFixed(3)}; IC ${m.ic?.toFixed(4)} over ${m.n} samples`,
     );
   } catch (err) {
     dumpLogs(stack, 60);

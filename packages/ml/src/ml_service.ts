@@ -6,9 +6,9 @@ import { makeSupervised } from './datasets/supervised.ts';
 import { priceMetrics } from './evaluation/metrics.ts';
 import { referenceStats, referenceStatsByFeature, toColumns, type ReferenceStats } from './evaluation/drift.ts';
 import { sentimentToRegistryArtifacts, sentimentFromRegistryArtifacts } from './inference/sentiment.ts';
-import { decidePromotion, type GateDecision } from './registry/gate.ts';
+import { decidePromotion, type GateDecision, type GateRule } from './registry/gate.ts';
 import { ModelStore, type ModelTask, type ModelVersion } from './registry/model_store.ts';
-import type { PriceTrainConfig, SentimentTrainConfig } from './training/config.ts';
+import type { GateConfig, PriceTrainConfig, SentimentTrainConfig } from './training/config.ts';
 import { flattenEvaluation, trainPrice, type PriceTrainingResult } from './training/train.ts';
 import { PriceModel, type EpochLog } from './training/models/price_predictor.ts';
 import {
@@ -117,6 +117,14 @@ function buildReference(training: PriceTrainingResult, names: string[], predicte
   };
 }
 
+/**
+ * The price gate as configured, plus the floor no config can drop: the zero return (the random
+ * walk) is always among the baselines the candidate must beat.
+ */
+export function priceGateRule(gate: GateConfig): GateRule {
+  return { ...gate, requiredBaselines: ['zero'] };
+}
+
 export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<PriceRunResult> {
   const training = await trainPrice(input.tf, input.rows, input.featureSchemaHash, input.cfg, input.onEpoch);
   return registerAndGatePrice(input, training);
@@ -127,7 +135,7 @@ export async function registerAndGatePrice(input: PriceRunInput, training: Price
   const name = input.modelName ?? PRICE_MODEL;
   const ev = training.evaluation;
   const production = await productionOnTestWindow(input, training);
-  const decision = decidePromotion(input.cfg.gate, {
+  const decision = decidePromotion(priceGateRule(input.cfg.gate), {
     candidate: { ...ev.model },
     baselines: Object.fromEntries(Object.entries(ev.baselines).map(([k, v]) => [k, { ...v }])),
     production: production.metrics,

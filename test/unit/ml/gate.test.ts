@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { suite } from '../../harness/index.ts';
 import { makeSupervised } from '@stock-mlops/ml/datasets/supervised';
-import { decidePromotion, higherIsBetter } from '@stock-mlops/ml/registry/gate';
+import { decidePromotion, higherIsBetter, icTStat } from '@stock-mlops/ml/registry/gate';
+import { priceGateRule } from '@stock-mlops/ml/ml_service';
 import { GateConfig, SentimentGateConfig } from '@stock-mlops/ml/training/config';
 import { classificationReport, majorityBaseline } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
@@ -15,7 +16,8 @@ import { evaluatePriceSamples } from '@stock-mlops/ml/training/train';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const t = suite('ml promotion gate');
-const gate = (over: Partial<GateConfig> = {}) => GateConfig.parse({ baseline: 'zero', ...over });
+/** One baseline, no IC floor: the error-metric rules alone. */
+const gate = (over: Partial<GateConfig> = {}) => GateConfig.parse({ baseline: 'zero', minIcT: 0, ...over });
 
 t('lower-is-better metrics: beats the baseline strictly, margins scale the threshold', () => {
   const base = { baselines: { zero: { rmse: 1 }, persistence: { rmse: 1.4 } } };
@@ -28,6 +30,35 @@ t('lower-is-better metrics: beats the baseline strictly, margins scale the thres
   assert.equal(best.checks.map((c) => [c.name, c.passed]), [['baseline:zero', false], ['baseline:persistence', true]]);
   assert.not.ok(decidePromotion(gate(), { candidate: { rmse: Number.NaN }, ...base }).promote, 'NaN never passes');
   assert.match(decidePromotion(gate({ baseline: 'movingAverage' }), { candidate: { rmse: 0.5 }, ...base }).reason, /baseline movingAverage has no rmse/);
+});
+
+t('the default price gate never promotes a model that loses to the random walk, whatever baseline is configured', () => {
+  const baselines = { zero: { rmse: 1 }, persistence: { rmse: 1.4 }, movingAverage: { rmse: 1.1 } };
+  // Beats the moving average and persistence, loses to the zero return; its IC is strong.
+  const candidate = { rmse: 1.05, ic: 0.2, n: 1000 };
+  const defaults = GateConfig.parse({});
+  assert.equal([defaults.baseline, defaults.baselineMargin, defaults.minIcT], ['best', 0, 2]);
+  for (const baseline of ['best', 'movingAverage', 'persistence', 'zero'] as const) {
+    const d = decidePromotion(priceGateRule(GateConfig.parse({ baseline })), { candidate, baselines });
+    assert.not.ok(d.promote, `baseline ${baseline}: ${d.reason}`);
+    assert.ok(d.checks.some((c) => c.name === 'baseline:zero' && !c.passed), `baseline ${baseline}: the zero-return check failed`);
+  }
+  // The same model, better than the random walk too, passes.
+  assert.ok(decidePromotion(priceGateRule(defaults), { candidate: { ...candidate, rmse: 0.99 }, baselines }).promote);
+});
+
+t('the default price gate asks for an IC with a t-statistic of at least 2 on the test window', () => {
+  const baselines = { zero: { rmse: 1 }, persistence: { rmse: 1.4 }, movingAverage: { rmse: 1.1 } };
+  const rule = priceGateRule(GateConfig.parse({}));
+  // t = ic·√((n−2)/(1−ic²)): 0.025 over 1026 samples (the bootstrap model's figures) is t ≈ 0.81.
+  assert.ok(Math.abs(icTStat(0.025, 1026) - 0.8007) < 1e-3);
+  const weak = decidePromotion(rule, { candidate: { rmse: 0.99, ic: 0.025, n: 1026 }, baselines });
+  assert.not.ok(weak.promote);
+  assert.match(weak.reason, /IC t-stat 0\.80\d+ vs ic_t threshold 2/);
+  assert.not.ok(decidePromotion(rule, { candidate: { rmse: 0.99, ic: -0.2, n: 1026 }, baselines }).promote, 'a negative IC never passes');
+  assert.not.ok(decidePromotion(rule, { candidate: { rmse: 0.99 }, baselines }).promote, 'no IC: not promoted');
+  assert.ok(decidePromotion(rule, { candidate: { rmse: 0.99, ic: 0.1, n: 1026 }, baselines }).promote, 't ≈ 3.2 passes');
+  assert.ok(decidePromotion(priceGateRule(GateConfig.parse({ minIcT: 0 })), { candidate: { rmse: 0.99, ic: 0.025, n: 1026 }, baselines }).promote, 'minIcT 0 turns the check off');
 });
 
 t('the production model must be beaten too, when it is comparable', () => {

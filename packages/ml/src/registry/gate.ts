@@ -13,6 +13,14 @@ export interface GateRule {
   baselineMargin: number;
   /** Required relative improvement over the current production model on the same data. */
   productionMargin: number;
+  /** Baselines checked whatever `baseline` says (price: the zero return, i.e. the random walk). */
+  requiredBaselines?: readonly string[];
+  /**
+   * Minimum t-statistic of the candidate's information coefficient on the held-back data
+   * (t = ic·√((n−2)/(1−ic²)), the t-test of a correlation); 0 or absent: not checked.
+   * Needs `ic` and `n` among the candidate's metrics.
+   */
+  minIcT?: number;
 }
 
 export interface GateInput {
@@ -58,12 +66,17 @@ export function decidePromotion(rule: GateRule, input: GateInput): GateDecision 
   if (cand === undefined || !Number.isFinite(cand)) {
     return { promote: false, reason: `candidate ${m} is not a finite number`, checks };
   }
-  const names = rule.baseline === 'best' ? Object.keys(input.baselines) : [rule.baseline];
+  const names = new Set([...(rule.baseline === 'best' ? Object.keys(input.baselines) : [rule.baseline]), ...(rule.requiredBaselines ?? [])]);
   for (const name of names) {
     const b = input.baselines[name]?.[m];
     if (b === undefined || !Number.isFinite(b)) return { promote: false, reason: `baseline ${name} has no ${m}`, checks };
     const threshold = thresholdFor(m, b, rule.baselineMargin);
     checks.push({ name: `baseline:${name}`, candidate: cand, threshold, passed: beats(m, cand, threshold) });
+  }
+  if (rule.minIcT !== undefined && rule.minIcT > 0) {
+    const t = icTStat(input.candidate.ic, input.candidate.n);
+    if (!Number.isFinite(t)) return { promote: false, reason: 'candidate has no ic and n for the IC t-statistic', checks };
+    checks.push({ name: 'ic_t', candidate: t, threshold: rule.minIcT, passed: t >= rule.minIcT });
   }
   if (input.production) {
     const p = input.production[m];
@@ -73,8 +86,15 @@ export function decidePromotion(rule: GateRule, input: GateInput): GateDecision 
     }
   }
   const failed = checks.filter((c) => !c.passed);
-  const fmt = (c: GateCheck) => `${m} ${c.candidate.toPrecision(6)} vs ${c.name} threshold ${c.threshold.toPrecision(6)}`;
+  const fmt = (c: GateCheck) => `${c.name === 'ic_t' ? 'IC t-stat' : m} ${c.candidate.toPrecision(6)} vs ${c.name} threshold ${c.threshold.toPrecision(6)}`;
   if (failed.length > 0) return { promote: false, reason: `gate failed: ${failed.map(fmt).join('; ')}`, checks };
   const note = input.production ? '' : ` (${input.productionNote ?? 'no production model to compare'})`;
   return { promote: true, reason: `gate passed: ${checks.map(fmt).join('; ')}${note}`, checks };
+}
+
+/** t-statistic of a Pearson correlation `ic` over `n` pairs; NaN when undefined. */
+export function icTStat(ic: number | undefined, n: number | undefined): number {
+  if (ic === undefined || n === undefined || !Number.isFinite(ic) || !(n > 2)) return Number.NaN;
+  if (Math.abs(ic) >= 1) return Math.sign(ic) * Number.POSITIVE_INFINITY;
+  return ic * Math.sqrt((n - 2) / (1 - ic * ic));
 }

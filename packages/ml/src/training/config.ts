@@ -6,15 +6,23 @@ import { DEFAULT_PRICE_CONFIG } from './models/price_predictor.ts';
  * Training configuration: defaults ← optional JSON config file ← CLI/env overrides.
  * Validated with zod; a bad value names the key and what is wrong.
  */
+/** Default IC t-statistic floor of the price gate (see GateConfig.minIcT and docs/models.md). */
+export const MIN_IC_T_DEFAULT = 2;
+
 export const GateConfig = z.strictObject({
   /** Metric the gate compares (lower is better). */
   metric: z.enum(['rmse', 'mae']).default('rmse'),
-  /** Which naive baseline the candidate must beat: one of them, or the best of all. */
-  baseline: z.enum(['zero', 'persistence', 'movingAverage', 'best']).default('movingAverage'),
+  /**
+   * Which naive baseline the candidate must beat: one of them, or 'best' for all of them. The
+   * zero return (the random walk) is always checked as well: no margin setting can drop it.
+   */
+  baseline: z.enum(['zero', 'persistence', 'movingAverage', 'best']).default('best'),
   /** Required relative improvement over the baseline (0.001 = 0.1 %); negative allows a worse model. */
   baselineMargin: z.number().min(-1).max(1).default(0),
   /** Required relative improvement over the current production model on the same test window. */
   productionMargin: z.number().min(-1).max(1).default(0),
+  /** Minimum t-statistic of the information coefficient on the test window (0 = not checked). */
+  minIcT: z.number().min(0).max(100).default(MIN_IC_T_DEFAULT),
 });
 export type GateConfig = z.infer<typeof GateConfig>;
 
