@@ -90,6 +90,10 @@ function describe(r: TaskResult): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    console.log(USAGE);
+    return 0;
+  }
   let args: EtlArgs;
   try {
     args = parseEtlArgs(argv);

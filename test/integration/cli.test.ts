@@ -173,18 +173,7 @@ t('usage errors and a running training of the same model are reported with codes
   assert.match(bad.stderr, /E_USAGE/);
   const missing = await run([path.join(ROOT, 'scripts/evaluate_model.ts'), '--task', 'price', '--data', '/nonexistent.csv']);
   assert.is(missing.code, 2);
-  // CLI conventions: -h/--help prints the usage and exits 0; a bad flag prints the error and the usage and exits 2.
-  for (const cli of ['train_model', 'evaluate_model', 'models']) {
-    const script = path.join(ROOT, `scripts/${cli}.ts`);
-    for (const flag of ['--help', '-h']) {
-      const help = await run([script, flag]);
-      assert.is(help.code, 0, `${cli} ${flag}: ${help.stderr}`);
-      assert.match(help.stdout, /^usage: npm run /, `${cli} ${flag}`);
-    }
-    const wrong = await run([script, '--no-such-flag']);
-    assert.is(wrong.code, 2, `${cli} --no-such-flag`);
-    assert.match(wrong.stderr, /E_USAGE: Unknown option '--no-such-flag'[\s\S]*usage: npm run /, `${cli} --no-such-flag: ${wrong.stderr}`);
-  }
+  // --help and bad flags of every CLI: test/unit/cli/conventions.test.ts.
 
   const runs = new TrainingRuns(ctx.mongo!.db(dbName), 60_000, 'trainer');
   const held = await runs.tryAcquire('price', 'price', 'test holds the lease');
