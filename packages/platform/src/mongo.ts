@@ -60,6 +60,7 @@ export function isTransientMongoError(err: unknown): boolean {
   const msg = (err as Error)?.message ?? '';
   return (
     /MongoServerSelectionError|MongoNetworkError|MongoNetworkTimeoutError|MongoTopologyClosedError|PoolClearedError|MongoPoolClearedError/.test(name) ||
-    /ECONNREFUSED|ECONNRESET|connection .* closed|Topology is closed|not connected/i.test(msg)
+    // A bulk write that lost its connection is a MongoBulkWriteError carrying the network message.
+    /ECONNREFUSED|ECONNRESET|connection .* (closed|timed out)|Topology is closed|not connected/i.test(msg)
   );
 }
