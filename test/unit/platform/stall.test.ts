@@ -1,7 +1,8 @@
 /** Consumer liveness (packages/platform/src/kafka/stall.ts): when an idle member counts as stalled, and its lag. */
 import * as assert from 'uvu/assert';
 import type { Admin } from 'kafkajs';
-import { assignedLag, isStalled } from '@stock-mlops/platform/kafka/stall';
+import { consumerLag } from '@stock-mlops/platform/kafka/lag';
+import { isStalled } from '@stock-mlops/platform/kafka/stall';
 import { suite } from '../../harness/index.ts';
 
 const t = suite('consumer liveness');
@@ -39,8 +40,10 @@ t('lag counts only the partitions this member owns, from its committed offsets (
         : [{ topic: 'b', partitions: [{ partition: 0, offset: '9' }] }],
   } as unknown as Admin;
   // Owns a/0 (10 left) and a/1 (never committed: 50 - 10 = 40); a/2 belongs to another member; b/0 is caught up.
-  assert.is(await assignedLag(admin, 'g', { a: [0, 1], b: [0] }), 50);
-  assert.is(await assignedLag(admin, 'g', {}), 0);
+  assert.is(await consumerLag(admin, 'g', { a: [0, 1], b: [0] }), 50);
+  assert.is(await consumerLag(admin, 'g', {}), 0);
+  // A list of topics: every partition (a/2 included: 70 left).
+  assert.is(await consumerLag(admin, 'g', ['a', 'b']), 120);
 });
 
 t.run();

@@ -12,7 +12,8 @@ import {
 import type { Metrics } from '../metrics.ts';
 import type { BatchingProducer, OutMessage } from './producer.ts';
 import { createBackoff, rejoinReason, type BackoffOptions } from './rejoin.ts';
-import { assignedLag, isStalled } from './stall.ts';
+import { consumerLag } from './lag.ts';
+import { isStalled } from './stall.ts';
 
 export interface Consumed<K extends DataTopicKey> {
   topicKey: K;
@@ -192,7 +193,7 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
         stallAdmin = opts.kafka.admin();
         await stallAdmin.connect();
       }
-      const lag = joined ? await assignedLag(stallAdmin, opts.groupId, assignment) : 0;
+      const lag = joined ? await consumerLag(stallAdmin, opts.groupId, assignment) : 0;
       const idleMs = Date.now() - lastActivity;
       if (stopping || rejoining || !isStalled({ idleMs, inFlight, lag, joined, stallMs })) return;
       const wasJoined = joined;

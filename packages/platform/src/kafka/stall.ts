@@ -1,5 +1,3 @@
-import type { Admin } from 'kafkajs';
-
 /**
  * Liveness of a group member: a consumer that owns partitions with unprocessed records but has
  * not been handed a batch for a long time, while no batch of its own is in flight, has stopped
@@ -21,20 +19,4 @@ export interface StallInput {
 
 export function isStalled(s: StallInput): boolean {
   return s.stallMs > 0 && s.inFlight === 0 && s.idleMs >= s.stallMs && (!s.joined || s.lag > 0);
-}
-
-/** Records past the committed offsets on the given partitions (a partition never committed counts from its low watermark). */
-export async function assignedLag(admin: Admin, groupId: string, assignment: Readonly<Record<string, readonly number[]>>): Promise<number> {
-  let lag = 0;
-  for (const [topic, partitions] of Object.entries(assignment)) {
-    if (partitions.length === 0) continue;
-    const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
-    const done = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-    for (const p of ends) {
-      if (!partitions.includes(p.partition)) continue;
-      const c = done.get(p.partition) ?? -1;
-      lag += Math.max(0, Number(p.high) - (c < 0 ? Number(p.low) : c));
-    }
-  }
-  return lag;
 }
