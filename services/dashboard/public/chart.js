@@ -1,7 +1,8 @@
 // Price chart: candles and volume from /api/bars, the predicted close as a line placed at the
 // bar each prediction is about (asOf + horizon bars), and a marker on the newest live one.
-// Generated (synthetic) bars and predictions are drawn in violet, and the first synthetic bar
-// carries a "synthetic" marker.
+// Generated (synthetic) bars are drawn in violet and the predictions made from them in fuchsia
+// (a line over violet candles must stay visible), and the first synthetic bar carries a
+// "synthetic" marker.
 import {
   createChart,
   createSeriesMarkers,
@@ -19,6 +20,7 @@ export const COLORS = {
   pred: '#f5a524',
   live: '#38bdf8',
   synthetic: '#a78bfa',
+  syntheticPred: '#e879f9',
   text: '#94a3b8',
   grid: 'rgba(148, 163, 184, 0.07)',
 };
@@ -162,7 +164,7 @@ export class PriceChart {
     }
     const data = [...points.entries()]
       .sort((a, b) => a[0] - b[0])
-      .map(([time, { p, value }]) => (p.synthetic === true ? { time, value, color: COLORS.synthetic } : { time, value }));
+      .map(([time, { p, value }]) => (p.synthetic === true ? { time, value, color: COLORS.syntheticPred } : { time, value }));
     this.pred.setData(data);
     const live = this.liveAsOf ? this.predictions.get(this.liveAsOf) : undefined;
     this.markers.setMarkers(
