@@ -133,7 +133,7 @@ t('evaluate price on another file: model, every baseline and the backtest as JSO
   assert.is(r.code, 0, r.stderr.slice(-2000));
   const out = r.json() as { model: { rmse: number }; baselines: Record<string, { rmse: number }>; backtest: { strategy: { totalReturn: number }; buyAndHold: { totalReturn: number } }; n: number };
   assert.ok(out.n > 300 && out.n < 450, `samples from 2019 on: ${out.n}`);
-  assert.equal(Object.keys(out.baselines).sort(), ['movingAverage', 'persistence', 'zero']);
+  assert.equal(Object.keys(out.baselines).sort(), ['movingAverage', 'persistence', 'reversal', 'zero']);
   assert.ok(Number.isFinite(out.model.rmse) && Object.values(out.baselines).every((b) => Number.isFinite(b.rmse)));
   assert.ok(Number.isFinite(out.backtest.strategy.totalReturn) && Number.isFinite(out.backtest.buyAndHold.totalReturn));
   const html = readFileSync(path.join(report, 'index.html'), 'utf8');

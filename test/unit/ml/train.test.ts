@@ -123,6 +123,7 @@ t('baselines use only labels realized before each sample (labelEnd <= as-of time
   test.forEach((s, i) => {
     const known = samples.filter((x) => x.labelEnd <= s.ts);
     assert.is(b.persistence[i], known[known.length - 1]!.label);
+    assert.is(b.reversal[i], -known[known.length - 1]!.label, '1-day reversal: the last realized return, negated');
     const tail = known.slice(-20).map((x) => x.label);
     assert.ok(Math.abs(b.movingAverage[i]! - tail.reduce((a, c) => a + c, 0) / 20) < 1e-15);
   });
@@ -153,7 +154,7 @@ t('walk-forward evaluation of a real file reports the model, every baseline and 
   assert.ok(r.folds[0]!.to < r.folds[1]!.from, 'test blocks follow each other in time');
   const e = r.evaluation;
   assert.is(e.n, r.samples.length);
-  for (const m of [e.model, e.baselines.zero, e.baselines.persistence, e.baselines.movingAverage]) {
+  for (const m of [e.model, e.baselines.zero, e.baselines.persistence, e.baselines.reversal, e.baselines.movingAverage]) {
     assert.ok(m.rmse > 0 && m.mae > 0 && m.mae <= m.rmse && Number.isFinite(m.mape), 'finite error metrics');
   }
   assert.is(e.baselines.zero.directionalAccuracy, 0, 'a zero prediction never calls a direction');

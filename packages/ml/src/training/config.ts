@@ -16,7 +16,7 @@ export const GateConfig = z.strictObject({
    * Which naive baseline the candidate must beat: one of them, or 'best' for all of them. The
    * zero return (the random walk) is always checked as well: no margin setting can drop it.
    */
-  baseline: z.enum(['zero', 'persistence', 'movingAverage', 'best']).default('best'),
+  baseline: z.enum(['zero', 'persistence', 'reversal', 'movingAverage', 'best']).default('best'),
   /** Required relative improvement over the baseline (0.001 = 0.1 %); negative allows a worse model. */
   baselineMargin: z.number().min(-1).max(1).default(0),
   /** Required relative improvement over the current production model on the same test window. */

@@ -13,7 +13,7 @@ import type { PriceTrainConfig } from './config.ts';
  * Splits are walk-forward by time with an embargo; the test window is never used for fitting
  * or early stopping.
  */
-export type BaselineKey = 'zero' | 'persistence' | 'movingAverage';
+export type BaselineKey = 'zero' | 'persistence' | 'reversal' | 'movingAverage';
 
 export interface PriceEvaluationReport {
   model: PriceMetrics;
@@ -53,14 +53,16 @@ const toWindows = (s: readonly SupervisedSample[]) => s.map((x) => x.window.map(
 
 /**
  * Naive baselines for pooled samples, computed per symbol from realized labels only (a label is
- * known at time t once its labelEnd <= t): zero return, persistence (the last realized return)
- * and the moving average of the last `maWindow` realized returns. `history` (e.g. the training
+ * known at time t once its labelEnd <= t): zero return (the random walk), persistence (the last
+ * realized return: 1-day momentum), reversal (its negative: 1-day reversal) and the moving
+ * average of the last `maWindow` realized returns (20-day momentum). `history` (e.g. the training
  * and validation samples) supplies labels realized before the first evaluated sample.
  */
 export function baselineReturns(samples: readonly SupervisedSample[], maWindow = 20, history: readonly SupervisedSample[] = []): Record<BaselineKey, number[]> {
   const out: Record<BaselineKey, number[]> = {
     zero: samples.map(() => 0),
     persistence: new Array<number>(samples.length).fill(0),
+    reversal: new Array<number>(samples.length).fill(0),
     movingAverage: new Array<number>(samples.length).fill(0),
   };
   const past = new Map<string, SupervisedSample[]>();
@@ -78,6 +80,7 @@ export function baselineReturns(samples: readonly SupervisedSample[], maWindow =
       while (k < known.length && known[k]!.labelEnd <= ts) realized.push(known[k++]!.label);
       if (realized.length === 0) continue;
       out.persistence[i] = realized[realized.length - 1]!;
+      out.reversal[i] = -realized[realized.length - 1]!;
       const tail = realized.slice(-maWindow);
       out.movingAverage[i] = tail.reduce((a, b) => a + b, 0) / tail.length;
     }
@@ -161,6 +164,7 @@ export function evaluatePriceSamples(samples: readonly SupervisedSample[], predi
   const baselines = {
     zero: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.zero }),
     persistence: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.persistence }),
+    reversal: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.reversal }),
     movingAverage: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.movingAverage }),
   };
   const bt = backtestSamples(samples, predicted, costBps);
