@@ -7,6 +7,7 @@
 #   infra.sh start|stop|restart <kafka|mongo>
 #   infra.sh down --purge | purge [kafka|mongo]
 #   infra.sh logs <kafka|mongo> [lines]
+#   infra.sh stacks <kafka|mongo>   (thread dump of a stalled server; FerretDB exits after it)
 #   infra.sh kafka-run <main class> [args...]   (runs a class from the Kafka jars)
 #
 # See scripts/infra/README.md for environment variables, cache and state locations.
@@ -873,6 +874,44 @@ cmd_logs() {
   esac
 }
 
+# Goroutine/thread dump of a running server, for a stall that nothing logs. mongo (FerretDB):
+# SIGQUIT makes the Go runtime write every goroutine's stack to the console log and exit (the
+# server is down afterwards); prints where the goroutines wait, most frequent first. kafka:
+# SIGQUIT makes the JVM print its threads to the console log and go on.
+cmd_stacks() {
+  local comp=${1:-} pid dir log
+  case $comp in
+    kafka) dir=$KAFKA_DIR ;;
+    mongo) dir=$MONGO_DIR ;;
+    *) die "usage: $0 stacks <kafka|mongo>" ;;
+  esac
+  "${comp}_external" && die "$comp is external: no process of ours to dump"
+  pid=$(running_pid "$dir") || die "$comp is not running"
+  log=$dir/logs/stdout.log
+  if [[ $comp == mongo ]]; then
+    [[ $(mongo_impl) == ferretdb ]] || die "stacks: only FerretDB (Go) can be dumped"
+    pid=$(pgrep -g "$pid" -f ferretdb | sed -n 1p)
+  fi
+  kill -QUIT "$pid"
+  sleep 2
+  log "$comp: stacks written to $log"
+  python3 - "$log" <<'PY'
+import collections, re, sys
+text = open(sys.argv[1], errors="replace").read()
+start = text.rfind("SIGQUIT: quit")
+blocks = re.split(r"\n\n(?=goroutine \d+ )", text[start:] if start >= 0 else text)
+where = collections.Counter()
+for b in blocks:
+    m = re.match(r"goroutine \d+ [^\[\n]*\[([^\]]*)\]:\n", b)
+    if not m:
+        continue
+    frames = [l for l in b.splitlines()[1::2] if "FerretDB/FerretDB" in l or "database/sql" in l]
+    where[(m.group(1).split(",")[0], frames[0].strip() if frames else "(runtime)")] += 1
+for (state, frame), n in where.most_common(15):
+    print(f"{n:6d}  [{state}]  {frame[:160]}")
+PY
+}
+
 cmd_kafka_run() {
   [[ $# -ge 1 ]] || die "usage: $0 kafka-run <main class> [args...]"
   provision_kafka
@@ -902,6 +941,7 @@ main() {
       log "provisioned (cache: $CACHE_DIR)"
       ;;
     logs) cmd_logs "$@" ;;
+    stacks) cmd_stacks "$@" ;;
     kafka-run) cmd_kafka_run "$@" ;;
     -h | --help | help) usage ;;
     *)

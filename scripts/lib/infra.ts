@@ -26,6 +26,11 @@ export function infraDown(env: NodeJS.ProcessEnv = process.env): void {
   spawnSync('bash', [SCRIPT, 'down'], { stdio: 'inherit', env });
 }
 
+/** Thread dump of a server (`infra.sh stacks`): FerretDB prints where its goroutines wait, then exits. Never throws. */
+export function infraStacks(component: 'kafka' | 'mongo', env: NodeJS.ProcessEnv = process.env): void {
+  spawnSync('bash', [SCRIPT, 'stacks', component], { stdio: ['ignore', 'inherit', 'inherit'], env, timeout: 30_000 });
+}
+
 export function infraCtl(cmd: 'start' | 'stop' | 'restart', component: 'kafka' | 'mongo', env: NodeJS.ProcessEnv = process.env): void {
   const r = spawnSync('bash', [SCRIPT, cmd, component], { stdio: ['ignore', 'inherit', 'inherit'], env });
   if (r.status !== 0) throw Object.assign(new Error(`infra ${cmd} ${component} failed`), { code: 'E_INFRA' });

@@ -33,7 +33,7 @@ import { COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, parseYahooCsv, type Bar } from '@stock-mlops/transform';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
-import { infraCtl } from '../../scripts/lib/infra.ts';
+import { infraCtl, infraStacks } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
@@ -317,6 +317,9 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
   } catch (err) {
     if (log.length > 0) console.log(`  fault schedule so far:\n    ${log.join('\n    ')}`);
     dumpLogs(stack, 120);
+    // Where the database server's goroutines wait (a stall logs nothing); it exits after the dump.
+    console.log('  database server stacks (the test has failed; the server exits after the dump):');
+    infraStacks('mongo', stack.env);
     throw err;
   } finally {
     await stopAdmin();
