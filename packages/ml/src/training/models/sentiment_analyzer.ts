@@ -22,7 +22,8 @@ import { initTf, type Tf, type TfBackendName } from '../../tf.ts';
 import { sentimentLayers } from './sentiment_analyzer_layers.ts';
 import { bagGroups, SentimentFeaturizer, type BagFeatureConfig, type EncodedBatch, type FeatureConfig, type FeaturizerJson } from './sentiment_analyzer_features.ts';
 import { mulberry32, seededShuffle } from '../../datasets/random.ts';
-import { classificationReport, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
+import { classificationReport, expectedCalibrationError, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
+import { fitSoftmaxRegression, fitTemperature, linearLogits, meanNll, softmaxRows, tfidfRows, type LinearParams } from './sentiment_analyzer_linear.ts';
 
 export const SENTIMENT_LABELS = ['negative', 'neutral', 'positive'] as const;
 export type SentimentLabel = (typeof SENTIMENT_LABELS)[number];
@@ -64,6 +65,18 @@ export interface BagMemberConfig {
   learningRate: number;
   /** L2 penalty on the feature weights (the only regulariser of a linear model besides early stopping). */
   l2: number;
+  /**
+   * 'adam' (default): mini-batch Adam with early stopping, like the other members. 'lbfgs': the
+   * convex problem solved to convergence, full batch, in plain TypeScript
+   * (sentiment_analyzer_linear.ts); `epochs`, `batchSize` and `learningRate` do not apply.
+   */
+  solver?: 'adam' | 'lbfgs';
+  /** lbfgs: candidate L2 penalties; the one with the best validation `monitor` wins (default [l2]). */
+  l2Grid?: number[];
+  /** lbfgs: temperature scaling of the logits fitted on the validation set. */
+  calibrate?: boolean;
+  /** lbfgs: iteration cap per fit (default 300). */
+  maxIterations?: number;
 }
 
 export type MemberConfig = CnnMemberConfig | BagMemberConfig;
@@ -178,8 +191,10 @@ export interface TrainSentimentOptions extends LabelledTexts, SentimentConfigOve
 export interface TrainSentimentResult {
   model: SentimentModel;
   history: EpochLog[];
-  /** Metrics of the final (ensembled) model on the validation set, null without one. */
-  metrics: ClassificationReport | null;
+  /** Metrics of the final (ensembled) model on the validation set (plus its top-label ECE), null without one. */
+  metrics: (ClassificationReport & { ece: number }) | null;
+  /** What each member chose on validation: epochs (iterations for lbfgs), and for lbfgs the L2 penalty and temperature. */
+  choices: MemberChoice[];
   /** Best epoch (1-based) per member. */
   bestEpochs: number[];
   trainingSeconds: number;
@@ -224,11 +239,15 @@ export async function trainSentiment(options: TrainSentimentOptions): Promise<Tr
     await options.onEpoch?.(log);
   };
   const selected = await fitNetwork(tf, config, seed, train, validation, null, onEpoch);
-  let metrics: ClassificationReport | null = null;
+  let metrics: (ClassificationReport & { ece: number }) | null = null;
   if (validation) {
     const valX = selected.featurizer.encode(validation.texts);
     const probs = await predictBatched(tf, selected.net.model, selected.net.model.inputNames, valX);
-    metrics = classificationReport(validation.labels.map(labelIndex), argmaxRows(probs, SENTIMENT_LABELS.length), SENTIMENT_LABELS);
+    const yVal = validation.labels.map(labelIndex);
+    metrics = {
+      ...classificationReport(yVal, argmaxRows(probs, SENTIMENT_LABELS.length), SENTIMENT_LABELS),
+      ece: expectedCalibrationError(probs, yVal, SENTIMENT_LABELS.length),
+    };
   }
 
   let final = selected;
@@ -236,22 +255,31 @@ export async function trainSentiment(options: TrainSentimentOptions): Promise<Tr
     // Same recipe on train + validation, each member for its selected number of epochs.
     selected.net.model.dispose();
     const all: LabelledTexts = { texts: [...train.texts, ...validation.texts], labels: [...train.labels, ...validation.labels] };
-    final = await fitNetwork(tf, config, seed, all, null, selected.bestEpochs, async (log) => onEpoch({ ...log, refit: true }));
+    final = await fitNetwork(tf, config, seed, all, null, selected.choices, async (log) => onEpoch({ ...log, refit: true }));
   }
 
   const model = new SentimentModel(tf, final.net.model, final.featurizer, config);
-  return { model, history, metrics, bestEpochs: selected.bestEpochs, trainingSeconds: (performance.now() - started) / 1000, backend };
+  return { model, history, metrics, bestEpochs: selected.choices.map((c) => c.epochs), choices: selected.choices, trainingSeconds: (performance.now() - started) / 1000, backend };
+}
+
+export interface MemberChoice {
+  /** Best epoch (1-based), or L-BFGS iterations of an lbfgs member. */
+  epochs: number;
+  /** lbfgs members: the L2 penalty chosen on validation and the temperature dividing the logits. */
+  l2?: number;
+  temperature?: number;
 }
 
 interface FittedNetwork {
   net: Network;
   featurizer: SentimentFeaturizer;
-  bestEpochs: number[];
+  choices: MemberChoice[];
 }
 
 /**
  * Fits vocabularies and trains every member on `train`; with `validation`, each member stops
- * early and keeps its best weights; with `fixedEpochs`, member m trains exactly fixedEpochs[m].
+ * early and keeps its best weights; with `fixed`, member m trains exactly fixed[m].epochs (an
+ * lbfgs member: to convergence with the fixed L2 penalty and temperature).
  */
 async function fitNetwork(
   tf: Tf,
@@ -259,7 +287,7 @@ async function fitNetwork(
   seed: number,
   train: LabelledTexts,
   validation: LabelledTexts | null,
-  fixedEpochs: number[] | null,
+  fixed: MemberChoice[] | null,
   onEpoch: (log: EpochLog) => Promise<void>,
 ): Promise<FittedNetwork> {
   const { featurizer, idf } = SentimentFeaturizer.fit(train.texts, config.features);
@@ -274,12 +302,17 @@ async function fitNetwork(
   };
   const net = buildNetwork(tf, config, featurizer, seed);
   if (idf) net.setIdf(idf);
-  const bestEpochs: number[] = [];
+  const choices: MemberChoice[] = [];
   for (let m = 0; m < net.members.length; m++) {
-    const epochs = fixedEpochs?.[m] ?? config.epochs;
-    bestEpochs.push(await trainMember(tf, net.members[m] as Member, m, config, seed, { ...data, epochs }));
+    const member = net.members[m] as Member;
+    if (member.config.kind === 'bag' && member.config.solver === 'lbfgs') {
+      choices.push(await trainBagExact(tf, member, member.config, m, config, { ...data, epochs: 0 }, idf as Float32Array, fixed?.[m] ?? null));
+      continue;
+    }
+    const epochs = fixed?.[m]?.epochs ?? config.epochs;
+    choices.push({ epochs: await trainMember(tf, member, m, config, seed, { ...data, epochs }) });
   }
-  return { net, featurizer, bestEpochs };
+  return { net, featurizer, choices };
 }
 
 function checkLabelled(data: LabelledTexts, what: string): void {
@@ -398,6 +431,82 @@ interface MemberData {
   valX: EncodedBatch | null;
   valY: number[] | null;
   onEpoch: (log: EpochLog) => Promise<void>;
+}
+
+/**
+ * An lbfgs bag member: multinomial logistic regression on the member's TF-IDF rows solved to
+ * convergence for each L2 candidate (strongest first, warm-started), the best on validation kept,
+ * optionally temperature-scaled; the weights are then written into the member's layers
+ * (table = W / T, softmax kernel = identity, bias = b / T), so serving is unchanged.
+ */
+async function trainBagExact(
+  tf: Tf,
+  member: Member,
+  mc: BagMemberConfig,
+  index: number,
+  config: SentimentConfig,
+  data: MemberData,
+  idf: Float32Array,
+  fixed: MemberChoice | null,
+): Promise<MemberChoice> {
+  const k = SENTIMENT_LABELS.length;
+  const dim = idf.length;
+  const rows = tfidfRows(data.trainX, idf);
+  const fit = (l2: number, init?: LinearParams) =>
+    fitSoftmaxRegression(rows, data.trainY, dim, k, { l2, sampleWeights: data.sampleWeights, maxIterations: mc.maxIterations ?? 300, ...(init ? { init } : {}) });
+  let chosen: { params: LinearParams; l2: number; temperature: number; iterations: number };
+  if (fixed || !data.valX || !data.valY) {
+    const l2 = fixed?.l2 ?? mc.l2;
+    const t0 = performance.now();
+    const r = fit(l2);
+    chosen = { params: r.params, l2, temperature: fixed?.temperature ?? 1, iterations: r.iterations };
+    await data.onEpoch({ member: index, kind: 'bag', epoch: 1, loss: r.objective, valLoss: null, valAccuracy: null, valMacroF1: null, seconds: (performance.now() - t0) / 1000 });
+  } else {
+    const valRows = tfidfRows(data.valX, idf);
+    const valY = data.valY;
+    const grid = [...new Set(mc.l2Grid && mc.l2Grid.length > 0 ? mc.l2Grid : [mc.l2])].sort((a, b) => b - a);
+    let best: { score: number; params: LinearParams; l2: number; temperature: number; iterations: number } | null = null;
+    let init: LinearParams | undefined;
+    for (let g = 0; g < grid.length; g++) {
+      const t0 = performance.now();
+      const l2 = grid[g] as number;
+      const r = fit(l2, init);
+      init = r.params;
+      const logits = linearLogits(valRows, r.params);
+      const temperature = mc.calibrate ? fitTemperature(logits, valY, k) : 1;
+      const probs = softmaxRows(logits, k, temperature);
+      const valLoss = meanNll(probs, valY, k);
+      const report = classificationReport(valY, argmaxRows(Float32Array.from(probs), k), SENTIMENT_LABELS);
+      await data.onEpoch({
+        member: index,
+        kind: 'bag',
+        epoch: g + 1,
+        loss: r.objective,
+        valLoss,
+        valAccuracy: report.accuracy,
+        valMacroF1: report.macroF1,
+        seconds: (performance.now() - t0) / 1000,
+      });
+      const score = config.monitor === 'loss' ? -valLoss : config.monitor === 'accuracy' ? report.accuracy : report.macroF1;
+      if (best === null || score > best.score) best = { score, params: r.params, l2, temperature, iterations: r.iterations };
+    }
+    chosen = best as NonNullable<typeof best>;
+  }
+  setLinearWeights(tf, member, chosen.params, chosen.temperature);
+  return { epochs: chosen.iterations, l2: chosen.l2, temperature: chosen.temperature };
+}
+
+function setLinearWeights(tf: Tf, member: Member, p: LinearParams, temperature: number): void {
+  const k = SENTIMENT_LABELS.length;
+  for (const layer of member.model.layers) {
+    const cls = layer.getClassName();
+    if (cls === 'SmlTfidfBag') {
+      const [, idfVar] = layer.weights;
+      tf.tidy(() => layer.setWeights([tf.tensor2d(Float32Array.from(p.weights, (w) => w / temperature), [p.dim, k]), (idfVar as tfTypes.LayerVariable).read()]));
+    } else if (cls === 'Dense') {
+      tf.tidy(() => layer.setWeights([tf.eye(k), tf.tensor1d(Float32Array.from(p.bias, (b) => b / temperature))]));
+    }
+  }
 }
 
 async function trainMember(tf: Tf, member: Member, index: number, config: SentimentConfig, seed: number, data: MemberData): Promise<number> {

@@ -87,3 +87,32 @@ export function stratifiedSample(labels: readonly (string | number)[], size: num
   if (size >= labels.length) return labels.map((_, i) => i);
   return stratifiedSplit(labels, size / labels.length, seed).test;
 }
+
+/**
+ * Expected calibration error of the top label: samples binned by their highest probability into
+ * `bins` equal-width bins on [0, 1]; Σ_b (n_b / n)·|accuracy_b − mean confidence_b|.
+ * `probs` is row-major n × k.
+ */
+export function expectedCalibrationError(probs: ArrayLike<number>, yTrue: readonly number[], k: number, bins = 15): number {
+  const n = yTrue.length;
+  if (probs.length !== n * k) throw new RangeError('probs must hold n × k values');
+  if (n === 0) return Number.NaN;
+  const count = new Array<number>(bins).fill(0);
+  const conf = new Array<number>(bins).fill(0);
+  const hit = new Array<number>(bins).fill(0);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if ((probs[i * k + c] as number) > (probs[i * k + best] as number)) best = c;
+    const p = probs[i * k + best] as number;
+    const b = Math.min(bins - 1, Math.max(0, Math.ceil(p * bins) - 1));
+    count[b] = (count[b] as number) + 1;
+    conf[b] = (conf[b] as number) + p;
+    if (best === yTrue[i]) hit[b] = (hit[b] as number) + 1;
+  }
+  let ece = 0;
+  for (let b = 0; b < bins; b++) {
+    const c = count[b] as number;
+    if (c > 0) ece += (c / n) * Math.abs((hit[b] as number) / c - (conf[b] as number) / c);
+  }
+  return ece;
+}
