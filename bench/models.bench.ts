@@ -1,0 +1,206 @@
+/**
+ * Sentiment model quality beside its baselines, all measured in the same run.
+ *
+ * For each dataset (Financial PhraseBank 50 % agreement, Twitter Financial News, FiQA 2018 task 1
+ * headlines) one fixed stratified split (seed 42, 20 % held out, the split trainRegisterAndGateSentiment
+ * makes) is scored by:
+ *   - ours: the default config (config/training/sentiment.json) trained as the training job does
+ *     (its own 15 % validation split of the training part for model selection / calibration);
+ *   - majority class of the training part;
+ *   - multinomial naive Bayes on word 1–2-grams (alpha 1, the project tokenizer);
+ *   - scikit-learn LogisticRegression on TF-IDF word 1–2 + char_wb 3–5-grams, C chosen on a
+ *     validation split of the training part (test/python/sentiment_lr_reference.py).
+ * Plus a cross-domain row: the default model trained on the bundled Twitter set (the same
+ * training part as the served model) scored on the other datasets' held-out splits.
+ * Metrics: accuracy, macro-F1, top-label ECE (15 bins). The held-out splits are never used to
+ * choose anything.
+ *
+ * Standalone: `npx tsx bench/models.bench.ts` (no infrastructure) rewrites the section between
+ * the markers in docs/models.md. Env: SHARED_DATA_DIR (default ../shared/data),
+ * SENTIMENT_BENCH_CONFIG (another config file), SENTIMENT_BENCH_DATASETS (comma list of ids),
+ * SENTIMENT_BENCH_NO_DOC=1 (print only).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
+import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/training/models/naive_bayes';
+import {
+  loadSentimentCsv,
+  SENTIMENT_LABELS,
+  trainSentiment,
+  type LabelledTexts,
+  type SentimentConfigOverrides,
+  type SentimentLabel,
+  type SentimentModel,
+} from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { classificationReport, expectedCalibrationError, stratifiedSplit } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
+import { fmt, type Bench, type BenchSection } from './lib.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DATA = process.env.SHARED_DATA_DIR ?? path.join(ROOT, '..', 'shared', 'data');
+const K = SENTIMENT_LABELS.length;
+export const DOC_START = '<!-- models-bench:sentiment:start -->';
+export const DOC_END = '<!-- models-bench:sentiment:end -->';
+
+interface Dataset {
+  id: string;
+  name: string;
+  data: LabelledTexts;
+}
+
+/** FiQA 2018 task 1 headlines: mean aspect score; |score| < 0.1 = neutral. */
+export function fiqaToLabelled(json: Record<string, { sentence: string; info: Array<{ sentiment_score: string | number }> }>): LabelledTexts {
+  const texts: string[] = [];
+  const labels: SentimentLabel[] = [];
+  for (const v of Object.values(json)) {
+    const s = v.info.reduce((a, i) => a + Number(i.sentiment_score), 0) / Math.max(1, v.info.length);
+    texts.push(v.sentence);
+    labels.push(s <= -0.1 ? 'negative' : s >= 0.1 ? 'positive' : 'neutral');
+  }
+  return { texts, labels };
+}
+
+async function loadDatasets(): Promise<Dataset[]> {
+  const dir = path.join(DATA, 'sentiment');
+  const all: Dataset[] = [
+    { id: 'phrasebank', name: 'Financial PhraseBank (50 % agree)', data: await loadSentimentCsv(path.join(dir, 'financial_phrasebank_50agree.train80.csv'), { textColumn: 'sentence', labelColumn: 'label' }) },
+    {
+      id: 'twitter',
+      name: 'Twitter Financial News',
+      data: await loadSentimentCsv(path.join(dir, 'twitter_financial_news_sentiment.train80.csv'), { textColumn: 'text', labelColumn: 'label', labelMap: '0=negative,1=positive,2=neutral' }),
+    },
+    { id: 'fiqa', name: 'FiQA 2018 headlines', data: fiqaToLabelled(JSON.parse(readFileSync(path.join(dir, 'fiqa2018_task1_headline_ABSA.train80.json'), 'utf8'))) },
+  ];
+  const only = process.env.SENTIMENT_BENCH_DATASETS?.split(',').filter(Boolean);
+  return only ? all.filter((d) => only.includes(d.id)) : all;
+}
+
+interface Scores {
+  accuracy: number;
+  macroF1: number;
+  ece: number;
+}
+
+const idx = (l: SentimentLabel): number => SENTIMENT_LABELS.indexOf(l);
+const pick = (d: LabelledTexts, rows: number[]): LabelledTexts => ({ texts: rows.map((i) => d.texts[i]!), labels: rows.map((i) => d.labels[i]!) });
+
+function score(probs: ArrayLike<number>, y: number[]): Scores {
+  const pred = y.map((_, i) => {
+    let b = 0;
+    for (let c = 1; c < K; c++) if ((probs[i * K + c] as number) > (probs[i * K + b] as number)) b = c;
+    return b;
+  });
+  const r = classificationReport(y, pred, SENTIMENT_LABELS);
+  return { accuracy: r.accuracy, macroF1: r.macroF1, ece: expectedCalibrationError(probs, y, K) };
+}
+
+async function modelProbs(model: SentimentModel, texts: string[]): Promise<Float64Array> {
+  const preds = await model.predict(texts);
+  return Float64Array.from(preds.flatMap((p) => SENTIMENT_LABELS.map((l) => p.probs[l])));
+}
+
+function sklearnLr(req: unknown): Record<string, Scores & { C: number; seconds: number }> | string {
+  const r = spawnSync('nice', ['-n', '19', 'python3', path.join(ROOT, 'test', 'python', 'sentiment_lr_reference.py')], { input: JSON.stringify(req), maxBuffer: 64 << 20, encoding: 'utf8' });
+  if (r.status !== 0) return `python3 failed (${r.status}): ${r.stderr.trim().split('\n').pop()}`;
+  return (JSON.parse(r.stdout) as { results: Record<string, Scores & { C: number; seconds: number }> }).results;
+}
+
+const bench: Bench = async (ctx) => {
+  const cfgFile = process.env.SENTIMENT_BENCH_CONFIG ?? path.join(ROOT, 'config', 'training', 'sentiment.json');
+  const cfg = loadSentimentTrainConfig(cfgFile);
+  const datasets = await loadDatasets();
+  const rows: string[] = [];
+  const lrReq: Array<{ id: string; train: { texts: string[]; labels: number[] }; test: { texts: string[]; labels: number[] } }> = [];
+  const results: Array<{ ds: Dataset; n: { train: number; test: number }; ours: Scores; nb: Scores; majority: Scores; seconds: number; artifactBytes: number }> = [];
+  const tests = new Map<string, LabelledTexts>();
+  let twitterModel: SentimentModel | undefined;
+  for (const ds of datasets) {
+    const split = stratifiedSplit(ds.data.labels, cfg.data.testFraction, cfg.seed);
+    const train = pick(ds.data, split.train);
+    const test = pick(ds.data, split.test);
+    tests.set(ds.id, test);
+    const yTest = test.labels.map(idx);
+    const yTrain = train.labels.map(idx);
+    lrReq.push({ id: ds.id, train: { texts: train.texts, labels: yTrain }, test: { texts: test.texts, labels: yTest } });
+    ctx.log(`${ds.id}: training ours on ${train.texts.length}, testing on ${test.texts.length}`);
+    const trained = await trainSentiment({ ...(cfg.model as SentimentConfigOverrides), ...train, seed: cfg.seed, validationSplit: cfg.data.validationFraction });
+    const ours = score(await modelProbs(trained.model, test.texts), yTest);
+    const art = await trained.model.serialize();
+    const artifactBytes = art.weights.byteLength + Buffer.byteLength(JSON.stringify({ ...art, weights: undefined }));
+    ctx.log(`${ds.id}: ours acc ${ours.accuracy.toFixed(3)} (validation ${trained.metrics?.accuracy.toFixed(3)}, choices ${JSON.stringify(trained.choices)}) in ${trained.trainingSeconds.toFixed(1)} s`);
+    if (ds.id === 'twitter') twitterModel = trained.model;
+    else trained.model.dispose();
+    const nb = score(predictNaiveBayes(fitNaiveBayes(train.texts, yTrain, K), test.texts), yTest);
+    const counts = SENTIMENT_LABELS.map((_, c) => yTrain.filter((y) => y === c).length);
+    const maj = counts.indexOf(Math.max(...counts));
+    const majority = score(Float64Array.from(yTest.flatMap(() => SENTIMENT_LABELS.map((_, c) => (c === maj ? 1 : 0)))), yTest);
+    results.push({ ds, n: { train: train.texts.length, test: test.texts.length }, ours, nb, majority, seconds: trained.trainingSeconds, artifactBytes });
+  }
+  ctx.log('scikit-learn logistic regression …');
+  const lr = sklearnLr({ datasets: lrReq, seed: cfg.seed });
+  const f3 = (x: number): string => fmt(x, 3);
+  for (const r of results) {
+    const l = typeof lr === 'string' ? undefined : lr[r.ds.id];
+    const lrCell = (s?: number): string => (s === undefined ? 'n/a' : f3(s));
+    rows.push(
+      `| ${r.ds.name} | ${r.n.train} / ${r.n.test} | **${f3(r.ours.accuracy)}** | ${f3(r.nb.accuracy)} | ${lrCell(l?.accuracy)} | ${f3(r.majority.accuracy)} | ` +
+        `**${f3(r.ours.macroF1)}** | ${f3(r.nb.macroF1)} | ${lrCell(l?.macroF1)} | ${f3(r.ours.ece)} | ${f3(r.nb.ece)} | ${lrCell(l?.ece)} | ${fmt(r.seconds, 1)} | ${fmt(r.artifactBytes / 2 ** 20, 2)} |`,
+    );
+  }
+  const cross: string[] = [];
+  if (twitterModel) {
+    for (const [id, test] of tests) {
+      if (id === 'twitter') continue;
+      const s = score(await modelProbs(twitterModel, test.texts), test.labels.map(idx));
+      cross.push(`| Twitter → ${datasets.find((d) => d.id === id)?.name} | ${test.texts.length} | ${f3(s.accuracy)} | ${f3(s.macroF1)} | ${f3(s.ece)} |`);
+    }
+    twitterModel.dispose();
+  }
+  const markdown = [
+    `Run of ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, Node ${process.version}, \`npx tsx bench/models.bench.ts\`), config \`${path.relative(ROOT, cfgFile)}\`:`,
+    `\`${JSON.stringify(cfg.model)}\`.`,
+    '',
+    'Fixed stratified split per dataset (seed 42, 20 % held out); every column trained on the same training part and scored on the same held-out part in this run.',
+    'NB = multinomial naive Bayes on word 1–2-grams (alpha 1); LR = scikit-learn LogisticRegression on TF-IDF word 1–2 + char_wb 3–5-grams, C chosen on a validation split of the training part;',
+    'ours = the default config, its L2 penalty and temperature chosen on its own validation split of the training part. ECE = top-label expected calibration error, 15 bins.',
+    'FiQA labels: mean aspect score ≤ −0.1 negative, ≥ 0.1 positive, else neutral (only 350 headlines: ±5 points is noise).',
+    '',
+    '| Dataset | train / test | acc ours | acc NB | acc LR | acc majority | macro-F1 ours | macro-F1 NB | macro-F1 LR | ECE ours | ECE NB | ECE LR | ours training s | ours artifact MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    typeof lr === 'string' ? `scikit-learn column unavailable: ${lr}` : '',
+    'Cross-domain: the default model trained on the Twitter training part (= the served model: bundled set, same split), scored on the other held-out parts.',
+    '',
+    '| Model → test set | n | accuracy | macro-F1 | ECE |',
+    '|---|---|---|---|---|',
+    ...cross,
+  ].join('\n');
+  return { title: 'Sentiment model quality', markdown };
+};
+export default bench;
+
+/** `doc` with the text between the markers replaced (or the marked section inserted before `# Price model`, else appended). */
+export function replaceMarkedSection(doc: string, body: string): string {
+  const block = `${DOC_START}\n${body.trim()}\n${DOC_END}`;
+  const a = doc.indexOf(DOC_START);
+  const b = doc.indexOf(DOC_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + block + doc.slice(b + DOC_END.length);
+  const anchor = doc.search(/^# Price model/m);
+  if (anchor >= 0) return `${doc.slice(0, anchor)}${block}\n\n${doc.slice(anchor)}`;
+  return `${doc.trimEnd()}\n\n${block}\n`;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const section = (await bench({ env: { KAFKA_BROKERS: '', MONGO_URL: '' }, repeats: 1, log: (m) => console.log(`  ${m}`) })) as BenchSection;
+  const body = `### Benchmark: ours vs baselines (bench/models.bench.ts)\n\n${section.markdown}`;
+  console.log(body);
+  if (process.env.SENTIMENT_BENCH_NO_DOC !== '1') {
+    const doc = path.join(ROOT, 'docs', 'models.md');
+    writeFileSync(doc, replaceMarkedSection(existsSync(doc) ? readFileSync(doc, 'utf8') : '', body));
+  }
+  process.exit(0);
+}
