@@ -19,7 +19,7 @@ import {
   type LabelledTexts,
   type SentimentConfigOverrides,
 } from './training/models/sentiment_analyzer.ts';
-import { classificationReport, majorityBaseline, stratifiedSample, stratifiedSplit, type ClassificationReport } from './training/models/sentiment_analyzer_metrics.ts';
+import { classificationReport, expectedCalibrationError, majorityBaseline, stratifiedSample, stratifiedSplit, type ClassificationReport } from './training/models/sentiment_analyzer_metrics.ts';
 
 /**
  * ML service facade used by the trainer service and the CLIs: train → evaluate → register →
@@ -213,15 +213,21 @@ export interface SentimentRunResult extends RunResult {
 
 const labelIndex = (l: string) => SENTIMENT_LABELS.indexOf(l as (typeof SENTIMENT_LABELS)[number]);
 
-/** Accuracy, macro-F1, per-class scores and the confusion matrix of a model on labelled texts. */
-export async function evaluateSentimentModel(model: SentimentModel, data: LabelledTexts): Promise<ClassificationReport> {
+/** Accuracy, macro-F1, per-class scores, the confusion matrix and the top-label ECE (15 bins) of a model on labelled texts. */
+export async function evaluateSentimentModel(model: SentimentModel, data: LabelledTexts): Promise<ClassificationReport & { ece: number }> {
   const predictions = await model.predict(data.texts);
-  return classificationReport(data.labels.map(labelIndex), predictions.map((p) => labelIndex(p.label)), SENTIMENT_LABELS);
+  const yTrue = data.labels.map(labelIndex);
+  const probs = predictions.flatMap((p) => SENTIMENT_LABELS.map((l) => p.probs[l]));
+  return {
+    ...classificationReport(yTrue, predictions.map((p) => labelIndex(p.label)), SENTIMENT_LABELS),
+    ece: expectedCalibrationError(probs, yTrue, SENTIMENT_LABELS.length),
+  };
 }
 
 /** Flat, finite numbers for the registry (FerretDB stores no nested arrays). */
-export function flattenClassification(r: ClassificationReport, prefix = ''): Record<string, number> {
+export function flattenClassification(r: ClassificationReport & { ece?: number }, prefix = ''): Record<string, number> {
   const out: Record<string, number> = { [`${prefix}accuracy`]: r.accuracy, [`${prefix}macroF1`]: r.macroF1, [`${prefix}n`]: r.count };
+  if (r.ece !== undefined && Number.isFinite(r.ece)) out[`${prefix}ece`] = r.ece;
   for (const [label, c] of Object.entries(r.perClass)) {
     out[`${prefix}precision_${label}`] = c.precision;
     out[`${prefix}recall_${label}`] = c.recall;

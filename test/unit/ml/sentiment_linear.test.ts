@@ -15,6 +15,8 @@ import {
 } from '@stock-mlops/ml/training/models/sentiment_analyzer_linear';
 import { expectedCalibrationError } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
 import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/training/models/naive_bayes';
+import { flattenClassification } from '@stock-mlops/ml/ml_service';
+import { classificationReport } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
 import { fiqaToLabelled, replaceMarkedSection, DOC_END, DOC_START } from '../../../bench/models.bench.ts';
 
 const t = suite('sentiment linear member, calibration and baselines', { timeoutMs: 240_000 });
@@ -173,6 +175,13 @@ t('models bench: FiQA thresholds and the docs section replaced between its marke
   assert.not.ok(twice.includes('table v1'));
   assert.is(twice.replace('table v2', 'table v1'), once);
   assert.ok(twice.endsWith('price text\n') && twice.startsWith('# Models\n\nintro\n'));
+});
+
+t('the registry metrics carry the ECE when the report has one', () => {
+  const r = classificationReport([0, 1, 2], [0, 1, 1], ['negative', 'neutral', 'positive']);
+  assert.is(flattenClassification({ ...r, ece: 0.125 }).ece, 0.125);
+  assert.is(flattenClassification(r).ece, undefined);
+  assert.is(flattenClassification({ ...r, ece: Number.NaN }).ece, undefined);
 });
 
 t.run();

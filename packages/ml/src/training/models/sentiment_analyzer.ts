@@ -77,6 +77,8 @@ export interface BagMemberConfig {
   calibrate?: boolean;
   /** lbfgs: iteration cap per fit (default 300). */
   maxIterations?: number;
+  /** lbfgs: stop when an iteration lowers the objective by less than this fraction (default 1e-6). */
+  tolerance?: number;
 }
 
 export type MemberConfig = CnnMemberConfig | BagMemberConfig;
@@ -453,7 +455,7 @@ async function trainBagExact(
   const dim = idf.length;
   const rows = tfidfRows(data.trainX, idf);
   const fit = (l2: number, init?: LinearParams) =>
-    fitSoftmaxRegression(rows, data.trainY, dim, k, { l2, sampleWeights: data.sampleWeights, maxIterations: mc.maxIterations ?? 300, ...(init ? { init } : {}) });
+    fitSoftmaxRegression(rows, data.trainY, dim, k, { l2, sampleWeights: data.sampleWeights, maxIterations: mc.maxIterations ?? 300, tolerance: mc.tolerance ?? 1e-6, ...(init ? { init } : {}) });
   let chosen: { params: LinearParams; l2: number; temperature: number; iterations: number };
   if (fixed || !data.valX || !data.valY) {
     const l2 = fixed?.l2 ?? mc.l2;
