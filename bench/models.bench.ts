@@ -6,6 +6,7 @@
  * makes) is scored by:
  *   - ours: the default config (config/training/sentiment.json) trained as the training job does
  *     (its own 15 % validation split of the training part for model selection / calibration);
+ *   - prev: the previous default (bag member trained with Adam for at most 4 epochs), same recipe;
  *   - majority class of the training part;
  *   - multinomial naive Bayes on word 1–2-grams (alpha 1, the project tokenizer);
  *   - scikit-learn LogisticRegression on TF-IDF word 1–2 + char_wb 3–5-grams, C chosen on a
@@ -18,7 +19,7 @@
  * Standalone: `npx tsx bench/models.bench.ts` (no infrastructure) rewrites the section between
  * the markers in docs/models.md. Env: SHARED_DATA_DIR (default ../shared/data),
  * SENTIMENT_BENCH_CONFIG (another config file), SENTIMENT_BENCH_DATASETS (comma list of ids),
- * SENTIMENT_BENCH_NO_DOC=1 (print only).
+ * SENTIMENT_BENCH_NO_DOC=1 (print only), SENTIMENT_BENCH_NO_LR=1 (skip scikit-learn).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,8 @@ import { fmt, type Bench, type BenchSection } from './lib.ts';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const DATA = process.env.SHARED_DATA_DIR ?? path.join(ROOT, '..', 'shared', 'data');
 const K = SENTIMENT_LABELS.length;
+/** The default config before the exact solver (config/training/sentiment.json until 2026-12): Adam, 4 epochs, patience 1. */
+export const PREVIOUS_DEFAULT: SentimentConfigOverrides = { members: [{ kind: 'bag', learningRate: 0.005, l2: 0 }], epochs: 4, patience: 1 };
 export const DOC_START = '<!-- models-bench:sentiment:start -->';
 export const DOC_END = '<!-- models-bench:sentiment:end -->';
 
@@ -114,7 +117,7 @@ const bench: Bench = async (ctx) => {
   const datasets = await loadDatasets();
   const rows: string[] = [];
   const lrReq: Array<{ id: string; train: { texts: string[]; labels: number[] }; test: { texts: string[]; labels: number[] } }> = [];
-  const results: Array<{ ds: Dataset; n: { train: number; test: number }; ours: Scores; nb: Scores; majority: Scores; seconds: number; artifactBytes: number }> = [];
+  const results: Array<{ ds: Dataset; n: { train: number; test: number }; ours: Scores; prev: Scores; nb: Scores; majority: Scores; seconds: number; artifactBytes: number }> = [];
   const tests = new Map<string, LabelledTexts>();
   let twitterModel: SentimentModel | undefined;
   for (const ds of datasets) {
@@ -133,21 +136,24 @@ const bench: Bench = async (ctx) => {
     ctx.log(`${ds.id}: ours acc ${ours.accuracy.toFixed(3)} (validation ${trained.metrics?.accuracy.toFixed(3)}, choices ${JSON.stringify(trained.choices)}) in ${trained.trainingSeconds.toFixed(1)} s`);
     if (ds.id === 'twitter') twitterModel = trained.model;
     else trained.model.dispose();
+    const previous = await trainSentiment({ ...PREVIOUS_DEFAULT, ...train, seed: cfg.seed, validationSplit: cfg.data.validationFraction });
+    const prev = score(await modelProbs(previous.model, test.texts), yTest);
+    previous.model.dispose();
     const nb = score(predictNaiveBayes(fitNaiveBayes(train.texts, yTrain, K), test.texts), yTest);
     const counts = SENTIMENT_LABELS.map((_, c) => yTrain.filter((y) => y === c).length);
     const maj = counts.indexOf(Math.max(...counts));
     const majority = score(Float64Array.from(yTest.flatMap(() => SENTIMENT_LABELS.map((_, c) => (c === maj ? 1 : 0)))), yTest);
-    results.push({ ds, n: { train: train.texts.length, test: test.texts.length }, ours, nb, majority, seconds: trained.trainingSeconds, artifactBytes });
+    results.push({ ds, n: { train: train.texts.length, test: test.texts.length }, ours, prev, nb, majority, seconds: trained.trainingSeconds, artifactBytes });
   }
   ctx.log('scikit-learn logistic regression …');
-  const lr = sklearnLr({ datasets: lrReq, seed: cfg.seed });
+  const lr = process.env.SENTIMENT_BENCH_NO_LR === '1' ? 'skipped (SENTIMENT_BENCH_NO_LR=1)' : sklearnLr({ datasets: lrReq, seed: cfg.seed });
   const f3 = (x: number): string => fmt(x, 3);
   for (const r of results) {
     const l = typeof lr === 'string' ? undefined : lr[r.ds.id];
     const lrCell = (s?: number): string => (s === undefined ? 'n/a' : f3(s));
     rows.push(
-      `| ${r.ds.name} | ${r.n.train} / ${r.n.test} | **${f3(r.ours.accuracy)}** | ${f3(r.nb.accuracy)} | ${lrCell(l?.accuracy)} | ${f3(r.majority.accuracy)} | ` +
-        `**${f3(r.ours.macroF1)}** | ${f3(r.nb.macroF1)} | ${lrCell(l?.macroF1)} | ${f3(r.ours.ece)} | ${f3(r.nb.ece)} | ${lrCell(l?.ece)} | ${fmt(r.seconds, 1)} | ${fmt(r.artifactBytes / 2 ** 20, 2)} |`,
+      `| ${r.ds.name} | ${r.n.train} / ${r.n.test} | **${f3(r.ours.accuracy)}** | ${f3(r.prev.accuracy)} | ${f3(r.nb.accuracy)} | ${lrCell(l?.accuracy)} | ${f3(r.majority.accuracy)} | ` +
+        `**${f3(r.ours.macroF1)}** | ${f3(r.prev.macroF1)} | ${f3(r.nb.macroF1)} | ${lrCell(l?.macroF1)} | ${f3(r.ours.ece)} | ${f3(r.prev.ece)} | ${f3(r.nb.ece)} | ${lrCell(l?.ece)} | ${fmt(r.seconds, 1)} | ${fmt(r.artifactBytes / 2 ** 20, 2)} |`,
     );
   }
   const cross: string[] = [];
@@ -165,11 +171,12 @@ const bench: Bench = async (ctx) => {
     '',
     'Fixed stratified split per dataset (seed 42, 20 % held out); every column trained on the same training part and scored on the same held-out part in this run.',
     'NB = multinomial naive Bayes on word 1–2-grams (alpha 1); LR = scikit-learn LogisticRegression on TF-IDF word 1–2 + char_wb 3–5-grams, C chosen on a validation split of the training part;',
-    'ours = the default config, its L2 penalty and temperature chosen on its own validation split of the training part. ECE = top-label expected calibration error, 15 bins.',
+    'ours = the default config, its L2 penalty and temperature chosen on its own validation split of the training part; prev = the previous default (`bag` member, Adam, 4 epochs, patience 1), same split.',
+    'ECE = top-label expected calibration error, 15 bins. Training seconds include featurisation, the L2 path, calibration and the refit on train + validation.',
     'FiQA labels: mean aspect score ≤ −0.1 negative, ≥ 0.1 positive, else neutral (only 350 headlines: ±5 points is noise).',
     '',
-    '| Dataset | train / test | acc ours | acc NB | acc LR | acc majority | macro-F1 ours | macro-F1 NB | macro-F1 LR | ECE ours | ECE NB | ECE LR | ours training s | ours artifact MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| Dataset | train / test | acc ours | acc prev | acc NB | acc LR | acc majority | macro-F1 ours | macro-F1 prev | macro-F1 NB | macro-F1 LR | ECE ours | ECE prev | ECE NB | ECE LR | ours training s | ours artifact MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     typeof lr === 'string' ? `scikit-learn column unavailable: ${lr}` : '',
