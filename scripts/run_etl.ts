@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import pino from 'pino';
 import { z } from 'zod';
-import { BaseEnv, ConfigError, connectMongo, createKafka, createMetrics, ensureTopics, loadConfig, REDACT_PATHS, withLocalInfraDefaults } from '@stock-mlops/platform';
+import { BaseEnv, ConfigError, connectMongo, createKafka, createMetrics, ensureTopics, loadConfig, REDACT_PATHS, wantsHelp, withLocalInfraDefaults } from '@stock-mlops/platform';
 import { cursorTime, type TaskResult } from '../services/extractor/src/extract_loop.ts';
 import { createExtractor, errorCodeOf, FAULT_RE, faultHook } from '../services/extractor/src/extractor.ts';
 import { createExtractorMetrics } from '../services/extractor/src/metrics.ts';
@@ -90,7 +90,7 @@ function describe(r: TaskResult): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     console.log(USAGE);
     return 0;
   }

@@ -17,9 +17,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { resolveTopics } from '@stock-mlops/contracts';
+import { parseCommandLine } from '@stock-mlops/platform';
 import { parseYahooCsv } from '@stock-mlops/transform';
 import { infraDown, infraUp } from './lib/infra.ts';
 import { metricSum, parseMetrics, ProgressPrinter, isServing, endpointsUp, statusLines, stillComing, type Sample, type Snapshot, type TaskTraining } from './lib/progress.ts';
@@ -34,21 +34,7 @@ Ctrl-C stops everything. Settings are environment variables (README.md, "npm sta
   START_LOG_LEVEL (warn), LOG_LEVEL (info), EXTRACT_AFTER_REPLAY (live-or-synthetic).
 
   -h, --help   print this help`;
-/** -h/--help prints the usage and exits 0; anything else on the command line is a usage error (exit 2). */
-function handleArgs(argv: string[]): void {
-  let help: boolean | undefined;
-  try {
-    help = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true }).values.help;
-  } catch (err) {
-    console.error(`error E_USAGE: ${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-}
-handleArgs(process.argv.slice(2));
+parseCommandLine(USAGE, { options: {} });
 
 const GRPC_PORT = process.env.GRPC_PORT ?? '50051';
 const WS_PORT = process.env.WS_PORT ?? '8081';

@@ -8,4 +8,5 @@ export * from './mongo.ts';
 export * from './kafka/index.ts';
 export * from './service.ts';
 export * from './secrets.ts';
+export * from './cli.ts';
 export * from './net.ts';

@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import pino from 'pino';
 import { encode, makeEnvelope, type ModelEvent, type MonitorEvent } from '@stock-mlops/contracts';
-import { BaseEnv, BatchingProducer, connectMongo, createKafka, ensureTopics, loadConfig, REDACT_PATHS, REPO_ROOT, withLocalInfraDefaults, type Logger, type MongoHandle } from '@stock-mlops/platform';
+import { BaseEnv, BatchingProducer, wantsHelp, connectMongo, createKafka, ensureTopics, loadConfig, REDACT_PATHS, REPO_ROOT, withLocalInfraDefaults, type Logger, type MongoHandle } from '@stock-mlops/platform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 
 export class CliError extends Error {
@@ -121,7 +121,7 @@ export function printResult(json: boolean, value: unknown, text: () => string): 
  * exits 0; an unknown flag or a missing value is an `E_USAGE` error (exit 2, usage on stderr).
  */
 export function parseCli<C extends Omit<ParseArgsConfig, 'args' | 'strict'>>(usage: string, config: C, argv = process.argv.slice(2)): ReturnType<typeof parseArgs<C & { strict: true }>> {
-  if (argv.includes('-h') || argv.includes('--help')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(`${usage.trimEnd()}\n`);
     process.exit(0);
   }

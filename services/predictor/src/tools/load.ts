@@ -7,37 +7,24 @@
  *
  * Prints one JSON line: { requests, allRequests, errors, seconds, rps, p50Ms, p99Ms, cpuUsPerRequest, errorCodes }.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '@stock-mlops/platform';
 import * as grpc from '@grpc/grpc-js';
 import { loadProtos } from '../protos.ts';
 
 const USAGE = `usage: tsx services/predictor/src/tools/load.ts --port N [--host H] [--concurrency N] [--duration-ms N]
          [--warmup-ms N] [--symbols S0,S1,…] [--token T]
 Prints one JSON line: { requests, allRequests, errors, seconds, rps, p50Ms, p99Ms, cpuUsPerRequest, errorCodes }.`;
-if (process.argv.includes('-h') || process.argv.includes('--help')) {
-  console.log(USAGE);
-  process.exit(0);
-}
-const parsed = (() => {
-  try {
-    return parseArgs({
-      strict: true,
-      options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string' },
-        concurrency: { type: 'string', default: '1' },
-        'duration-ms': { type: 'string', default: '5000' },
-        'warmup-ms': { type: 'string', default: '1000' },
-        symbols: { type: 'string', default: 'AAA' },
-        token: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    console.error(`error E_USAGE: ${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-const a = parsed.values;
+const a = parseCommandLine(USAGE, {
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string' },
+    concurrency: { type: 'string', default: '1' },
+    'duration-ms': { type: 'string', default: '5000' },
+    'warmup-ms': { type: 'string', default: '1000' },
+    symbols: { type: 'string', default: 'AAA' },
+    token: { type: 'string' },
+  },
+}).values;
 if (!a.port) {
   console.error(`error E_USAGE: --port is required\n${USAGE}`);
   process.exit(2);
