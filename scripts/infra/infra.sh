@@ -906,8 +906,16 @@ for b in blocks:
     if not m:
         continue
     frames = [l for l in b.splitlines()[1::2] if "FerretDB/FerretDB" in l or "database/sql" in l]
-    where[(m.group(1).split(",")[0], frames[0].strip() if frames else "(runtime)")] += 1
-for (state, frame), n in where.most_common(15):
+    # Group by function, not by call: argument values differ per goroutine.
+    frame = re.sub(r"\([^()]*\)$", "", frames[0].strip()) if frames else "(runtime)"
+    where[(m.group(1).split(",")[0], frame)] += 1
+before = [l for l in (text[:start] if start >= 0 else "").splitlines()
+          if re.match(r"\d{4}-\d\d-\d\dT\S+\t(WARN|ERROR|DPANIC|PANIC)", l) and "\tResponse " not in l]
+print(f"  last {min(8, len(before))} of {len(before)} warnings before the dump:")
+for l in before[-8:]:
+    print("    " + l[:220])
+print(f"  {sum(where.values())} goroutines")
+for (state, frame), n in where.most_common(25):
     print(f"{n:6d}  [{state}]  {frame[:160]}")
 PY
 }

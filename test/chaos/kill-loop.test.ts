@@ -36,7 +36,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { infraCtl, infraStacks } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
+import { dumpLogs, freePort, logDigest, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
 import { barLine, expectedForEvents, featureLine, sha } from '../e2e/replay-support.ts';
 import { clients } from '../unit/predictor/grpc_client.ts';
 import { promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
@@ -320,6 +320,7 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
     // Where the database server's goroutines wait (a stall logs nothing); it exits after the dump.
     console.log('  database server stacks (the test has failed; the server exits after the dump):');
     infraStacks('mongo', stack.env);
+    console.log(`  services (last lines of their logs):\n${logDigest(stack)}`);
     throw err;
   } finally {
     await stopAdmin();

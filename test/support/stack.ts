@@ -111,6 +111,36 @@ export function startStack(opts: StackOptions): RunningStack {
   return { prefix, db, env, sup, logs, stop: () => sup.stop(10_000) };
 }
 
+/**
+ * One line per service: how much it logged, when it last logged, and its last warning or error.
+ * Short enough to survive a CI log that keeps only the tail (printed last on a failure).
+ */
+export function logDigest(stack: RunningStack): string {
+  const bySvc = new Map<string, { lines: number; last?: string; warns: number; lastWarn?: string }>();
+  for (const l of stack.logs) {
+    const bar = l.indexOf('| ');
+    const svc = l.slice(0, bar);
+    const e = bySvc.get(svc) ?? { lines: 0, warns: 0 };
+    bySvc.set(svc, e);
+    e.lines++;
+    let rec: { level?: string; time?: string; msg?: string; err?: unknown } | undefined;
+    try {
+      rec = JSON.parse(l.slice(bar + 2)) as typeof rec;
+    } catch {
+      continue;
+    }
+    if (rec?.time) e.last = rec.time.slice(11, 23);
+    if (rec?.level === 'warn' || rec?.level === 'error' || rec?.level === 'fatal') {
+      e.warns++;
+      const err = typeof rec.err === 'string' ? rec.err : JSON.stringify(rec.err ?? '');
+      e.lastWarn = `${rec.time?.slice(11, 23)} ${rec.msg}: ${err}`.slice(0, 180);
+    }
+  }
+  return [...bySvc]
+    .map(([svc, e]) => `  ${svc.padEnd(12)} ${String(e.lines).padStart(5)} lines, last at ${e.last ?? '?'}, ${e.warns} warnings${e.lastWarn ? `; last: ${e.lastWarn}` : ''}`)
+    .join('\n');
+}
+
 /** Print the tail of the services' logs (for failure diagnosis). */
 export function dumpLogs(stack: RunningStack, lines = 60): void {
   const interesting = stack.logs.filter((l) => !l.includes('"level":"debug"'));

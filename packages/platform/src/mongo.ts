@@ -49,7 +49,7 @@ export async function withDbRetry<T>(
     } catch (err) {
       if (!isTransientMongoError(err) || opts.isStopping?.()) throw err;
       const delay = Math.min(opts.maxDelayMs ?? 5_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
-      opts.log?.warn({ err: (err as Error).message, attempt, delay }, 'database unavailable; backing off');
+      opts.log?.warn({ err: `${(err as Error).name}: ${(err as Error).message}`, attempt, delay }, 'database unavailable; backing off');
       await new Promise((r) => setTimeout(r, delay));
     }
   }
