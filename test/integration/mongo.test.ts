@@ -36,6 +36,29 @@ t('a document written before a database restart is read back after it', async ()
   }
 });
 
+t('an update command of 300 statements over existing documents is answered (FerretDB 1.24 held one connection per statement and hung past 100)', async () => {
+  const { MONGO_URL } = requireInfra();
+  // A short socket timeout turns a hang into a clear network-timeout error instead of a test timeout.
+  const client = new MongoClient(MONGO_URL, { socketTimeoutMS: 30_000, serverSelectionTimeoutMS: 10_000 });
+  const db = client.db(uniqueId('m'));
+  try {
+    const col = db.collection<{ _id: string; v: number }>('upserts');
+    const upserts = (v: number) => Array.from({ length: 300 }, (_, i) => ({ updateOne: { filter: { _id: `k${i}` }, update: { $set: { v } }, upsert: true } }));
+    const inserted = await col.bulkWrite(upserts(1), { ordered: false });
+    assert.is(inserted.upsertedCount, 300);
+    // A redelivered batch: every statement matches a stored document (what the loader does after a restart).
+    const updated = await col.bulkWrite(upserts(2), { ordered: false });
+    assert.is(updated.matchedCount, 300);
+    // Concurrent commands on one database share its connection pool.
+    const concurrent = await Promise.all([3, 4, 5, 6].map((v) => col.bulkWrite(upserts(v), { ordered: false })));
+    assert.equal(concurrent.map((r) => r.matchedCount), [300, 300, 300, 300]);
+    assert.is(await col.countDocuments({ v: { $gte: 3 } }), 300);
+  } finally {
+    await db.dropDatabase().catch(() => {});
+    await client.close();
+  }
+});
+
 t('upserts on natural keys are idempotent and the latest-state store keeps only the newest', async () => {
   const { MONGO_URL } = requireInfra();
   const h = await connectMongo(MONGO_URL, uniqueId('m'), log);
