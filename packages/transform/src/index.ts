@@ -62,17 +62,7 @@ export {
   type ZeroGuard,
   trueRange,
 } from './features/indicators.ts';
-export {
-  CLIP_Z,
-  type FitOptions,
-  NORMALIZER_VERSION,
-  type NormalizerStats,
-  RollingZScore,
-  type RollingZScoreSnapshot,
-  STD_FLOOR,
-  applyNormalizer,
-  fitNormalizer,
-} from './normalize.ts';
+export { CLIP_Z, NORMALIZER_VERSION, RollingZScore, type RollingZScoreSnapshot, STD_FLOOR } from './normalize.ts';
 
 export interface FeatureRow {
   symbol: string;
