@@ -4,8 +4,8 @@ import { COLLECTIONS } from './database.ts';
 
 /**
  * Online store: one latest-state document per symbol (last bar, last features, last
- * prediction), kept in step by the loader, plus a small in-process LRU for readers. This is
- * what the predictor reads for `Predict(symbol)` and WebSocket snapshots.
+ * prediction), kept in step by the loader. The predictor reads the predictions of every symbol
+ * once at start (`allPredictions`) and keeps them in memory from the stream after that.
  */
 export interface LatestState {
   _id: string;
@@ -89,86 +89,5 @@ export class LatestStateStore {
   async allPredictions(): Promise<PricePrediction[]> {
     const docs = await this.col.find({}, { projection: { prediction: 1 } }).toArray();
     return docs.flatMap((d) => (d.prediction ? [d.prediction] : []));
-  }
-}
-
-/**
- * Reader of the online store for request paths (predictor, WebSocket snapshots): an in-process
- * LRU with a short time-to-live in front of `LatestStateStore.get`, so a burst of requests for
- * one symbol costs one database read per TTL. Misses (unknown symbols) are cached too; concurrent
- * misses for one symbol share one read.
- */
-export class LatestStateReader {
-  private readonly cache: LruCache<LatestState | null>;
-  private readonly inflight = new Map<string, Promise<LatestState | null>>();
-  private readonly now: () => number;
-
-  constructor(
-    private readonly store: Pick<LatestStateStore, 'get'>,
-    options: { max?: number; ttlMs?: number; now?: () => number } = {},
-  ) {
-    this.cache = new LruCache(options.max ?? 1000, options.ttlMs ?? 1000);
-    this.now = options.now ?? Date.now;
-  }
-
-  async get(symbol: string): Promise<LatestState | null> {
-    const hit = this.cache.get(symbol, this.now());
-    if (hit !== undefined) return hit;
-    let pending = this.inflight.get(symbol);
-    if (!pending) {
-      pending = this.store.get(symbol).then(
-        (v) => {
-          this.cache.set(symbol, v, this.now());
-          this.inflight.delete(symbol);
-          return v;
-        },
-        (err: unknown) => {
-          this.inflight.delete(symbol);
-          throw err;
-        },
-      );
-      this.inflight.set(symbol, pending);
-    }
-    return pending;
-  }
-}
-
-/** Tiny LRU with a time-to-live, for readers of the online store. */
-export class LruCache<V> {
-  private readonly map = new Map<string, { value: V; at: number }>();
-
-  constructor(
-    private readonly max = 1000,
-    private readonly ttlMs = 1000,
-  ) {}
-
-  get(key: string, now = Date.now()): V | undefined {
-    const hit = this.map.get(key);
-    if (!hit) return undefined;
-    if (now - hit.at > this.ttlMs) {
-      this.map.delete(key);
-      return undefined;
-    }
-    this.map.delete(key);
-    this.map.set(key, hit);
-    return hit.value;
-  }
-
-  set(key: string, value: V, now = Date.now()): void {
-    this.map.delete(key);
-    this.map.set(key, { value, at: now });
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next().value;
-      if (oldest === undefined) break;
-      this.map.delete(oldest);
-    }
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  clear(): void {
-    this.map.clear();
   }
 }

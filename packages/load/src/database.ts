@@ -8,7 +8,7 @@ import type {
   PricePrediction,
   SentimentPrediction,
 } from '@stock-mlops/contracts';
-import type { LruCache } from './cache.ts';
+import type { LruCache } from './lru.ts';
 
 /**
  * MongoDB collections of the pipeline, each keyed by its natural key as `_id` (the unique index

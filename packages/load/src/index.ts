@@ -1,2 +1,3 @@
 export * from './database.ts';
 export * from './cache.ts';
+export * from './lru.ts';
