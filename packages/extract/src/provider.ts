@@ -45,7 +45,10 @@ export interface Provider<T, K extends ProviderKind = ProviderKind> {
   fetchSince(req: FetchRequest): Promise<FetchResult<T>>;
 }
 
-/** Splits and dividends that came with the bars (Yahoo `events`), in the same cursor window. */
+/**
+ * Splits and dividends that came with the bars (Yahoo `events`), in the same cursor window.
+ * Returned to the caller only: the extractor does not publish them.
+ */
 export type CorporateAction =
   | { kind: 'split'; symbol: string; ts: string; date: string; numerator: number; denominator: number; ratio: string }
   | { kind: 'dividend'; symbol: string; ts: string; date: string; amount: number; currency?: string };

@@ -13,7 +13,9 @@ import { finishBars, isDateKeyed, makeBar, type BarDraft, type IntervalName } fr
  * - A bar with a null in any of open/high/low/close/volume is skipped (Yahoo emits such holes
  *   for halted minutes and not-yet-settled bars); the count is reported in `warnings`.
  * - A response with `meta` only (no `timestamp`: weekend, holiday) is zero items, not an error.
- * - `events.splits` / `events.dividends` come back as `actions`; `indicators.adjclose` → `adjClose`.
+ * - `events.splits` / `events.dividends` are returned in the fetch result's `actions`, which the
+ *   extractor does not publish (no topic carries them); the bars' `adjClose` (from
+ *   `indicators.adjclose`) is how splits and dividends reach the features.
  * - Daily/weekly bars are keyed by exchange-local trading date (`meta.exchangeTimezoneName`) at
  *   00:00 UTC; intraday bars by their UTC start.
  * - A currency that is not an ISO code (`GBp`, `ZAc`: minor units) is left out, with a warning.
