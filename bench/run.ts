@@ -8,15 +8,27 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseCommandLine } from '@stock-mlops/platform';
 import { infraDown, infraUp } from '../scripts/lib/infra.ts';
 import type { Bench, BenchSection } from './lib.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
-const only = process.argv.slice(2);
-const files = readdirSync(import.meta.dirname)
+const all = readdirSync(import.meta.dirname)
   .filter((f) => f.endsWith('.bench.ts'))
-  .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))
   .sort();
+const USAGE = `usage: npm run bench [-- <name>...]
+
+Starts the local infrastructure (unless KAFKA_BROKERS and MONGO_URL are set), runs every benchmark
+or the named ones (a name matches a file's prefix) and writes docs/benchmarks.md.
+Benchmarks: ${all.map((f) => f.replace(/\.bench\.ts$/, '')).join(', ')}
+Environment: BENCH_REPEATS (default 3), KEEP_INFRA=1 (leave the infrastructure running).`;
+const only = parseCommandLine(USAGE, { options: {}, allowPositionals: true }).positionals;
+const unknown = only.filter((o) => !all.some((f) => f.startsWith(o)));
+if (unknown.length > 0) {
+  process.stderr.write(`error E_USAGE: no benchmark named ${unknown.join(', ')}\n${USAGE}\n`);
+  process.exit(2);
+}
+const files = all.filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)));
 const infra = infraUp();
 const sections: BenchSection[] = [];
 try {

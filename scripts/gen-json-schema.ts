@@ -5,6 +5,11 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { RAW_TOPIC_KEYS, TOPIC_DEFS, topicJsonSchema } from '@stock-mlops/contracts';
+import { parseCommandLine } from '@stock-mlops/platform';
+
+const USAGE = `usage: npm run schemas [-- -h]
+
+Writes schemas/<topic>.json (JSON Schema) for every raw topic that external producers write to.`;
 
 export function renderRawSchemas(): Map<string, string> {
   const out = new Map<string, string>();
@@ -15,6 +20,7 @@ export function renderRawSchemas(): Map<string, string> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  parseCommandLine(USAGE, { options: {} });
   const dir = path.resolve(import.meta.dirname, '..', 'schemas');
   mkdirSync(dir, { recursive: true });
   for (const [file, text] of renderRawSchemas()) {

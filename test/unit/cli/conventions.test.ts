@@ -19,6 +19,8 @@ const CLIS: Array<[string, string]> = [
   ['npm run evaluate', 'scripts/evaluate_model.ts'],
   ['npm run models', 'scripts/models.ts'],
   ['load generator', 'services/predictor/src/tools/load.ts'],
+  ['npm run schemas', 'scripts/gen-json-schema.ts'],
+  ['npm run bench', 'bench/run.ts'],
 ];
 
 function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -52,5 +54,12 @@ for (const [name, script] of CLIS) {
     assert.match(bad.stderr, /usage:/, 'the usage follows the error');
   });
 }
+
+t('npm run bench: an unknown benchmark name prints the error and the usage and exits 2 (before starting anything)', async () => {
+  const r = await run('bench/run.ts', ['no-such-bench']);
+  assert.is(r.code, 2, `exit ${r.code}\n${r.stderr.slice(-800)}`);
+  assert.match(r.stderr, /no benchmark named no-such-bench/);
+  assert.match(r.stderr, /usage:/);
+});
 
 t.run();
