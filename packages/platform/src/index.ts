@@ -10,3 +10,4 @@ export * from './service.ts';
 export * from './secrets.ts';
 export * from './cli.ts';
 export * from './net.ts';
+export * from './serialized.ts';

@@ -1,14 +1,37 @@
-import type { Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import type { z } from 'zod';
-import type { Topics } from '@stock-mlops/contracts';
+import { DLQ_BY_STAGE, type DataTopicKey, type Topics } from '@stock-mlops/contracts';
 import { BaseEnv, loadConfig } from './config.ts';
 import { startOpsServer, type OpsServerOptions } from './http.ts';
 import { createKafka, ensureTopics } from './kafka/client.ts';
+import { runConsumer, type ConsumerOptions } from './kafka/consumer.ts';
 import { BatchingProducer } from './kafka/producer.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { connectMongo, type MongoHandle } from './mongo.ts';
 import { Shutdown } from './shutdown.ts';
+
+/**
+ * What a service says about one of its consumers; the service context fills in the rest (Kafka,
+ * topics, producer, logger, metrics, onFatal), prefixes the group with KAFKA_TOPIC_PREFIX and
+ * dead-letters to the stage's topic (DLQ_BY_STAGE).
+ */
+export type ConsumeOptions<K extends DataTopicKey> = Omit<
+  ConsumerOptions<K>,
+  'kafka' | 'topics' | 'producer' | 'log' | 'metrics' | 'onFatal' | 'groupId' | 'dlqTopic'
+> & {
+  /** Consumer group name without the topic prefix. */
+  group: string;
+};
+
+/** The options runConsumer gets from svc.consume: the group under the topic prefix, the stage's dead-letter topic. */
+export function consumerOptions<K extends DataTopicKey>(
+  shared: Pick<ConsumerOptions<K>, 'kafka' | 'topics' | 'producer' | 'log' | 'metrics' | 'onFatal'> & { prefix: string },
+  { group, ...rest }: ConsumeOptions<K>,
+): ConsumerOptions<K> {
+  const { prefix, ...common } = shared;
+  return { ...rest, ...common, groupId: `${prefix}${group}`, dlqTopic: shared.topics[DLQ_BY_STAGE[rest.stage]] };
+}
 
 export interface ServiceContext<C> {
   name: string;
@@ -25,6 +48,12 @@ export interface ServiceContext<C> {
   opsPort: number;
   /** Exit with a non-zero code after a clean shutdown (a supervisor restarts us). */
   fatal: (err: unknown) => void;
+  /**
+   * Start a consumer (runConsumer) with the service's shared options. Every consumer started this
+   * way is disconnected by one shutdown hook, `kafka-consumers`, registered at the first call
+   * (hooks run last-in first-out), all of them concurrently: each disconnect waits out a fetch.
+   */
+  consume: <K extends DataTopicKey>(opts: ConsumeOptions<K>) => Promise<Consumer>;
 }
 
 export interface ServiceOptions<S extends z.ZodObject> {
@@ -81,5 +110,17 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
     mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log, { socketTimeoutMs: config.MONGO_SOCKET_TIMEOUT_MS });
     shutdown.add('mongo', () => mongo!.close());
   }
-  return { name: opts.name, config, log, metrics, shutdown, kafka, producer, topics, mongo, setReady, opsPort: ops.port, fatal };
+  let consumers: Consumer[] | undefined;
+  const consume = async <K extends DataTopicKey>(opts: ConsumeOptions<K>): Promise<Consumer> => {
+    if (!consumers) {
+      const all: Consumer[] = (consumers = []);
+      shutdown.add('kafka-consumers', async () => {
+        await Promise.all(all.map((c) => c.disconnect()));
+      });
+    }
+    const consumer = await runConsumer(consumerOptions({ kafka, topics, producer, log, metrics, onFatal: fatal, prefix: config.KAFKA_TOPIC_PREFIX }, opts));
+    consumers.push(consumer);
+    return consumer;
+  };
+  return { name: opts.name, config, log, metrics, shutdown, kafka, producer, topics, mongo, setReady, opsPort: ops.port, fatal, consume };
 }

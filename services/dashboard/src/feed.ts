@@ -1,4 +1,4 @@
-import { runConsumer, withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
+import { withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
 import type { ChartStore } from './chart_store.ts';
 import type { DashboardQueries } from './queries.ts';
 
@@ -13,11 +13,12 @@ export interface ChartFeed {
   /** Resolves once the stored history is in the store. */
   loaded: Promise<void>;
   isLoaded: () => boolean;
-  stop: () => Promise<void>;
+  /** Ends the history read's retries (the consumer is stopped by the service's shutdown hook). */
+  stop: () => void;
 }
 
 export async function startChartFeed(opts: {
-  svc: Pick<ServiceContext<{ KAFKA_TOPIC_PREFIX: string }>, 'kafka' | 'topics' | 'producer' | 'log' | 'metrics' | 'fatal' | 'config'>;
+  svc: Pick<ServiceContext<unknown>, 'consume' | 'log' | 'fatal'>;
   queries: DashboardQueries;
   store: ChartStore;
   instance: string;
@@ -25,20 +26,14 @@ export async function startChartFeed(opts: {
   const { svc, queries, store } = opts;
   let done = false;
   let stopping = false;
-  const consumer = await runConsumer({
-    kafka: svc.kafka,
-    groupId: `${svc.config.KAFKA_TOPIC_PREFIX}dashboard-${opts.instance}`,
-    topics: svc.topics,
+  // Disconnected by svc.consume's shutdown hook, after stop().
+  await svc.consume({
+    group: `dashboard-${opts.instance}`,
     subscribe: ['cleanPrices', 'pricePredictions'] as const,
     // A read-only view: records it cannot decode are the monitor's kind of dead letter (it reads the same topics).
     stage: 'monitor',
-    dlqTopic: svc.topics.dlqMonitor,
-    producer: svc.producer,
-    log: svc.log,
-    metrics: svc.metrics,
     fromBeginning: true,
     lagIntervalMs: 0,
-    onFatal: svc.fatal,
     handle: async (batch: Consumed<'cleanPrices' | 'pricePredictions'>[]) => {
       const bars = [];
       const predictions = [];
@@ -63,9 +58,8 @@ export async function startChartFeed(opts: {
   return {
     loaded,
     isLoaded: () => done,
-    stop: async () => {
+    stop: () => {
       stopping = true;
-      await consumer.disconnect();
     },
   };
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import client from 'prom-client';
 import type { DataTopicKey } from '@stock-mlops/contracts';
-import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
+import { startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
 import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
 import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, LruCache, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
 
@@ -19,7 +19,7 @@ const Env = z.object({
   KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000),
 });
 const svc = await startService({ name: 'loader', env: Env, mongo: true });
-const { log, topics, kafka, producer, shutdown, metrics, config } = svc;
+const { log, metrics, config } = svc;
 // Remembers what this instance wrote, so redeliveries of recent records need no read-back (see Database.upsertMany).
 const database = new Database(svc.mongo!.db, config.LOADER_WRITE_MEMORY > 0 ? new LruCache<string>(config.LOADER_WRITE_MEMORY, Number.POSITIVE_INFINITY) : undefined);
 const latest = new LatestStateStore(svc.mongo!.db);
@@ -61,47 +61,36 @@ function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array
   }
 }
 
-const consumer = await runConsumer({
-  kafka,
-  groupId: `${config.KAFKA_TOPIC_PREFIX}loader`,
-  topics,
+await svc.consume({
+  group: 'loader',
   subscribe: SUBSCRIBE,
   stage: 'load',
-  dlqTopic: topics.dlqLoad,
-  producer,
-  log,
-  metrics,
   partitionsConsumedConcurrently: config.LOADER_CONCURRENCY,
-  onFatal: svc.fatal,
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   // One instance owns all of a symbol's partitions, so its latest-state writes are serialized in one process.
   partitionAssigners: [CopartitionAssigner],
   // Keys may have moved from another instance: its writes are not in our memory.
   beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => database.forgetWrites()),
+  // Keep the group session alive while the database is slow or down (the batch is retried
+  // with backoff until it is acknowledged; only then are the offsets committed).
+  heartbeatWhileHandling: true,
   handle: async (batch, ctx) => {
     const { collection, docs } = toDocs(batch);
     const retry = { log, isStopping: ctx.isStopping };
-    // Keep the group session alive while the database is slow or down (the batch is retried
-    // with backoff until it is acknowledged; only then are the offsets committed).
-    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
-    try {
-      const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
-      written.inc({ collection, outcome: 'inserted' }, r.inserted);
-      written.inc({ collection, outcome: 'unchanged' }, r.unchanged);
-      written.inc({ collection, outcome: 'replaced' }, r.replaced);
-      const k = batch[0]!.topicKey;
-      if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
-        const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
-        const items = batch.map((m) => {
-          const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
-          return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
-        });
-        await withDbRetry(() => latest.putNewest(part, items), retry);
-      }
-      log.debug({ collection, n: docs.length, ...r }, 'upserted');
-    } finally {
-      clearInterval(beat);
+    const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
+    written.inc({ collection, outcome: 'inserted' }, r.inserted);
+    written.inc({ collection, outcome: 'unchanged' }, r.unchanged);
+    written.inc({ collection, outcome: 'replaced' }, r.replaced);
+    const k = batch[0]!.topicKey;
+    if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
+      const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
+      const items = batch.map((m) => {
+        const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
+        return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
+      });
+      await withDbRetry(() => latest.putNewest(part, items), retry);
     }
+    log.debug({ collection, n: docs.length, ...r }, 'upserted');
     // One line per traced record, so a trace id can be followed through this stage too.
     if (log.isLevelEnabled('debug')) {
       docs.forEach((d, i) => {
@@ -111,6 +100,5 @@ const consumer = await runConsumer({
     }
   },
 });
-shutdown.add('consumer', () => consumer.disconnect());
 svc.setReady('consumer', true);
 log.info('loader running');

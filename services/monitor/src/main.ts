@@ -10,7 +10,7 @@
  * The logic is in packages/monitor; this file wires Kafka, MongoDB and gRPC around it.
  */
 import { encode, makeEnvelope, type ModelRef } from '@stock-mlops/contracts';
-import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
+import { serialized, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { MonitorCore, modelInfoFromRegistry, type ClosedIncident, type MonitoringReport, type ObservedPrediction, type Outcome, type Task } from '@stock-mlops/monitor';
 import { MonitorEnv, settingsFrom } from './config.ts';
@@ -23,7 +23,7 @@ const TASKS: readonly Task[] = ['price', 'sentiment'];
 const MODEL_NAMES: Record<Task, string> = { price: 'price', sentiment: 'sentiment' };
 
 const svc = await startService({ name: 'monitor', env: MonitorEnv, mongo: true });
-const { config, log, topics, producer, kafka, shutdown, metrics } = svc;
+const { config, log, topics, producer, shutdown, metrics } = svc;
 const db = svc.mongo!.db;
 const settings = settingsFrom(config);
 const store = new MonitorStore(db);
@@ -32,13 +32,8 @@ const monitorMetrics = createMonitorMetrics(metrics);
 const core = new MonitorCore(settings);
 const debug = () => log.isLevelEnabled('debug');
 
-let lock: Promise<unknown> = Promise.resolve();
 /** Batches, evaluations and model refreshes share the core: one at a time. */
-function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-  const run = lock.then(fn);
-  lock = run.catch(() => {});
-  return run;
-}
+const exclusive = serialized();
 
 // ------------------------------------------------------------------ restore state
 const startedAt = Date.now();
@@ -173,28 +168,14 @@ async function handle(batch: Consumed<Key>[], isStopping: () => boolean): Promis
   }
 }
 
-const consumer = await runConsumer({
-  kafka,
-  groupId: `${config.KAFKA_TOPIC_PREFIX}monitor`,
-  topics,
+await svc.consume({
+  group: 'monitor',
   subscribe: ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'modelEvents'] as const,
   stage: 'monitor',
-  dlqTopic: topics.dlqMonitor,
-  producer,
-  log,
-  metrics,
-  onFatal: svc.fatal,
-  handle: async (batch, ctx) => {
-    // Keep the group membership alive while an evaluation holds the core.
-    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 3_000);
-    try {
-      await exclusive(() => handle(batch, ctx.isStopping));
-    } finally {
-      clearInterval(beat);
-    }
-  },
+  // Keep the group membership alive while an evaluation holds the core.
+  heartbeatWhileHandling: true,
+  handle: (batch, ctx) => exclusive(() => handle(batch, ctx.isStopping)),
 });
-shutdown.add('consumer', () => consumer.disconnect());
 
 // ------------------------------------------------------------------ evaluation
 async function publishRetrain(task: Task, r: { incidentId: string; model: ModelRef; reason: string; evidence: Record<string, number> }): Promise<void> {

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import client from 'prom-client';
 import { makeEnvelope, encode, TRACE_HEADER } from '@stock-mlops/contracts';
-import { runConsumer, startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
+import { startService, withDbRetry, type Consumed } from '@stock-mlops/platform';
 import { LatestStateStore } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
@@ -26,10 +26,9 @@ import { ModelCatalog, PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } f
 import { startWsServer } from './ws_server.ts';
 
 const svc = await startService({ name: 'predictor', env: PredictorEnv, mongo: true });
-const { config, log, topics, producer, kafka, shutdown, metrics } = svc;
+const { config, log, topics, producer, shutdown, metrics } = svc;
 const db = svc.mongo!.db;
 const instance = config.PREDICTOR_INSTANCE_ID ?? randomBytes(4).toString('hex');
-const prefix = config.KAFKA_TOPIC_PREFIX;
 const { tf, backend } = await initTf();
 // Price-model forward passes run in a worker thread (PREDICT_WORKER=1, the default) so that they
 // overlap with request handling on this thread; the sentiment model stays on this thread.
@@ -117,14 +116,13 @@ function traceHeaders(traceId: string | undefined): Record<string, string> {
   return traceId ? { [TRACE_HEADER]: traceId } : {};
 }
 
-// Every Kafka consumer is stopped by one hook, concurrently (each disconnect waits out a fetch).
-const consumers: Array<{ disconnect: () => Promise<void> }> = [];
+// Every Kafka consumer is stopped by one hook (svc.consume's), concurrently.
 const started = new Set<string>();
-async function startOnce(name: string, start: () => Promise<{ disconnect: () => Promise<void> }>): Promise<void> {
+async function startOnce(name: string, start: () => Promise<unknown>): Promise<void> {
   if (started.has(name)) return;
   started.add(name);
   try {
-    consumers.push(await start());
+    await start();
   } catch (err) {
     started.delete(name); // retried on the next sync
     throw err;
@@ -133,18 +131,11 @@ async function startOnce(name: string, start: () => Promise<{ disconnect: () => 
 
 const startFeatureConsumer = () =>
   startOnce('features-consumer', () =>
-    runConsumer({
-      kafka,
-      groupId: `${prefix}predictor`,
-      topics,
+    svc.consume({
+      group: 'predictor',
       subscribe: ['features'] as const,
       stage: 'predict',
-      dlqTopic: topics.dlqPredict,
-      producer,
-      log,
-      metrics,
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      onFatal: svc.fatal,
       // Partitions may have moved: reload each symbol's checkpoint on its next vector.
       beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => checkpoint.reset()),
       handle: async (batch, ctx) => {
@@ -177,18 +168,11 @@ const startFeatureConsumer = () =>
 
 const startNewsConsumer = () =>
   startOnce('news-consumer', () =>
-    runConsumer({
-      kafka,
-      groupId: `${prefix}predictor-sentiment`,
-      topics,
+    svc.consume({
+      group: 'predictor-sentiment',
       subscribe: ['cleanNews'] as const,
       stage: 'predict',
-      dlqTopic: topics.dlqPredict,
-      producer,
-      log,
-      metrics,
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      onFatal: svc.fatal,
       handle: async (batch: Consumed<'cleanNews'>[]) => {
         const predictions = await core.onNews(batch.map((m) => m.envelope.data));
         const out = predictions.map((p, i) => {
@@ -218,38 +202,23 @@ async function sync(reason: string, models: readonly ServedModelName[] = SERVED_
   for (const r of results) if (r.error && !r.error.startsWith('E_LOAD_FAILED_BEFORE')) log.warn({ model: r.model, version: r.version, error: r.error }, 'model sync failed');
 }
 
-const predictionsConsumer = await runConsumer({
-  kafka,
-  groupId: `${prefix}predictor-broadcast-${instance}`,
-  topics,
+await svc.consume({
+  group: `predictor-broadcast-${instance}`,
   subscribe: ['pricePredictions'] as const,
   stage: 'predict',
-  dlqTopic: topics.dlqPredict,
-  producer,
-  log,
-  metrics,
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   fromBeginning: false,
-  onFatal: svc.fatal,
   handle: async (batch) => {
     for (const m of batch) core.onPrediction(m.envelope.data);
   },
 });
-consumers.push(predictionsConsumer);
 
-const modelConsumer = await runConsumer({
-  kafka,
-  groupId: `${prefix}predictor-models-${instance}`,
-  topics,
+await svc.consume({
+  group: `predictor-models-${instance}`,
   subscribe: ['modelEvents'] as const,
   stage: 'predict',
-  dlqTopic: topics.dlqPredict,
-  producer,
-  log,
-  metrics,
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   fromBeginning: false,
-  onFatal: svc.fatal,
   handle: async (batch) => {
     for (const m of batch) {
       const e = m.envelope.data;
@@ -260,10 +229,6 @@ const modelConsumer = await runConsumer({
       }
     }
   },
-});
-consumers.push(modelConsumer);
-shutdown.add('kafka-consumers', async () => {
-  await Promise.all(consumers.map((c) => c.disconnect()));
 });
 
 await sync('startup');

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { encode, makeEnvelope, type ModelEvent } from '@stock-mlops/contracts';
-import { envBool, REPO_ROOT, runConsumer, startService, withDbRetry } from '@stock-mlops/platform';
+import { envBool, REPO_ROOT, startService, withDbRetry } from '@stock-mlops/platform';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
 import { DEFAULT_SENTIMENT_CONFIG } from '@stock-mlops/ml/training/models/sentiment_analyzer';
@@ -282,18 +282,11 @@ async function featuresSettled(task: ModelTask): Promise<void> {
   }
 }
 
-const consumer = await runConsumer({
-  kafka,
-  groupId: `${config.KAFKA_TOPIC_PREFIX}trainer`,
-  topics,
+await svc.consume({
+  group: 'trainer',
   subscribe: ['monitorEvents'] as const,
   stage: 'train',
-  dlqTopic: topics.dlqTrain,
-  producer,
-  log,
-  metrics,
   fromBeginning: false,
-  onFatal: svc.fatal,
   handle: async (batch) => {
     for (const m of batch) {
       const e = m.envelope.data;
@@ -301,5 +294,4 @@ const consumer = await runConsumer({
     }
   },
 });
-shutdown.add('consumer', () => consumer.disconnect());
 svc.setReady('trainer', true);

@@ -15,7 +15,7 @@
 import { z } from 'zod';
 import client from 'prom-client';
 import { encode, makeEnvelope, type DataTopicKey } from '@stock-mlops/contracts';
-import { runConsumer, startService, type BatchContext, type Consumed, type OutMessage } from '@stock-mlops/platform';
+import { serialized, startService, type BatchContext, type Consumed, type OutMessage } from '@stock-mlops/platform';
 import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
 import { lexiconSentiment, PIPELINE_SCHEMA, SymbolPipeline, type PipelineOutput, type SentimentScore } from '@stock-mlops/transform';
 import { outputEncoder } from './outputs.ts';
@@ -34,7 +34,7 @@ const Env = z.object({
 });
 
 const svc = await startService({ name: 'transformer', env: Env, mongo: true });
-const { config, log, topics, producer, kafka, shutdown, metrics } = svc;
+const { config, log, topics, producer, shutdown, metrics } = svc;
 const store = new StateStore(svc.mongo!.db, log, () => shutdown.isStopping);
 const duplicates = new client.Counter({
   name: 'stockmlops_duplicates_dropped_total',
@@ -53,15 +53,10 @@ const held = new Map<string, Held>();
 const lastSeen = new Map<string, number>();
 let assignedPrices: number[] = [];
 let rebalancing = false;
-let lock: Promise<unknown> = Promise.resolve();
 /** State saves in the order the batches were computed, each after its batch's outputs are acknowledged. */
 const saves = new SaveQueue();
 /** Serialize batch handling, idle flushes and reloads (they share per-symbol state). */
-function exclusive<T>(fn: () => Promise<T>): Promise<T> {
-  const run = lock.then(fn);
-  lock = run.catch(() => {});
-  return run;
-}
+const exclusive = serialized();
 
 const fresh = (symbol: string) => () => SymbolPipeline.create(symbol, { reorderWindow: config.TRANSFORM_REORDER_WINDOW });
 
@@ -209,17 +204,10 @@ async function reloadPending(): Promise<void> {
 }
 
 const SUBSCRIBE = ['rawPrices', 'rawNews', 'rawFinancials', 'cleanFinancials', 'cleanNews', 'sentimentPredictions'] as const satisfies readonly DataTopicKey[];
-const consumer = await runConsumer({
-  kafka,
-  groupId: `${config.KAFKA_TOPIC_PREFIX}transformer`,
-  topics,
+await svc.consume({
+  group: 'transformer',
   subscribe: SUBSCRIBE,
   stage: 'transform',
-  dlqTopic: topics.dlqTransform,
-  producer,
-  log,
-  metrics,
-  onFatal: svc.fatal,
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   partitionAssigners: [CopartitionAssigner],
   partitionsConsumedConcurrently: config.TRANSFORM_CONCURRENCY,
@@ -241,18 +229,11 @@ const consumer = await runConsumer({
       }).catch((err) => log.error({ err }, 'reloading pending symbols failed'));
     });
   },
-  handle: async (batch, ctx) => {
-    // Keep the group session alive while this batch waits for the lock, its acks or its state
-    // save (the database may be down for longer than the session timeout: saves back off and retry).
-    const beat = setInterval(() => void ctx.heartbeat().catch(() => {}), 1_000);
-    try {
-      return await handleBatch(batch, ctx);
-    } finally {
-      clearInterval(beat);
-    }
-  },
+  // Keep the group session alive while a batch waits for the lock, its acks or its state save
+  // (the database may be down for longer than the session timeout: saves back off and retry).
+  heartbeatWhileHandling: true,
+  handle: handleBatch,
 });
-shutdown.add('consumer', () => consumer.disconnect());
 
 /** One consumed batch: stateless fan-out, or the stateful path (compute under the lock, then acks and save). */
 async function handleBatch(batch: Consumed<(typeof SUBSCRIBE)[number]>[], ctx: BatchContext): Promise<void> {

@@ -14,6 +14,7 @@ import type { BatchingProducer, OutMessage } from './producer.ts';
 import { createBackoff, rejoinReason, type BackoffOptions } from './rejoin.ts';
 import { consumerLag } from './lag.ts';
 import { isStalled } from './stall.ts';
+import { heartbeatWhile } from './heartbeat.ts';
 
 export interface Consumed<K extends DataTopicKey> {
   topicKey: K;
@@ -51,6 +52,14 @@ export interface ConsumerOptions<K extends DataTopicKey> {
   partitionAssigners?: PartitionAssigner[];
   /** Called once before the consumer connects (e.g. to listen to GROUP_JOIN / REBALANCING from the first join on). */
   beforeRun?: (consumer: Consumer) => void;
+  /**
+   * Heartbeat the group every second while `handle` runs (heartbeat.ts), for handlers that may wait
+   * longer than the session timeout: on a lock, on acks, on a database outage retried with backoff.
+   * Off by default: a member that heartbeats keeps its partitions for as long as its handler hangs,
+   * and the stall check (stall.ts) leaves a batch in flight alone, so a handler opts in only when
+   * each of its waits ends (database requests time out: MONGO_SOCKET_TIMEOUT_MS).
+   */
+  heartbeatWhileHandling?: boolean;
   /** Handle the valid records of one batch (one topic-partition, in offset order). */
   handle: (messages: Consumed<K>[], ctx: BatchContext) => Promise<void>;
   /**
@@ -279,7 +288,8 @@ export async function runConsumer<K extends DataTopicKey>(opts: ConsumerOptions<
       }
       if (valid.length > 0) {
         try {
-          await opts.handle(valid, { deadLetter, heartbeat, isStopping: () => stopping || !isRunning() });
+          const ctx: BatchContext = { deadLetter, heartbeat, isStopping: () => stopping || !isRunning() };
+          await (opts.heartbeatWhileHandling ? heartbeatWhile(heartbeat, () => opts.handle(valid, ctx)) : opts.handle(valid, ctx));
         } catch (err) {
           // The batch is not committed and will be redelivered; count the attempt as failed.
           opts.metrics?.processed.inc({ topic: batch.topic, outcome: 'failed' }, valid.length);

@@ -3,3 +3,4 @@ export * from './producer.ts';
 export * from './consumer.ts';
 export * from './lag.ts';
 export * from './rejoin.ts';
+export * from './heartbeat.ts';
