@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { envBool, envPort } from '@stock-mlops/platform';
+import type { WsOptions } from './ws_server.ts';
 
 /** Predictor settings (environment variables; see docs/api.md). Shared ones come from BaseEnv. */
 export const PredictorEnv = z.object({
@@ -42,3 +43,17 @@ export function readTls(config: Pick<PredictorEnv, 'GRPC_TLS_CERT' | 'GRPC_TLS_K
 }
 
 export const PREDICTOR_VERSION = (JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The WebSocket server's settings from the environment (ws_server.ts; the caller adds log and core). */
+export function wsOptions(config: PredictorEnv): Omit<WsOptions, 'log' | 'core'> {
+  return {
+    host: config.WS_HOST,
+    port: config.WS_PORT,
+    path: config.WS_PATH,
+    heartbeatMs: config.WS_HEARTBEAT_MS,
+    maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+    maxClients: config.WS_MAX_CLIENTS,
+    token: config.WS_TOKEN,
+    allowedOrigins: config.WS_ALLOWED_ORIGINS?.split(',').map((s) => s.trim()),
+  };
+}

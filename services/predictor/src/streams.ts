@@ -1,0 +1,155 @@
+/**
+ * The predictor's Kafka streams:
+ * - features (shared consumer group: replicas split the work) → price predictions topic, with
+ *   the feature history checkpointed before the commit;
+ * - clean news (shared group) → sentiment predictions topic, once a sentiment model exists;
+ * - the price prediction stream in broadcast (one group per replica) → the core's latest
+ *   predictions (gRPC StreamPredictions and WebSocket subscribers of every replica);
+ * - model events (one group per replica) and registry polling → hot swaps.
+ */
+import { randomBytes } from 'node:crypto';
+import { makeEnvelope, encode, TRACE_HEADER } from '@stock-mlops/contracts';
+import { withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
+import type { PredictorEnv } from './config.ts';
+import { SERVED_MODELS, type ServedModelName } from './model_loader.ts';
+import type { Serving } from './serving.ts';
+
+function traceHeaders(traceId: string | undefined): Record<string, string> {
+  return traceId ? { [TRACE_HEADER]: traceId } : {};
+}
+
+export interface StreamsDeps extends Serving {
+  svc: ServiceContext<PredictorEnv>;
+  /** A price model is serving (called after each sync that finds one). */
+  onServing: () => void;
+}
+
+/** Starts the broadcast and model-event consumers, syncs the production models, polls the registry; returns the poll's stop. */
+export async function startStreams({ svc, core, catalog, checkpoint, onServing }: StreamsDeps): Promise<{ stopPolling: () => void }> {
+  const { config, log, topics, producer } = svc;
+  const instance = config.PREDICTOR_INSTANCE_ID ?? randomBytes(4).toString('hex');
+  // Every Kafka consumer is stopped by one hook (svc.consume's), concurrently.
+  const started = new Set<string>();
+  async function startOnce(name: string, start: () => Promise<unknown>): Promise<void> {
+    if (started.has(name)) return;
+    started.add(name);
+    try {
+      await start();
+    } catch (err) {
+      started.delete(name); // retried on the next sync
+      throw err;
+    }
+  }
+
+  const startFeatureConsumer = () =>
+    startOnce('features-consumer', () =>
+      svc.consume({
+        group: 'predictor',
+        subscribe: ['features'] as const,
+        stage: 'predict',
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        // Partitions may have moved: reload each symbol's checkpoint on its next vector.
+        beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => checkpoint.reset()),
+        handle: async (batch, ctx) => {
+          const vectors = batch.map((m) => m.envelope.data);
+          await withDbRetry(() => checkpoint.ensure(vectors), { log, isStopping: ctx.isStopping });
+          const { predictions, rejected } = await core.onFeatures(vectors);
+          const bySource = new Map(batch.map((m) => [`${m.envelope.data.symbol}|${m.envelope.data.ts}`, m]));
+          for (const r of rejected) {
+            const src = bySource.get(`${r.fv.symbol}|${r.fv.ts}`);
+            if (src) ctx.deadLetter(src, r.code, r.reason);
+          }
+          const out = predictions.map((p) => {
+            const src = bySource.get(`${p.symbol}|${p.asOf}`);
+            const env = makeEnvelope('pricePredictions', {
+              data: p,
+              source: 'predictor',
+              idParts: [p.symbol, p.interval, p.asOf, p.model.name, p.model.version],
+              eventTime: p.asOf,
+              ...(src?.traceId ? { traceId: src.traceId } : {}),
+            });
+            if (src?.traceId && log.isLevelEnabled('debug')) log.debug({ traceId: src.traceId, symbol: p.symbol, asOf: p.asOf, version: p.model.version }, 'predicted');
+            return { ...encode('pricePredictions', env), headers: traceHeaders(src?.traceId) };
+          });
+          await producer.send(topics.pricePredictions, out);
+          // Predictions acknowledged → checkpoint the history → the runner commits the offsets.
+          await withDbRetry(() => checkpoint.save(vectors), { log, isStopping: ctx.isStopping });
+        },
+      }),
+    );
+
+  const startNewsConsumer = () =>
+    startOnce('news-consumer', () =>
+      svc.consume({
+        group: 'predictor-sentiment',
+        subscribe: ['cleanNews'] as const,
+        stage: 'predict',
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        handle: async (batch: Consumed<'cleanNews'>[]) => {
+          const predictions = await core.onNews(batch.map((m) => m.envelope.data));
+          const out = predictions.map((p, i) => {
+            const src = batch[i]!;
+            const env = makeEnvelope('sentimentPredictions', {
+              data: p,
+              source: 'predictor',
+              idParts: [p.articleId, p.symbol, p.model.name, p.model.version],
+              eventTime: p.publishedAt,
+              ...(src.traceId ? { traceId: src.traceId } : {}),
+            });
+            return { ...encode('sentimentPredictions', env), headers: traceHeaders(src.traceId) };
+          });
+          await producer.send(topics.sentimentPredictions, out);
+        },
+      }),
+    );
+
+  async function sync(reason: string, models: readonly ServedModelName[] = SERVED_MODELS): Promise<void> {
+    const results = await catalog.syncProduction(reason, models);
+    if (core.serving) {
+      onServing();
+      await startFeatureConsumer();
+    }
+    if (core.sentiment) await startNewsConsumer();
+    for (const r of results) if (r.error && !r.error.startsWith('E_LOAD_FAILED_BEFORE')) log.warn({ model: r.model, version: r.version, error: r.error }, 'model sync failed');
+  }
+
+  await svc.consume({
+    group: `predictor-broadcast-${instance}`,
+    subscribe: ['pricePredictions'] as const,
+    stage: 'predict',
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    fromBeginning: false,
+    handle: async (batch) => {
+      for (const m of batch) core.onPrediction(m.envelope.data);
+    },
+  });
+
+  await svc.consume({
+    group: `predictor-models-${instance}`,
+    subscribe: ['modelEvents'] as const,
+    stage: 'predict',
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    fromBeginning: false,
+    handle: async (batch) => {
+      for (const m of batch) {
+        const e = m.envelope.data;
+        const name = e.model.name as ServedModelName;
+        if ((SERVED_MODELS as readonly string[]).includes(name) && (e.kind === 'promoted' || e.kind === 'rolled_back')) {
+          // In the background: a slow load must not hold up the consumer (the catalog serializes loads).
+          void sync(`model event ${e.kind} ${name} v${e.model.version}`, [name]).catch((err: unknown) => log.warn({ err }, 'model sync failed'));
+        }
+      }
+    },
+  });
+
+  await sync('startup');
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    void sync('poll')
+      .catch((err: unknown) => log.warn({ err }, 'registry poll failed'))
+      .finally(() => (polling = false));
+  }, config.MODEL_POLL_MS);
+  return { stopPolling: () => clearInterval(poll) };
+}
