@@ -1,0 +1,91 @@
+/**
+ * The loader's writes: a consumed batch becomes documents keyed by their natural key (`_id`),
+ * upserted in bulk (see Database.upsertMany), then the latest-state document per symbol; both
+ * retried with backoff while the database is down. No Kafka here: main.ts subscribes the consumer.
+ */
+import type { Db } from 'mongodb';
+import client from 'prom-client';
+import type { DataTopicKey } from '@stock-mlops/contracts';
+import { withDbRetry, type BatchContext, type Consumed, type Logger, type Metrics } from '@stock-mlops/platform';
+import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, LruCache, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
+import type { LoaderConfig } from './config.ts';
+
+export type LoadedKey = 'cleanPrices' | 'features' | 'pricePredictions' | 'sentimentPredictions' | 'cleanNews' | 'cleanFinancials';
+export const SUBSCRIBE: readonly LoadedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'cleanNews', 'cleanFinancials'];
+
+/** Pure mapping from a consumed record to its document (natural key as `_id`). */
+function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array<{ _id: string } & Record<string, unknown>> } {
+  const key: DataTopicKey = batch[0]!.topicKey;
+  const withMeta = <T extends object>(id: string, data: T, m: Consumed<LoadedKey>) => ({
+    _id: id,
+    ...data,
+    eventId: m.envelope.eventId,
+    ...(m.traceId ? { traceId: m.traceId } : {}),
+  });
+  switch (key) {
+    case 'cleanPrices':
+      return { collection: COLLECTIONS.bars, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof barKey>[0] & object; return withMeta(barKey(d), d, m); }) };
+    case 'features':
+      return { collection: COLLECTIONS.features, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof featureKey>[0] & object; return withMeta(featureKey(d), d, m); }) };
+    case 'pricePredictions':
+      return { collection: COLLECTIONS.predictions, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof predictionKey>[0]; return withMeta(predictionKey(d), d, m); }) };
+    case 'sentimentPredictions':
+      return { collection: COLLECTIONS.sentiment, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof sentimentKey>[0]; return withMeta(sentimentKey(d), d, m); }) };
+    case 'cleanNews':
+      return { collection: COLLECTIONS.news, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof newsKey>[0]; return withMeta(newsKey(d), d, m); }) };
+    case 'cleanFinancials':
+      return { collection: COLLECTIONS.financials, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof factKey>[0]; return withMeta(factKey(d), d, m); }) };
+    default:
+      throw new Error(`loader does not handle ${key}`);
+  }
+}
+
+export interface LoaderDeps {
+  db: Db;
+  config: Pick<LoaderConfig, 'LOADER_WRITE_MEMORY'>;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export function createLoader({ db, config, log, metrics }: LoaderDeps) {
+  // Remembers what this instance wrote, so redeliveries of recent records need no read-back (see Database.upsertMany).
+  const database = new Database(db, config.LOADER_WRITE_MEMORY > 0 ? new LruCache<string>(config.LOADER_WRITE_MEMORY, Number.POSITIVE_INFINITY) : undefined);
+  const latest = new LatestStateStore(db);
+  const written = new client.Counter({
+    name: 'stockmlops_loader_documents_total',
+    help: 'Documents written by the loader: inserted, already stored unchanged, or replaced',
+    labelNames: ['collection', 'outcome'] as const,
+    registers: [metrics.registry],
+  });
+
+  return {
+    ensureIndexes: () => withDbRetry(() => database.ensureIndexes(), { log }),
+    /** Keys may have moved from another instance: its writes are not in our memory. */
+    onAssigned: () => database.forgetWrites(),
+    handle: async (batch: Consumed<LoadedKey>[], ctx: BatchContext): Promise<void> => {
+      const { collection, docs } = toDocs(batch);
+      const retry = { log, isStopping: ctx.isStopping };
+      const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
+      written.inc({ collection, outcome: 'inserted' }, r.inserted);
+      written.inc({ collection, outcome: 'unchanged' }, r.unchanged);
+      written.inc({ collection, outcome: 'replaced' }, r.replaced);
+      const k = batch[0]!.topicKey;
+      if (k === 'cleanPrices' || k === 'features' || k === 'pricePredictions') {
+        const part = k === 'cleanPrices' ? 'bar' : k === 'features' ? 'features' : 'prediction';
+        const items = batch.map((m) => {
+          const d = m.envelope.data as { symbol: string; ts?: string; asOf?: string };
+          return { symbol: d.symbol, ts: (d.ts ?? d.asOf)!, value: m.envelope.data as never };
+        });
+        await withDbRetry(() => latest.putNewest(part, items), retry);
+      }
+      log.debug({ collection, n: docs.length, ...r }, 'upserted');
+      // One line per traced record, so a trace id can be followed through this stage too.
+      if (log.isLevelEnabled('debug')) {
+        docs.forEach((d, i) => {
+          const traceId = batch[i]!.traceId;
+          if (traceId) log.debug({ traceId, collection, key: d._id }, 'loaded');
+        });
+      }
+    },
+  };
+}
