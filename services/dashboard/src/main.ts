@@ -8,30 +8,17 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import client from 'prom-client';
-import { z } from 'zod';
-import { envPort, startService } from '@stock-mlops/platform';
+import { startService } from '@stock-mlops/platform';
 import { createApi } from './api.ts';
 import { ChartStore } from './chart_store.ts';
+import { DashboardEnv } from './config.ts';
 import { startChartFeed } from './feed.ts';
+import { createDashboardMetrics } from './metrics.ts';
 import { createQueries } from './queries.ts';
 import { loadAssets, startDashboardServer } from './server.ts';
 import { STREAM_PATH, streamSettings } from './stream_config.ts';
 
-const Env = z.object({
-  DASHBOARD_HOST: z.string().default('127.0.0.1'),
-  DASHBOARD_PORT: envPort.default(8080),
-  DASHBOARD_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
-  PREDICTOR_WS_URL: z
-    .string()
-    .regex(/^wss?:\/\/\S+$/, 'must be a ws:// or wss:// URL ({host} stands for the host the page was loaded from)')
-    .default('ws://127.0.0.1:8081/ws'),
-  PREDICTOR_WS_TOKEN: z.string().min(16).optional(),
-  DASHBOARD_STREAM: z.enum(['proxy', 'direct']).optional(),
-  DASHBOARD_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
-});
-
-const svc = await startService({ name: 'dashboard', env: Env, mongo: true });
+const svc = await startService({ name: 'dashboard', env: DashboardEnv, mongo: true });
 const { config, log, shutdown, metrics } = svc;
 const stream = streamSettings(config);
 
@@ -50,26 +37,13 @@ const api = createApi({
   chart: { store, loaded: feed.loaded, isLoaded: feed.isLoaded },
   publicConfig: stream.publicConfig,
 });
-const requestSeconds = new client.Histogram({
-  name: 'stockmlops_dashboard_request_seconds',
-  help: 'Dashboard HTTP request latency, by route and status',
-  labelNames: ['route', 'status'] as const,
-  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-  registers: [metrics.registry],
-});
+const dashboardMetrics = createDashboardMetrics(metrics.registry);
 const wsProxy =
   stream.mode === 'proxy'
     ? { path: STREAM_PATH, upstreamUrl: config.PREDICTOR_WS_URL, upstreamToken: config.PREDICTOR_WS_TOKEN, maxBufferedBytes: config.DASHBOARD_WS_MAX_BUFFERED_BYTES }
     : undefined;
-const server = await startDashboardServer({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, log, api, assets, token: config.DASHBOARD_TOKEN, requestSeconds, wsProxy });
-new client.Gauge({
-  name: 'stockmlops_dashboard_stream_clients',
-  help: 'WebSocket clients piped to the predictor through the dashboard (/ws)',
-  registers: [metrics.registry],
-  collect() {
-    this.set(server.streamClients());
-  },
-});
+const server = await startDashboardServer({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, log, api, assets, token: config.DASHBOARD_TOKEN, requestSeconds: dashboardMetrics.requestSeconds, wsProxy });
+dashboardMetrics.countStreamClients(server.streamClients);
 shutdown.add('dashboard-http', server.close);
 svc.setReady('http', true);
 log.info({ url: `http://${config.DASHBOARD_HOST}:${server.port}/`, stream: stream.mode, predictorWs: config.PREDICTOR_WS_URL, auth: Boolean(config.DASHBOARD_TOKEN) }, 'dashboard listening');
