@@ -11,3 +11,4 @@ export * from './secrets.ts';
 export * from './cli.ts';
 export * from './net.ts';
 export * from './serialized.ts';
+export * from './grpc.ts';

@@ -4,35 +4,18 @@
  */
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
-import { REPO_ROOT, type Logger } from '@stock-mlops/platform';
+import { loadProtoPackage, PROTO_DIR, RpcError, serveGrpc, unaryHandler, type Logger, type StatusPolicy } from '@stock-mlops/platform';
 import type { FeatureDriftSummary, MonitoringReport, RollingPerformance, Task } from '@stock-mlops/monitor';
 import type { AlertDoc, MonitorStore } from './store.ts';
 
-export const PROTO_DIR = path.join(REPO_ROOT, 'proto');
 export const MONITOR_PROTO = path.join(PROTO_DIR, 'stockmlops/v1/monitor.proto');
 export const SERVICE_NAME = 'stockmlops.v1.MonitoringService';
-const LOADER_OPTS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [PROTO_DIR] };
 
-export class RpcError extends Error {
-  constructor(
-    readonly code: 'E_INVALID_ARGUMENT' | 'E_NOT_FOUND',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RpcError';
-  }
-}
-
-export function toStatus(err: unknown): { code: grpc.status; details: string } {
-  if (err instanceof RpcError) {
-    const code = err.code === 'E_NOT_FOUND' ? grpc.status.NOT_FOUND : grpc.status.INVALID_ARGUMENT;
-    return { code, details: `${err.code}: ${err.message}` };
-  }
-  return { code: grpc.status.UNAVAILABLE, details: 'E_UNAVAILABLE: monitoring data is not available right now' };
-}
+/** Bad requests and missing reports are answered as such; any other failure is the store's, so UNAVAILABLE. */
+const STATUSES: StatusPolicy = {
+  statuses: { E_INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT, E_NOT_FOUND: grpc.status.NOT_FOUND },
+  fallback: { code: grpc.status.UNAVAILABLE, details: 'E_UNAVAILABLE: monitoring data is not available right now' },
+};
 
 function task(raw: unknown, required: boolean): Task | undefined {
   if (raw === undefined || raw === '') return required ? 'price' : undefined;
@@ -97,56 +80,32 @@ export interface MonitorGrpcOptions {
 }
 
 export async function startMonitorGrpc(opts: MonitorGrpcOptions) {
-  const def = protoLoader.loadSync(MONITOR_PROTO, LOADER_OPTS);
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { stockmlops: { v1: { MonitoringService: grpc.ServiceClientConstructor } } };
-  const server = new grpc.Server();
-  const unary =
-    <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) =>
-    (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
-      fn(call.request).then(
-        (res) => cb(null, res),
-        (err: unknown) => {
-          const s = toStatus(err);
-          if (!(err instanceof RpcError)) opts.log.error({ err, rpc: name }, 'rpc failed');
-          cb({ code: s.code, details: s.details });
+  const { def, pkg } = loadProtoPackage<{ stockmlops: { v1: { MonitoringService: grpc.ServiceClientConstructor } } }>(MONITOR_PROTO);
+  const unary = <Req, Res>(name: string, fn: (req: Req) => Promise<Res>) => unaryHandler<Req, Res>(opts.log, name, STATUSES, (call) => fn(call.request));
+  return serveGrpc({
+    host: opts.host,
+    port: opts.port,
+    services: [
+      {
+        definition: pkg.stockmlops.v1.MonitoringService.service,
+        handlers: {
+          GetMonitoringReport: unary('GetMonitoringReport', async (req: { task?: string; modelVersion?: number }) => {
+            const t = task(req.task, true)!;
+            const version = req.modelVersion ?? 0;
+            if (!Number.isInteger(version) || version < 0) throw new RpcError('E_INVALID_ARGUMENT', 'model_version must be >= 0');
+            const r = opts.latest(t, version || undefined) ?? (await opts.store.latestReport(t, version || undefined));
+            if (!r) throw new RpcError('E_NOT_FOUND', `no monitoring report for ${t}${version ? ` version ${version}` : ''} yet`);
+            return reportToProto(r);
+          }),
+          ListAlerts: unary('ListAlerts', async (req: { task?: string; limit?: number }) => {
+            const limit = req.limit || 20;
+            if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new RpcError('E_INVALID_ARGUMENT', 'limit must be in 1..500');
+            return { alerts: (await opts.store.listAlerts(task(req.task, false), limit)).map(alertToProto) };
+          }),
         },
-      );
-    };
-  server.addService(pkg.stockmlops.v1.MonitoringService.service, {
-    GetMonitoringReport: unary('GetMonitoringReport', async (req: { task?: string; modelVersion?: number }) => {
-      const t = task(req.task, true)!;
-      const version = req.modelVersion ?? 0;
-      if (!Number.isInteger(version) || version < 0) throw new RpcError('E_INVALID_ARGUMENT', 'model_version must be >= 0');
-      const r = opts.latest(t, version || undefined) ?? (await opts.store.latestReport(t, version || undefined));
-      if (!r) throw new RpcError('E_NOT_FOUND', `no monitoring report for ${t}${version ? ` version ${version}` : ''} yet`);
-      return reportToProto(r);
-    }),
-    ListAlerts: unary('ListAlerts', async (req: { task?: string; limit?: number }) => {
-      const limit = req.limit || 20;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new RpcError('E_INVALID_ARGUMENT', 'limit must be in 1..500');
-      return { alerts: (await opts.store.listAlerts(task(req.task, false), limit)).map(alertToProto) };
-    }),
+      },
+    ],
+    healthNames: [SERVICE_NAME],
+    reflection: def,
   });
-  const statusMap: ServingStatusMap = { '': 'NOT_SERVING', [SERVICE_NAME]: 'NOT_SERVING' };
-  const health = new HealthImplementation(statusMap);
-  health.addToServer(server);
-  new ReflectionService(def).addToServer(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${opts.host}:${opts.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return {
-    port,
-    health,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 5_000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      }),
-  };
 }

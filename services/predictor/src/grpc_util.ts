@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { sameSecret, type Logger } from '@stock-mlops/platform';
+import { RpcError, sameSecret, toGrpcStatus, unaryHandler, type GrpcStatus, type Logger } from '@stock-mlops/platform';
 import type { CallOptions } from './core.ts';
 
 /**
@@ -36,20 +36,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, grpc.status>> = {
   E_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
 };
 
-export function toStatus(err: unknown): { code: grpc.status; details: string } {
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && code in STATUS_BY_CODE) return { code: STATUS_BY_CODE[code]!, details: `${code}: ${(err as Error).message}` };
-  return { code: grpc.status.INTERNAL, details: 'E_INTERNAL: internal error' };
-}
-
-export class RpcError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'RpcError';
-  }
+export function toStatus(err: unknown): GrpcStatus {
+  return toGrpcStatus(err, STATUS_BY_CODE);
 }
 
 export interface RpcContext {
@@ -79,20 +67,9 @@ export function callOptions(call: AnyCall): CallOptions {
 
 export type Handler<Req, Res> = (req: Req, opts: CallOptions, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
 
-export function unary<Req, Res>(ctx: RpcContext, name: string, fn: Handler<Req, Res>) {
-  return (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>): void => {
-    Promise.resolve()
-      .then(() => {
-        authorize(ctx, call.metadata);
-        return fn(call.request, callOptions(call), call);
-      })
-      .then(
-        (res) => cb(null, res),
-        (err: unknown) => {
-          const s = toStatus(err);
-          if (s.code === grpc.status.INTERNAL) ctx.log.error({ err, rpc: name }, 'rpc failed');
-          cb({ code: s.code, details: s.details });
-        },
-      );
-  };
+export function unary<Req, Res>(ctx: RpcContext, name: string, fn: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return unaryHandler(ctx.log, name, { statuses: STATUS_BY_CODE }, (call) => {
+    authorize(ctx, call.metadata);
+    return fn(call.request, callOptions(call), call);
+  });
 }
