@@ -10,6 +10,7 @@ import {
   type EnvelopeOf,
 } from './envelope.ts';
 import { deterministicId } from './ids.ts';
+import { AppError } from './errors.ts';
 
 /** Largest accepted message value, in bytes (external producers included). */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -20,12 +21,9 @@ export type DecodeResult<K extends DataTopicKey> =
   | { ok: true; envelope: EnvelopeOf<K> }
   | { ok: false; code: DecodeErrorCode; reason: string };
 
-export class ContractError extends Error {
-  constructor(
-    readonly code: DecodeErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class ContractError extends AppError<DecodeErrorCode> {
+  constructor(code: DecodeErrorCode, message: string) {
+    super(code, message);
     this.name = 'ContractError';
   }
 }

@@ -8,3 +8,4 @@ export * from './json-schema.ts';
 export * from './dlq.ts';
 export * from './ws.ts';
 export * from './random.ts';
+export * from './errors.ts';

@@ -2,6 +2,7 @@
  * One error type for the whole package. Every error carries a `code`, a `retriable` flag, and
  * names the provider and symbol it is about; messages never contain API keys (see `redact`).
  */
+import { AppError } from '@stock-mlops/contracts';
 
 /** Error codes are data: each one documented, each with its default retriability. */
 export const EXTRACT_ERROR_CODES = {
@@ -52,18 +53,16 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   return out;
 }
 
-export class ExtractError extends Error {
-  readonly code: ExtractErrorCode;
-  readonly retriable: boolean;
+export class ExtractError extends AppError<ExtractErrorCode> {
+  /** Always known here: from the code's table entry unless the thrower says otherwise. */
+  declare readonly retriable: boolean;
   readonly provider: string | undefined;
   readonly symbol: string | undefined;
 
   constructor(code: ExtractErrorCode, detail: string, init: ExtractErrorInit = {}) {
     const where = init.provider ? `${init.provider}${init.symbol ? ` [${init.symbol}]` : ''}: ` : '';
-    super(redact(`${where}${detail}`), init.cause === undefined ? undefined : { cause: init.cause });
+    super(code, redact(`${where}${detail}`), { cause: init.cause, retriable: init.retriable ?? EXTRACT_ERROR_CODES[code].retriable });
     this.name = 'ExtractError';
-    this.code = code;
-    this.retriable = init.retriable ?? EXTRACT_ERROR_CODES[code].retriable;
     this.provider = init.provider;
     this.symbol = init.symbol;
   }

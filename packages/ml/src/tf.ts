@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tfjs from '@tensorflow/tfjs';
+import { AppError } from '@stock-mlops/contracts';
 
 export type Tf = typeof tfjs;
 export type TfBackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -21,13 +22,10 @@ export interface TfRuntime {
   backend: TfBackendName;
 }
 
-export class TfInitError extends Error {
-  readonly code: string;
-  readonly retriable = false;
+export class TfInitError extends AppError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, { cause: options?.cause, retriable: false });
     this.name = 'TfInitError';
-    this.code = code;
   }
 }
 

@@ -1,14 +1,5 @@
-/** Base error with a stable machine-readable code. */
-export class AppError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-    this.name = 'AppError';
-  }
-}
+/** The one error base class (defined in contracts so business-logic packages can extend it). */
+export { AppError, type AppErrorOptions } from '@stock-mlops/contracts';
 
 export function errorCode(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'string') {

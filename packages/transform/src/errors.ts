@@ -3,6 +3,8 @@
  * callers can route it (dead-letter, metrics) without parsing messages. Nothing here is
  * retriable: the same input always fails the same way.
  */
+import { AppError } from '@stock-mlops/contracts';
+
 export const TRANSFORM_ERROR_CODES = {
   /** CSV header lacks a required column. */
   E_CSV_HEADER: 'E_CSV_HEADER',
@@ -24,15 +26,9 @@ export const TRANSFORM_ERROR_CODES = {
 
 export type TransformErrorCode = (typeof TRANSFORM_ERROR_CODES)[keyof typeof TRANSFORM_ERROR_CODES];
 
-export class TransformError extends Error {
-  readonly code: TransformErrorCode;
-  readonly retriable = false;
-  readonly details: Readonly<Record<string, unknown>> | undefined;
-
+export class TransformError extends AppError<TransformErrorCode> {
   constructor(code: TransformErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+    super(code, message, { details, retriable: false });
     this.name = 'TransformError';
-    this.code = code;
-    this.details = details;
   }
 }

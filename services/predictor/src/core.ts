@@ -1,4 +1,4 @@
-import type { CleanNewsArticle, FeatureVector, PricePrediction, SentimentPrediction } from '@stock-mlops/contracts';
+import { AppError, type CleanNewsArticle, type FeatureVector, type PricePrediction, type SentimentPrediction } from '@stock-mlops/contracts';
 import type { SubmitOptions } from '@stock-mlops/ml/inference/batcher';
 import { FeatureHistory, PreprocessError } from '@stock-mlops/ml/inference/preprocessor';
 import type { PredictItem, PriceJob, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
@@ -12,12 +12,9 @@ import type { RunPriceJobs } from './inference.ts';
  */
 export type PredictErrorCode = 'E_NO_MODEL' | 'E_UNKNOWN_SYMBOL' | 'E_SYMBOL_NOT_READY' | 'E_UNKNOWN_MODEL' | 'E_INVALID_ARGUMENT';
 
-export class PredictError extends Error {
-  constructor(
-    readonly code: PredictErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class PredictError extends AppError<PredictErrorCode> {
+  constructor(code: PredictErrorCode, message: string) {
+    super(code, message);
     this.name = 'PredictError';
   }
 }

@@ -10,17 +10,17 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import pino from 'pino';
 import { encode, makeEnvelope, type ModelEvent, type MonitorEvent } from '@stock-mlops/contracts';
-import { BaseEnv, BatchingProducer, wantsHelp, connectMongo, createKafka, ensureTopics, loadConfig, REDACT_PATHS, REPO_ROOT, withLocalInfraDefaults, type Logger, type MongoHandle } from '@stock-mlops/platform';
+import { AppError, BaseEnv, BatchingProducer, wantsHelp, connectMongo, createKafka, ensureTopics, loadConfig, REDACT_PATHS, REPO_ROOT, withLocalInfraDefaults, type Logger, type MongoHandle } from '@stock-mlops/platform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 
-export class CliError extends Error {
+export class CliError extends AppError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
     /** Process exit code. */
     readonly exitCode = 2,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'CliError';
   }
 }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Db } from 'mongodb';
 import type { ModelEvent } from '@stock-mlops/contracts';
-import { REPO_ROOT, type Logger } from '@stock-mlops/platform';
+import { AppError, REPO_ROOT, type Logger } from '@stock-mlops/platform';
 import { allFeatureDocs } from '@stock-mlops/load';
 import type { FeatureRow } from '@stock-mlops/ml/datasets/supervised';
 import {
@@ -43,19 +43,17 @@ export interface JobContext {
   lockWaitMs: number;
 }
 
-export class LeaseLostError extends Error {
-  readonly code = 'E_LEASE_LOST';
+export class LeaseLostError extends AppError<'E_LEASE_LOST'> {
   constructor(model: string) {
-    super(`the training lease of ${model} was lost (lease expired and taken over); nothing registered`);
+    super('E_LEASE_LOST', `the training lease of ${model} was lost (lease expired and taken over); nothing registered`);
     this.name = 'LeaseLostError';
   }
 }
 
 /** Thrown from an epoch callback to stop a training for a shutdown; the run is recorded abandoned (re-run at the next start). */
-export class TrainingAbortedError extends Error {
-  readonly code = 'E_SHUTDOWN';
+export class TrainingAbortedError extends AppError<'E_SHUTDOWN'> {
   constructor(reason = 'the process is shutting down') {
-    super(reason);
+    super('E_SHUTDOWN', reason);
     this.name = 'TrainingAbortedError';
   }
 }

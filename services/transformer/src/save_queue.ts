@@ -9,11 +9,11 @@
  * `reset()` — called when the cached state is dropped — also fails links enqueued before it,
  * then lets new links run again.
  */
-export class StaleStateError extends Error {
-  readonly code = 'E_STALE_STATE';
-  readonly retriable = true;
+import { AppError } from '@stock-mlops/contracts';
+
+export class StaleStateError extends AppError<'E_STALE_STATE'> {
   constructor() {
-    super('transformer state was dropped after this batch was computed');
+    super('E_STALE_STATE', 'transformer state was dropped after this batch was computed', { retriable: true });
     this.name = 'StaleStateError';
   }
 }

@@ -10,7 +10,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
-import { withDbRetry } from '@stock-mlops/platform';
+import { AppError, withDbRetry } from '@stock-mlops/platform';
 import { SymbolPipeline, type PipelineSnapshot } from '@stock-mlops/transform';
 
 export const STATE_COLLECTION = 'transformer_state';
@@ -26,11 +26,9 @@ interface StateDoc {
   updatedAt: string;
 }
 
-export class StateConflictError extends Error {
-  readonly code = 'E_STATE_CONFLICT';
-  readonly retriable = true;
+export class StateConflictError extends AppError<'E_STATE_CONFLICT'> {
   constructor(symbols: string[]) {
-    super(`transformer state of ${symbols.join(', ')} was changed by another instance`);
+    super('E_STATE_CONFLICT', `transformer state of ${symbols.join(', ')} was changed by another instance`, { retriable: true });
     this.name = 'StateConflictError';
   }
 }

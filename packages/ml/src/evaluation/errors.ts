@@ -3,6 +3,8 @@
  * Every error carries a stable `code` (data, not prose) and is never retriable:
  * the same input always fails the same way.
  */
+import { AppError } from '@stock-mlops/contracts';
+
 export const ML_ERROR_CODES = {
   /** Metric or drift input is malformed: unequal lengths, non-finite numbers, unknown labels, bad options. */
   METRICS_INPUT: 'E_METRICS_INPUT',
@@ -14,15 +16,9 @@ export const ML_ERROR_CODES = {
 
 export type MlErrorCode = (typeof ML_ERROR_CODES)[keyof typeof ML_ERROR_CODES];
 
-export class MlError extends Error {
-  readonly code: MlErrorCode;
-  readonly retriable = false;
-  readonly details: Readonly<Record<string, unknown>> | undefined;
-
+export class MlError extends AppError<MlErrorCode> {
   constructor(code: MlErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+    super(code, message, { details, retriable: false });
     this.name = 'MlError';
-    this.code = code;
-    this.details = details;
   }
 }

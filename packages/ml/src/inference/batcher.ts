@@ -18,18 +18,15 @@
  *
  * Pure logic: no transport, and the timer is injectable for tests.
  */
+import { AppError } from '@stock-mlops/contracts';
 
 export type BatchErrorCode = 'E_QUEUE_FULL' | 'E_DEADLINE_EXCEEDED' | 'E_CANCELLED' | 'E_BATCHER_CLOSED' | 'E_BATCH_RESULT';
 
-export class BatchError extends Error {
-  readonly retriable: boolean;
-  constructor(
-    readonly code: BatchErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class BatchError extends AppError<BatchErrorCode> {
+  declare readonly retriable: boolean;
+  constructor(code: BatchErrorCode, message: string) {
+    super(code, message, { retriable: code === 'E_QUEUE_FULL' });
     this.name = 'BatchError';
-    this.retriable = code === 'E_QUEUE_FULL';
   }
 }
 

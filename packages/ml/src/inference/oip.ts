@@ -3,6 +3,7 @@
  * models' signatures and the codecs between protocol tensors (typed `contents` or little-endian
  * `raw_*_contents`) and plain arrays. Every malformed tensor is an `E_INVALID_TENSOR` error.
  */
+import { AppError } from '@stock-mlops/contracts';
 
 export const PRICE_MODEL_NAME = 'price';
 export const SENTIMENT_MODEL_NAME = 'sentiment';
@@ -49,10 +50,9 @@ export function sentimentSignature(nLabels: number): ModelSignature {
   };
 }
 
-export class TensorError extends Error {
-  readonly code = 'E_INVALID_TENSOR';
+export class TensorError extends AppError<'E_INVALID_TENSOR'> {
   constructor(message: string) {
-    super(message);
+    super('E_INVALID_TENSOR', message);
     this.name = 'TensorError';
   }
 }

@@ -1,4 +1,4 @@
-import type { FeatureVector } from '@stock-mlops/contracts';
+import { AppError, type FeatureVector } from '@stock-mlops/contracts';
 
 /**
  * Turns the feature stream into model inputs. `FeatureHistory` keeps the last `capacity`
@@ -7,12 +7,9 @@ import type { FeatureVector } from '@stock-mlops/contracts';
  * vectors of another feature schema (E_SCHEMA_MISMATCH): a model never sees features it was not
  * trained on.
  */
-export class PreprocessError extends Error {
-  constructor(
-    readonly code: 'E_SCHEMA_MISMATCH' | 'E_INPUT_SHAPE' | 'E_INPUT_VALUE',
-    message: string,
-  ) {
-    super(message);
+export class PreprocessError extends AppError<'E_SCHEMA_MISMATCH' | 'E_INPUT_SHAPE' | 'E_INPUT_VALUE'> {
+  constructor(code: 'E_SCHEMA_MISMATCH' | 'E_INPUT_SHAPE' | 'E_INPUT_VALUE', message: string) {
+    super(code, message);
     this.name = 'PreprocessError';
   }
 }

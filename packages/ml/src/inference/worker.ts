@@ -17,7 +17,7 @@
  * `onExit` is told (the predictor treats it as fatal and restarts).
  */
 import { Worker } from 'node:worker_threads';
-import type { ModelRef } from '@stock-mlops/contracts';
+import { AppError, type ModelRef } from '@stock-mlops/contracts';
 import type { TfBackendName } from '../tf.ts';
 import type { PriceModelMeta } from '../training/models/price_predictor.ts';
 import { ServingPriceModel, type PriceRunner } from './predictor.ts';
@@ -43,12 +43,9 @@ export type WorkerReply =
 
 type Ok = Extract<WorkerReply, { ok: true }>;
 
-export class InferenceWorkerError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+export class InferenceWorkerError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, message);
     this.name = 'InferenceWorkerError';
   }
 }

@@ -1,4 +1,5 @@
 import { Binary, type Collection, type Db, type Filter } from 'mongodb';
+import { AppError } from '@stock-mlops/contracts';
 
 /**
  * Model registry on MongoDB (FerretDB-compatible: no transactions, no GridFS).
@@ -78,12 +79,9 @@ interface ArtifactChunk {
   createdAt: number;
 }
 
-export class RegistryError extends Error {
-  constructor(
-    readonly code: 'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT',
-    message: string,
-  ) {
-    super(message);
+export class RegistryError extends AppError<'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT'> {
+  constructor(code: 'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT', message: string) {
+    super(code, message);
     this.name = 'RegistryError';
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Collection, Db } from 'mongodb';
+import { AppError } from '@stock-mlops/contracts';
 import type { ModelTask } from './model_store.ts';
 
 /**
@@ -49,14 +50,12 @@ interface LeaseDoc {
   expiresAt: number;
 }
 
-export class TrainingBusyError extends Error {
-  readonly code = 'E_TRAINING_BUSY';
-  readonly retriable = true;
+export class TrainingBusyError extends AppError<'E_TRAINING_BUSY'> {
   constructor(
     readonly model: string,
     readonly holder: { runId: string; owner: string; expiresAt: number },
   ) {
-    super(`a training of ${model} is already running (run ${holder.runId} by ${holder.owner})`);
+    super('E_TRAINING_BUSY', `a training of ${model} is already running (run ${holder.runId} by ${holder.owner})`, { retriable: true });
     this.name = 'TrainingBusyError';
   }
 }

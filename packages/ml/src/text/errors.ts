@@ -1,3 +1,5 @@
+import { AppError } from '@stock-mlops/contracts';
+
 /** Errors raised by the text utilities (tokenizer, vocabulary, CSV). Codes are stable API. */
 export type TextErrorCode =
   | 'E_CSV_UNTERMINATED_QUOTE'
@@ -7,14 +9,9 @@ export type TextErrorCode =
   | 'E_VOCAB_INVALID'
   | 'E_VOCAB_EMPTY';
 
-export class TextError extends Error {
-  readonly code: TextErrorCode;
-  readonly retriable = false;
-  readonly details: Record<string, unknown>;
+export class TextError extends AppError<TextErrorCode> {
   constructor(code: TextErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+    super(code, message, { details, retriable: false });
     this.name = 'TextError';
-    this.code = code;
-    this.details = details;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { SYMBOL_RE } from '@stock-mlops/contracts';
+import { AppError, SYMBOL_RE } from '@stock-mlops/contracts';
 import { computePipelineFeatures, parseYahooCsv, PIPELINE_SCHEMA, type Bar } from '@stock-mlops/transform';
 import type { FeatureRow } from '../datasets/supervised.ts';
 import type { RowsWithLineage } from './rows.ts';
@@ -16,12 +16,9 @@ import type { RowsWithLineage } from './rows.ts';
  * by its sha256.
  */
 export const PRICE_FEATURE_SCHEMA = PIPELINE_SCHEMA;
-export class PriceCsvError extends Error {
-  constructor(
-    readonly code: 'E_CSV_SYMBOL' | 'E_CSV_EMPTY',
-    message: string,
-  ) {
-    super(message);
+export class PriceCsvError extends AppError<'E_CSV_SYMBOL' | 'E_CSV_EMPTY'> {
+  constructor(code: 'E_CSV_SYMBOL' | 'E_CSV_EMPTY', message: string) {
+    super(code, message);
     this.name = 'PriceCsvError';
   }
 }

@@ -1,3 +1,4 @@
+import { AppError } from '@stock-mlops/contracts';
 import type { Tf } from '../tf.ts';
 import { makeSupervised, type FeatureRow, type SupervisedSample } from '../datasets/supervised.ts';
 import { walkForwardFolds, walkForwardSplit } from '../datasets/splits.ts';
@@ -39,12 +40,9 @@ export interface PriceTrainingResult {
   symbols: string[];
 }
 
-export class TrainingError extends Error {
-  constructor(
-    readonly code: 'E_NOT_ENOUGH_DATA',
-    message: string,
-  ) {
-    super(message);
+export class TrainingError extends AppError<'E_NOT_ENOUGH_DATA'> {
+  constructor(code: 'E_NOT_ENOUGH_DATA', message: string) {
+    super(code, message);
     this.name = 'TrainingError';
   }
 }

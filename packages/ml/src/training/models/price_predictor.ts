@@ -1,5 +1,5 @@
 import type * as tfjs from '@tensorflow/tfjs';
-import { mulberry32, shuffleWith } from '@stock-mlops/contracts';
+import { AppError, mulberry32, shuffleWith } from '@stock-mlops/contracts';
 import type { Tf } from '../../tf.ts';
 
 /**
@@ -60,12 +60,9 @@ export interface EpochLog {
   seconds?: number;
 }
 
-export class PriceModelError extends Error {
-  constructor(
-    readonly code: 'E_INPUT_SHAPE' | 'E_INPUT_VALUE' | 'E_EMPTY_DATASET' | 'E_ARTIFACT',
-    message: string,
-  ) {
-    super(message);
+export class PriceModelError extends AppError<'E_INPUT_SHAPE' | 'E_INPUT_VALUE' | 'E_EMPTY_DATASET' | 'E_ARTIFACT'> {
+  constructor(code: 'E_INPUT_SHAPE' | 'E_INPUT_VALUE' | 'E_EMPTY_DATASET' | 'E_ARTIFACT', message: string) {
+    super(code, message);
     this.name = 'PriceModelError';
   }
 }

@@ -2,6 +2,7 @@
  * Sentiment analyzer: the labels, the error type and the configuration (members, features,
  * training schedule) with its defaults and checks.
  */
+import { AppError } from '@stock-mlops/contracts';
 import type { BagFeatureConfig, FeatureConfig } from './sentiment_analyzer_features.ts';
 
 export const SENTIMENT_LABELS = ['negative', 'neutral', 'positive'] as const;
@@ -13,15 +14,10 @@ export type SentimentErrorCode =
   | 'E_SENTIMENT_BAD_ARTIFACT'
   | 'E_SENTIMENT_DISPOSED';
 
-export class SentimentError extends Error {
-  readonly code: SentimentErrorCode;
-  readonly retriable = false;
-  readonly details: Record<string, unknown>;
+export class SentimentError extends AppError<SentimentErrorCode> {
   constructor(code: SentimentErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+    super(code, message, { details, retriable: false });
     this.name = 'SentimentError';
-    this.code = code;
-    this.details = details;
   }
 }
 
