@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { SYMBOL_RE, type PricePrediction } from '@stock-mlops/contracts';
+import { RpcError } from '@stock-mlops/platform';
 import { MAX_SENTIMENT_TEXT_CHARS } from '@stock-mlops/ml/inference/sentiment';
 import { PredictError, type PredictorCore, type PredictRequest } from './core.ts';
 import { authorize, toStatus, unary, type RpcContext } from './grpc_util.ts';
@@ -84,7 +85,7 @@ export function domainHandlers(ctx: RpcContext, core: PredictorCore, catalog: Mo
         // A reader that falls this far behind is cut off rather than buffered without bound.
         if (call.writableLength >= limits.maxStreamBacklog) {
           finish();
-          call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: 'E_STREAM_BACKLOG: client is not reading fast enough' });
+          call.emit('error', toStatus(new RpcError('E_STREAM_BACKLOG', 'client is not reading fast enough')));
           return;
         }
         call.write(toProto(p));
