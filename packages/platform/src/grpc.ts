@@ -38,7 +38,7 @@ export function reflectionDescriptors(files: string[]): protoLoader.PackageDefin
  * descriptors ("invalid map: incorrect implicit map entry name"), so the descriptors handed to
  * the reflection service are rewritten with the canonical names.
  */
-export function withCanonicalMapEntries(def: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
+function withCanonicalMapEntries(def: protoLoader.PackageDefinition): protoLoader.PackageDefinition {
   const cache = new Map<Buffer, Buffer>();
   const fix = (bin: Buffer): Buffer => {
     let out = cache.get(bin);
