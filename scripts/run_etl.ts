@@ -18,13 +18,12 @@ import { parseArgs } from 'node:util';
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import pino from 'pino';
 import { z } from 'zod';
-import { BaseEnv, ConfigError, connectMongo, createKafka, createMetrics, ensureTopics, loadConfig, REDACT_PATHS, wantsHelp, withLocalInfraDefaults } from '@stock-mlops/platform';
-import { cursorTime, type TaskResult } from '../services/extractor/src/extract_loop.ts';
-import { createExtractor, errorCodeOf, FAULT_RE, faultHook } from '../services/extractor/src/extractor.ts';
-import { createExtractorMetrics } from '../services/extractor/src/metrics.ts';
-import { createMongoCursorStore } from '../services/extractor/src/mongo_cursor_store.ts';
-import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, SECRET_LOG_PATHS } from '../services/extractor/src/providers.ts';
-import { createKafkaRawSink } from '../services/extractor/src/raw_sink.ts';
+import { BaseEnv, ConfigError, connectMongo, createKafka, createKafkaRawSink, createMetrics, ensureTopics, loadConfig, REDACT_PATHS, wantsHelp, withLocalInfraDefaults } from '@stock-mlops/platform';
+import { cursorTime, type TaskResult } from '@stock-mlops/extract/extract-loop';
+import { createExtractor, errorCodeOf, FAULT_RE, faultHook } from '@stock-mlops/extract/extractor';
+import { createExtractorMetrics } from '@stock-mlops/extract/metrics';
+import { createMongoCursorStore } from '@stock-mlops/extract/mongo-cursor-store';
+import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, SECRET_LOG_PATHS } from '@stock-mlops/extract/provider-settings';
 
 const USAGE = `usage:
   npm run etl -- backfill [--from DATE] [--to DATE] [--providers LIST] [--symbols LIST] [--path DIR]

@@ -99,9 +99,20 @@ function tsFiles(dir: string): string[] {
 /** Env vars BaseEnv declares (packages/platform/src/config.ts): every service reads them. */
 export const baseEnvKeys = (): EnvDecl[] => zodEnvKeys('packages/platform/src/config.ts');
 
-/** Env vars a service declares in its own zod schemas (every .ts under services/<name>/src). */
+/**
+ * Env vars a service declares in zod schemas: in every .ts under services/<name>/src, and in the
+ * package modules those files import by subpath (`@stock-mlops/extract/provider-settings`).
+ */
 export function serviceEnvKeys(service: string): EnvDecl[] {
-  return tsFiles(`services/${service}/src`).flatMap(zodEnvKeys);
+  const own = tsFiles(`services/${service}/src`);
+  const imported = new Set<string>();
+  for (const f of own) {
+    for (const m of read(f).matchAll(/from '@stock-mlops\/([a-z-]+)\/([\w/-]+)'/g)) {
+      const rel = `packages/${m[1]}/src/${m[2]}.ts`;
+      if (existsSync(path.join(ROOT, rel))) imported.add(rel);
+    }
+  }
+  return [...own, ...imported].flatMap(zodEnvKeys);
 }
 
 /** Env vars read directly (process.env.X, or a `..._ENV = 'X'` constant) in the given source trees. */

@@ -12,8 +12,8 @@ import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
 import type { PriceProvider } from '@stock-mlops/extract/provider';
 import { suite } from '../../harness/index.ts';
 import { planContinuation } from '../../../services/extractor/src/after_replay.ts';
-import type { TaskState, TaskStateStore } from '../../../services/extractor/src/extract_loop.ts';
-import { buildTasks, ProviderEnv, resolveProviderSettings } from '../../../services/extractor/src/providers.ts';
+import type { TaskState, TaskStateStore } from '@stock-mlops/extract/extract-loop';
+import { buildTasks, ProviderEnv, resolveProviderSettings } from '@stock-mlops/extract/provider-settings';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const t = suite('extractor/after_replay: what follows the replay');

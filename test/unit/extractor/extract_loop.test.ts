@@ -11,7 +11,7 @@ import {
   type RawSink,
   type TaskState,
   type TaskStateStore,
-} from '../../../services/extractor/src/extract_loop.ts';
+} from '@stock-mlops/extract/extract-loop';
 
 const t = suite('extractor/extract_loop: fetch → publish → cursor');
 

@@ -11,7 +11,7 @@ import {
   ProviderEnv,
   resolveProviderSettings,
   withSecretRedaction,
-} from '../../../services/extractor/src/providers.ts';
+} from '@stock-mlops/extract/provider-settings';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const t = suite('extractor/providers: env → providers → tasks');

@@ -1,5 +1,8 @@
-import type { ProviderKind, AnyProvider, ProviderItem } from '@stock-mlops/extract/provider';
-import { parseCursor } from '@stock-mlops/extract/cursor';
+import type { ProviderKind, AnyProvider, ProviderItem } from './provider.ts';
+import type { LogPosition, PublishResult, RawTopicKey } from '@stock-mlops/platform/kafka/raw-sink';
+import { parseCursor } from './cursor.ts';
+
+export type { LogPosition, PublishResult, RawTopicKey };
 
 /**
  * One extraction pass, transport-free: for every (provider, symbol) fetch what follows the stored
@@ -16,19 +19,11 @@ export interface ExtractTask {
   symbol: string;
 }
 
-export type RawTopicKey = 'rawPrices' | 'rawFinancials' | 'rawNews';
-
 export const TOPIC_OF_KIND: Record<ProviderKind, RawTopicKey> = {
   prices: 'rawPrices',
   financials: 'rawFinancials',
   news: 'rawNews',
 };
-
-/** A place in a topic partition's log: the offset of the next record. */
-export interface LogPosition {
-  partition: number;
-  offset: string;
-}
 
 export interface TaskState {
   cursor?: string | undefined;
@@ -39,16 +34,6 @@ export interface TaskState {
 export interface TaskStateStore {
   get(provider: string, symbol: string): Promise<TaskState | undefined>;
   set(provider: string, symbol: string, state: TaskState): Promise<void>;
-}
-
-export interface PublishResult {
-  published: number;
-  /** Items found already on the topic (by event id) and not sent again. */
-  skipped: number;
-  /** Log positions right after what was written; empty when nothing was written. */
-  positions: LogPosition[];
-  /** No event found by recovery is still waiting to be skipped: the saved position may move forward. */
-  settled: boolean;
 }
 
 export interface RawSink {
