@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@stock-mlops/platform';
+import { cliEnv, cliLogger, CliError, parseCli, printResult, runCli, REPO_ROOT } from '@stock-mlops/platform';
 import { loadSentimentVersion, evaluateSentimentModel, PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
 import { writePriceReport, writeSentimentReport } from '@stock-mlops/ml/reports/evaluation_report';
 import { initTf } from '@stock-mlops/ml/tf';
@@ -21,7 +21,7 @@ import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceModel } from '@stock-mlops/ml/training/train';
-import { cliEnv, cliLogger, CliError, openRegistry, parseCli, printResult, runCli } from '@stock-mlops/trainer/cli_support';
+import { openRegistry } from '@stock-mlops/ml/registry/open-registry';
 
 function day(s: string | undefined, flag: string): number | undefined {
   if (s === undefined) return undefined;

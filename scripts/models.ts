@@ -11,10 +11,11 @@
  * trainer service to retrain (a retrain_requested event on the monitor-events topic, which the
  * trainer consumes); `npm run train` trains in this process instead.
  */
+import { cliEnv, cliLogger, CliError, parseCli, printResult, publishEvents, runCli } from '@stock-mlops/platform';
 import type { ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { promoteVersion, rollbackModel } from '@stock-mlops/ml/ml_service';
-import { cliEnv, cliLogger, CliError, openRegistry, parseCli, printResult, publishEvents, runCli } from '@stock-mlops/trainer/cli_support';
+import { openRegistry } from '@stock-mlops/ml/registry/open-registry';
 
 const USAGE = `usage: npm run models -- COMMAND [options]
 

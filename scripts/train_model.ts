@@ -17,12 +17,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '@stock-mlops/platform';
+import { cliEnv, cliLogger, CliError, parseCli, printResult, progressBar, publishEvents, runCli, REPO_ROOT } from '@stock-mlops/platform';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
-import { cliEnv, cliLogger, CliError, openRegistry, parseCli, printResult, progressBar, publishEvents, runCli } from '@stock-mlops/trainer/cli_support';
-import { currentGitSha, eventsOf, runPriceJob, runSentimentJob, type JobContext } from '@stock-mlops/trainer/jobs';
+import { openRegistry } from '@stock-mlops/ml/registry/open-registry';
+import { currentGitSha, eventsOf, runPriceJob, runSentimentJob, type JobContext } from '@stock-mlops/ml/training/jobs';
 
 const DEFAULT_CONFIG = { price: 'config/training/price.json', sentiment: 'config/training/sentiment.json' } as const;
 const DEFAULT_SENTIMENT_DATA = 'data/sentiment/twitter_financial_news_sentiment.csv';

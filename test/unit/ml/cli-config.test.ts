@@ -9,7 +9,7 @@ import path from 'node:path';
 import { suite } from '../../harness/index.ts';
 import { priceModelName } from '@stock-mlops/ml/ml_service';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
-import { priceGroups } from '@stock-mlops/trainer/jobs';
+import { priceGroups } from '@stock-mlops/ml/training/jobs';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const DIR = path.join(ROOT, 'config/training');
