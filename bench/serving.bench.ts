@@ -21,10 +21,10 @@ import client from 'prom-client';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
-import { PredictorCore } from '../services/predictor/src/core.ts';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
 import { startGrpcServer } from '../services/predictor/src/grpc_server.ts';
-import { createPriceInference } from '../services/predictor/src/inference.ts';
-import { featureSeries, randomPriceModel } from '../test/unit/predictor/fixtures.ts';
+import { createPriceInference } from '@stock-mlops/ml/inference/price-inference';
+import { featureSeries, randomPriceModel } from '@stock-mlops/ml/synthetic';
 import { fmt, median, type Bench } from './lib.ts';
 
 const LOOKBACK = 20;

@@ -29,7 +29,7 @@ import { barKey, COLLECTIONS, Database } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { PIPELINE_SCHEMA } from '@stock-mlops/transform';
 import { SERVICES, type ServiceName } from '../scripts/lib/supervisor.ts';
-import { promote, randomPriceModel } from '../test/unit/predictor/fixtures.ts';
+import { promote, randomPriceModel } from '@stock-mlops/ml/synthetic';
 import { dropRun, fmt, freePort, median, type Bench, type BenchContext, type BenchSection } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

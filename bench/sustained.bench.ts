@@ -17,7 +17,7 @@ import { consumerLag, ensureTopics } from '@stock-mlops/platform';
 import { PIPELINE_SCHEMA, parseYahooCsv, type Bar } from '@stock-mlops/transform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { Supervisor, serviceSpec } from '../scripts/lib/supervisor.ts';
-import { promote, randomPriceModel } from '../test/unit/predictor/fixtures.ts';
+import { promote, randomPriceModel } from '@stock-mlops/ml/synthetic';
 import { fmt, median, percentile, type Bench } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

@@ -4,7 +4,7 @@
  * and MONGO_URL name external servers) and passes its addresses to the tests.
  *
  * Each file gets its own id in TEST_FILE_ID; every database, topic and consumer group the file
- * creates starts with it (test/harness/isolation.ts), and the runner drops them when the file's
+ * creates starts with it (scripts/lib/isolation.ts), and the runner drops them when the file's
  * process has exited (pass, fail or timeout), printing one `cleanup` line per file.
  *
  * Prints `N passed, N failed` last. Fails when a file fails, times out, skips a test, or when no
@@ -16,7 +16,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { describeDrop, dropOwned, FILE_ID_ENV, newFileId } from '../test/harness/isolation.ts';
+import { describeDrop, dropOwned, FILE_ID_ENV, newFileId } from './lib/isolation.ts';
 import { infraDown, infraUp } from './lib/infra.ts';
 
 const root = path.resolve(import.meta.dirname, '..');

@@ -25,9 +25,9 @@ import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { connectWs } from '../support/ws.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
-import { clients, statusOf, type Clients } from '../unit/predictor/grpc_client.ts';
-import { readTopic, topicCount } from '../unit/extractor/helpers.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
+import { clients, statusOf, type Clients } from '../support/predictor/grpc-client.ts';
+import { readTopic, topicCount } from '../support/extractor.ts';
 
 const t = suite('chaos: bad-input corpus for every entry point (real services, Kafka, MongoDB)', { timeoutMs: 240_000 });
 

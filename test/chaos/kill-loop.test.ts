@@ -37,9 +37,9 @@ import { infraCtl, infraStacks } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, freePort, logDigest, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
-import { barLine, expectedForEvents, featureLine, sha } from '../e2e/replay-support.ts';
-import { clients } from '../unit/predictor/grpc_client.ts';
-import { promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
+import { barLine, expectedForEvents, featureLine, sha } from '../support/replay.ts';
+import { clients } from '../support/predictor/grpc-client.ts';
+import { promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const FILES = ['AAPL', 'GOOG', 'MSFT', 'SPY'];

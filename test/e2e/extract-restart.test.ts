@@ -11,7 +11,7 @@ import path from 'node:path';
 import { resolveTopics } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { csvBarTimes, envelopeOf, readTopic, ROOT, topicCount } from '../unit/extractor/helpers.ts';
+import { csvBarTimes, envelopeOf, readTopic, ROOT, topicCount } from '../support/extractor.ts';
 
 const t = suite('e2e: extractor killed mid-backfill and restarted: no gap, no duplicate', { timeoutMs: 180_000 });
 const ctx: { stack?: RunningStack } = {};

@@ -22,7 +22,7 @@ import {
   sharedBars,
   startService,
   waitForExact,
-} from './replay-support.ts';
+} from '../support/replay.ts';
 
 const BARS = 400;
 const RESTARTS = 2;

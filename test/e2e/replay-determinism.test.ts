@@ -20,7 +20,7 @@ import {
   sharedBars,
   startService,
   waitForExact,
-} from './replay-support.ts';
+} from '../support/replay.ts';
 
 const WINDOW = 4;
 const BARS = 400;

@@ -20,7 +20,7 @@ import {
   sharedBars,
   startService,
   waitForExact,
-} from './replay-support.ts';
+} from '../support/replay.ts';
 
 const WINDOW = 3;
 const BARS = 300;

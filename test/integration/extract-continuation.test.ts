@@ -13,7 +13,7 @@ import path from 'node:path';
 import { resolveTopics } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { envelopeOf, readTopic, ROOT, topicCount } from '../unit/extractor/helpers.ts';
+import { envelopeOf, readTopic, ROOT, topicCount } from '../support/extractor.ts';
 
 const t = suite('extractor: synthetic continuation and news replay, exactly once across SIGKILLs', { timeoutMs: 240_000 });
 const ctx: { stack?: RunningStack } = {};

@@ -10,7 +10,7 @@ import { resolveTopics } from '@stock-mlops/contracts';
 import { WARMUP_BARS } from '@stock-mlops/transform';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { csvBarTimes, envelopeOf, readTopic, ROOT, runEtl, topicCount, topicCounts } from '../unit/extractor/helpers.ts';
+import { csvBarTimes, envelopeOf, readTopic, ROOT, runEtl, topicCount, topicCounts } from '../support/extractor.ts';
 
 const t = suite('etl backfill: exactly once on the raw topic, nothing new on a re-run', { timeoutMs: 180_000 });
 const ctx: { stack?: RunningStack } = {};

@@ -10,7 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { WARMUP_BARS } from '@stock-mlops/transform';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, mongoClient, requireInfra, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { readTopic, topicCount } from '../unit/extractor/helpers.ts';
+import { readTopic, topicCount } from '../support/extractor.ts';
 
 const t = suite('external producer → raw topic → transformer → loader', { timeoutMs: 150_000 });
 const ctx: { stack?: RunningStack } = {};

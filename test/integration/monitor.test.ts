@@ -20,7 +20,7 @@ import pino from 'pino';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { fakePredict, prediction, realFeatures, registryDoc, toFeatureVector } from '../unit/monitor/helpers.ts';
+import { fakePredict, prediction, realFeatures, registryDoc, toFeatureVector } from '../support/monitor.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('monitor service (real broker and database)', { timeoutMs: 180_000 });

@@ -19,8 +19,8 @@ import { connectMongo, type MongoHandle } from '@stock-mlops/platform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { requireInfra, uniqueId } from '../support/stack.ts';
-import { featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, sentimentArtifacts, startServing, type ServingStack } from '../unit/predictor/fixtures.ts';
-import { clients, statusOf, type Clients } from '../unit/predictor/grpc_client.ts';
+import { featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, sentimentArtifacts, startServing, type ServingStack } from '../support/predictor/fixtures.ts';
+import { clients, statusOf, type Clients } from '../support/predictor/grpc-client.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // Asynchronous on purpose: the server under test runs in this process.

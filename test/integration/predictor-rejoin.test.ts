@@ -13,7 +13,7 @@ import { encode, makeEnvelope, resolveTopics, type FeatureVector, type PricePred
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 
 const t = suite('predictor rejoins its consumer groups after being evicted', { timeoutMs: 240_000 });
 const ctx: { stack?: RunningStack; close: Array<() => Promise<void>> } = { close: [] };

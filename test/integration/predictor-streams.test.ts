@@ -10,7 +10,7 @@ import { encode, makeEnvelope, resolveTopics, type CleanNewsArticle, type PriceP
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, SCHEMA_HASH, sentimentArtifacts } from '../unit/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, SCHEMA_HASH, sentimentArtifacts } from '../support/predictor/fixtures.ts';
 
 const t = suite('predictor streams: features → price predictions, news → sentiment predictions', { timeoutMs: 150_000 });
 const ctx: { stack?: RunningStack; close: Array<() => Promise<void>> } = { close: [] };

@@ -25,7 +25,7 @@ import { STATE_COLLECTION, StateStore } from '../../services/transformer/src/sta
 import { createMongoCursorStore, CURSOR_COLLECTION } from '@stock-mlops/extract/mongo-cursor-store';
 import { MONITOR_COLLECTIONS, MonitorStore } from '../../services/monitor/src/store.ts';
 import { suite } from '../harness/index.ts';
-import { promote, randomPriceModel } from '../unit/predictor/fixtures.ts';
+import { promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 import { requireInfra, uniqueId } from '../support/stack.ts';
 
 const t = suite('query cost: start-up and per-message reads', { timeoutMs: 180_000 });

@@ -16,7 +16,7 @@ import { FUNDAMENTAL_FEATURES, lexiconSentiment, NEWS_FEATURES, parseYahooCsv, P
 import { parseCompanyFacts } from '@stock-mlops/extract/financials/sec-edgar';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { createTopics, expectedForEvents, firstDifference, rawPriceMessage, rng, startService, waitForExact } from '../e2e/replay-support.ts';
+import { createTopics, expectedForEvents, firstDifference, rawPriceMessage, rng, startService, waitForExact } from '../support/replay.ts';
 
 const DATA = process.env.SHARED_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../shared/data');
 const t = suite('transformer: point-in-time joins of facts and news (real broker and database)', { timeoutMs: 120_000 });

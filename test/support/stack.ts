@@ -1,14 +1,14 @@
 /**
  * Test support: run the real services against the real broker and database started by the
  * test runner (KAFKA_BROKERS / MONGO_URL), isolated per test by a topic prefix and a database.
- * Every name made here starts with the test file's id (test/harness/isolation.ts), so the runner
+ * Every name made here starts with the test file's id (scripts/lib/isolation.ts), so the runner
  * drops the file's databases, topics and groups when the file ends.
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Supervisor, serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
-import { currentFileId, ownedPrefix } from '../harness/isolation.ts';
+import { currentFileId, ownedPrefix } from '../../scripts/lib/isolation.ts';
 
 export function requireInfra(): { KAFKA_BROKERS: string; MONGO_URL: string } {
   const { KAFKA_BROKERS, MONGO_URL } = process.env;

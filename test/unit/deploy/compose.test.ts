@@ -13,7 +13,7 @@ import { TOPIC_DEFS } from '@stock-mlops/contracts';
 import { BaseEnv } from '@stock-mlops/platform/config';
 import { ProviderEnv } from '@stock-mlops/extract/provider-settings';
 import { suite } from '../../harness/index.ts';
-import { composeAppServices, composeModel, composeRaw, deployableServices, run, toolFile, type Obj } from './deploy-lib.ts';
+import { composeAppServices, composeModel, composeRaw, deployableServices, run, toolFile, type Obj } from '../../support/deploy.ts';
 
 const t = suite('deploy: docker-compose.yml');
 

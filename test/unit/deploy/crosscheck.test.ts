@@ -24,7 +24,7 @@ import {
   startOpsPorts,
   zodEnvKeys,
   type Obj,
-} from './deploy-lib.ts';
+} from '../../support/deploy.ts';
 
 const t = suite('deploy: code ⇄ compose ⇄ k8s');
 

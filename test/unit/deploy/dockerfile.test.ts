@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { suite } from '../../harness/index.ts';
-import { composeAppServices, composeModel, deployableServices, read, ROOT, run, tool } from './deploy-lib.ts';
+import { composeAppServices, composeModel, deployableServices, read, ROOT, run, tool } from '../../support/deploy.ts';
 
 const t = suite('deploy: Dockerfile');
 const dockerfile = read('Dockerfile');

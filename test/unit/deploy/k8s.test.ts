@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { TOPIC_DEFS } from '@stock-mlops/contracts';
 import { suite } from '../../harness/index.ts';
-import { appDeployments, cleanEnv, containerEnv, deployableServices, named, ofKind, OVERLAYS, render, renderText, run, selects, tool, type Obj } from './deploy-lib.ts';
+import { appDeployments, cleanEnv, containerEnv, deployableServices, named, ofKind, OVERLAYS, render, renderText, run, selects, tool, type Obj } from '../../support/deploy.ts';
 
 const t = suite('deploy: k8s overlays');
 const NS = 'stock-mlops';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { RawPriceBar } from '@stock-mlops/contracts';
 import { createCsvReplayProvider, createNewsReplayProvider, createSyntheticProvider, type FetchResult, type PriceProvider, type SyntheticAnchor } from '@stock-mlops/extract';
 import { suite } from '../../harness/index.ts';
-import { fakeRuntime } from './helpers.ts';
+import { fakeRuntime } from '../../support/extract.ts';
 
 const t = suite('extract/continuation: synthetic after the replay, news fixtures replayed');
 const ROOT = path.resolve(import.meta.dirname, '../../..');

@@ -15,7 +15,7 @@ import {
   parseZonedDateTime,
 } from '@stock-mlops/extract';
 import { suite } from '../../harness/index.ts';
-import { fakeRuntime, rejects, sendFile, serve, shared } from './helpers.ts';
+import { fakeRuntime, rejects, sendFile, serve, shared } from '../../support/extract.ts';
 
 const t = suite('extract/core');
 

@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import { makeEnvelope, RawFinancialFact } from '@stock-mlops/contracts';
 import { createOpenDartProvider, createSecEdgarProvider } from '@stock-mlops/extract';
 import { suite } from '../../harness/index.ts';
-import { fakeRuntime, readJson, rejects, send, sendFile, serve, shared } from './helpers.ts';
+import { fakeRuntime, readJson, rejects, send, sendFile, serve, shared } from '../../support/extract.ts';
 
 const t = suite('extract/financials');
 

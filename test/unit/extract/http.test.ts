@@ -1,7 +1,7 @@
 import * as assert from 'uvu/assert';
 import { createHttpClient, createTokenBucket, HttpError, parseRetryAfter, type HttpEvent } from '@stock-mlops/extract';
 import { suite } from '../../harness/index.ts';
-import { fakeRuntime, readText, rejects, send, serve, shared } from './helpers.ts';
+import { fakeRuntime, readText, rejects, send, serve, shared } from '../../support/extract.ts';
 
 const t = suite('extract/http');
 const SECRET = 'SECRETKEY123';

@@ -11,7 +11,7 @@ import {
 } from '@stock-mlops/extract';
 import path from 'node:path';
 import { suite } from '../../harness/index.ts';
-import { fakeRuntime, localFixtures, readJson, readText, rejects, send, sendFile, serve, shared } from './helpers.ts';
+import { fakeRuntime, localFixtures, readJson, readText, rejects, send, sendFile, serve, shared } from '../../support/extract.ts';
 
 const t = suite('extract/news');
 

@@ -10,7 +10,7 @@ import {
   type PriceProvider,
 } from '@stock-mlops/extract';
 import { suite } from '../../harness/index.ts';
-import { fakeRuntime, readJson, readText, rejects, send, sendFile, serve, shared } from './helpers.ts';
+import { fakeRuntime, readJson, readText, rejects, send, sendFile, serve, shared } from '../../support/extract.ts';
 
 const t = suite('extract/prices');
 

@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import { resolveTopics } from '@stock-mlops/contracts';
-import { currentFileId, newFileId, ownedBy, ownedPrefix } from '../../harness/isolation.ts';
+import { currentFileId, newFileId, ownedBy, ownedPrefix } from '../../../scripts/lib/isolation.ts';
 import { suite } from '../../harness/index.ts';
 import { dbNameFor, uniqueId } from '../../support/stack.ts';
 

@@ -24,7 +24,7 @@ import {
   runReference,
   simpleReturns,
   type ReferenceTask,
-} from './evaluation-reference.ts';
+} from '../../support/evaluation-reference.ts';
 
 type Ref = Record<string, unknown>;
 const cmp = createComparator(1e-9);

@@ -9,8 +9,8 @@ import type { FeatureRow } from '@stock-mlops/transform';
 import { priceMetrics } from '@stock-mlops/ml/evaluation/metrics';
 import { suite } from '../../harness/index.ts';
 import { MonitorCore, modelInfoFromRegistry, reportFromDocs, reportToDocs } from '@stock-mlops/monitor';
-import { loadTwitterSentiment } from '../ml/evaluation-reference.ts';
-import { bar, fakePredict, prediction, realFeatures, registryDoc, settings, toFeatureVector } from './helpers.ts';
+import { loadTwitterSentiment } from '../../support/evaluation-reference.ts';
+import { bar, fakePredict, prediction, realFeatures, registryDoc, settings, toFeatureVector } from '../../support/monitor.ts';
 
 const t = suite('monitor: core on real data');
 

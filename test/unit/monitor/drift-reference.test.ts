@@ -9,10 +9,10 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { FEATURE_SCHEMA, type FeatureRow } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { createComparator, keywordSentiment, loadTwitterSentiment } from '../ml/evaluation-reference.ts';
+import { createComparator, keywordSentiment, loadTwitterSentiment } from '../../support/evaluation-reference.ts';
 import { evaluateFeatureDrift, evaluateLabelDrift, evaluateNumericDrift, modelInfoFromRegistry } from '@stock-mlops/monitor';
 import { categoricalReference } from '@stock-mlops/ml/evaluation/drift';
-import { fakePredict, realFeatures, registryDoc, repoRoot } from './helpers.ts';
+import { fakePredict, realFeatures, registryDoc, repoRoot } from '../../support/monitor.ts';
 
 const t = suite('monitor: PSI / KS against numpy and scipy', { timeoutMs: 120_000 });
 

@@ -10,7 +10,7 @@ import {
   type FeatureDriftSummary,
   type RollingPerformance,
 } from '@stock-mlops/monitor';
-import { settings } from './helpers.ts';
+import { settings } from '../../support/monitor.ts';
 
 const t = suite('monitor: breaches and the trigger policy');
 const v1 = { name: 'price', version: 1 };

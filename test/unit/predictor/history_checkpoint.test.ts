@@ -3,7 +3,7 @@ import type { FeatureVector } from '@stock-mlops/contracts';
 import { FeatureHistory } from '@stock-mlops/ml/inference/preprocessor';
 import { fromCheckpointDoc, HistoryCheckpoint, toCheckpointDoc, type CheckpointDoc, type CheckpointSource } from '../../../services/predictor/src/history_checkpoint.ts';
 import { suite } from '../../harness/index.ts';
-import { featureSeries, N_FEATURES, SCHEMA_HASH } from './fixtures.ts';
+import { featureSeries, N_FEATURES, SCHEMA_HASH } from '../../support/predictor/fixtures.ts';
 
 const t = suite('predictor: history checkpoint (gap-free windows after a restart or a rebalance)');
 const spec = { lookback: 5, nFeatures: N_FEATURES, schemaHash: SCHEMA_HASH };

@@ -14,9 +14,9 @@ import {
 } from '@stock-mlops/ml/inference/oip';
 import { PricePrediction } from '@stock-mlops/contracts';
 import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
-import { newsText, PredictorCore } from '../../../services/predictor/src/core.ts';
-import { createPriceInference } from '../../../services/predictor/src/inference.ts';
-import { featureSeries, LOOKBACK, N_FEATURES, randomPriceModel } from './fixtures.ts';
+import { newsText, PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { createPriceInference } from '@stock-mlops/ml/inference/price-inference';
+import { featureSeries, LOOKBACK, N_FEATURES, randomPriceModel } from '../../support/predictor/fixtures.ts';
 
 const t = suite('predictor inference: OIP tensors, price jobs, core');
 const input = (over: Partial<WireInput> = {}): WireInput => ({ name: 'features', datatype: 'FP32', shape: [2, 3, 2], contents: null, ...over });

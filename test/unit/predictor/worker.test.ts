@@ -11,11 +11,11 @@ import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predi
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { initTf } from '@stock-mlops/ml/tf';
-import { PredictorCore } from '../../../services/predictor/src/core.ts';
-import { createPriceInference } from '../../../services/predictor/src/inference.ts';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { createPriceInference } from '@stock-mlops/ml/inference/price-inference';
 import { ModelCatalog } from '../../../services/predictor/src/model_loader.ts';
 import { suite } from '../../harness/index.ts';
-import { featureSeries, LOOKBACK, randomPriceModel, registerInput } from './fixtures.ts';
+import { featureSeries, LOOKBACK, randomPriceModel, registerInput } from '../../support/predictor/fixtures.ts';
 
 const t = suite('predictor: price inference in a worker thread', { timeoutMs: 120_000 });
 const ctx: { worker?: InferenceWorker } = {};

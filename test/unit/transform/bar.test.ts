@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseYahooCsv, type TransformError } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { pricesDir } from './helpers.ts';
+import { pricesDir } from '../../support/transform.ts';
 
 const t = suite('transform/bar: parseYahooCsv');
 

@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { type Bar, type CleanBar, Cleaner, type CleanerSnapshot, type TransformError, computeFeaturesFromBars, SymbolPipeline, validateBar } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { day, loadBars, makeBar, pricesDir } from './helpers.ts';
+import { day, loadBars, makeBar, pricesDir } from '../../support/transform.ts';
 
 const t = suite('transform/clean');
 

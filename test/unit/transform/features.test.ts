@@ -13,7 +13,7 @@ import {
   computeFeaturesFromBars,
 } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { loadBars, priceFiles, pricesDir, prng, symbolOf } from './helpers.ts';
+import { loadBars, priceFiles, pricesDir, prng, symbolOf } from '../../support/transform.ts';
 
 const t = suite('transform/features');
 

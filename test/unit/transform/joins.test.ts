@@ -26,7 +26,7 @@ import {
   type SentimentScore,
 } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { loadBars, pricesDir, sharedDataDir } from './helpers.ts';
+import { loadBars, pricesDir, sharedDataDir } from '../../support/transform.ts';
 
 const t = suite('transform/joins');
 const day = (d: string) => Math.floor(Date.parse(`${d}T00:00:00.000Z`) / 86_400_000);

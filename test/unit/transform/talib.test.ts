@@ -35,7 +35,7 @@ import {
   trueRange,
 } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { loadBars, priceFiles, repoRoot, symbolOf } from './helpers.ts';
+import { loadBars, priceFiles, repoRoot, symbolOf } from '../../support/transform.ts';
 
 const run = promisify(execFile);
 const SCRIPT = path.join(repoRoot, 'test/python/ta_reference.py');

@@ -6,9 +6,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IHeaders } from 'kafkajs';
-import { kafkaClient, uniqueId } from '../../support/stack.ts';
+import { kafkaClient, uniqueId } from './stack.ts';
 
-export const ROOT = path.resolve(import.meta.dirname, '../../..');
+export const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export interface Record_ {
   partition: number;

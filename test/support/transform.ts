@@ -5,7 +5,7 @@ import { mulberry32 } from '@stock-mlops/contracts';
 import { fileURLToPath } from 'node:url';
 import { type Bar, parseYahooCsv } from '@stock-mlops/transform';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDataDir = process.env.SHARED_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 export const pricesDir = path.join(sharedDataDir, 'prices');
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Runtime } from '@stock-mlops/extract';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const repoRoot = path.resolve(here, '../../..');
+export const repoRoot = path.resolve(here, '../..');
 export const sharedDir = process.env.SHARED_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 export const localFixtures = path.join(here, 'fixtures');
 

@@ -11,7 +11,7 @@ import { encode, makeEnvelope, mulberry32, resolveTopics } from '@stock-mlops/co
 import { barKey, COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, computePipelineFeatures, parseYahooCsv, type Bar, type PipelineEvent } from '@stock-mlops/transform';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
-import { kafkaClient, waitFor, type RunningStack } from '../support/stack.ts';
+import { kafkaClient, waitFor, type RunningStack } from './stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

@@ -10,13 +10,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { opsPortFor, SERVICES } from '../../../scripts/lib/supervisor.ts';
+import { opsPortFor, SERVICES } from '../../scripts/lib/supervisor.ts';
 
 // Manifests and compose models are free-form JSON: the tests check their shape themselves.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = any;
 
-export const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const TOOLS_DIR =
   process.env.DEPLOY_TOOLS_DIR ?? path.join(process.env.STOCK_MLOPS_CACHE ?? path.join(os.homedir(), '.cache', 'stock-mlops'), 'deploy-tools');
 export const INSTALL_HINT = 'install the deployment test tools with `bash k8s/tools/install.sh` (CI: call it in .ci/run before the tests)';

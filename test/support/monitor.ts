@@ -10,7 +10,7 @@ import { referenceStats, referenceStatsByFeature, toColumns } from '@stock-mlops
 import { computeFeaturesFromBars, FEATURE_SCHEMA, parseYahooCsv, type FeatureRow } from '@stock-mlops/transform';
 import { DEFAULT_SETTINGS, type MonitorSettings, type RegistryDoc } from '@stock-mlops/monitor';
 
-export const repoRoot = path.resolve(import.meta.dirname, '../../..');
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const sharedDataDir = process.env.SHARED_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 
 const cache = new Map<string, FeatureRow[]>();
