@@ -1,7 +1,8 @@
 /**
  * The layout promised in docs/architecture.md: every design-guide module and endpoint exists
- * where the table says, business-logic packages stay free of transport libraries, and no module
- * imports itself through a cycle.
+ * where the table says, business-logic packages stay free of transport libraries, no module
+ * imports itself through a cycle, and imports go one way (scripts and benchmarks → package
+ * entry points; services → packages; packages never → services).
  */
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -16,6 +17,7 @@ function files(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = path.join(dir, name);
+    if (name === 'node_modules') continue;
     if (statSync(p).isDirectory()) out.push(...files(p));
     else if (name.endsWith('.ts')) out.push(p);
   }
@@ -119,6 +121,93 @@ t('the cycle check sees a cycle', () => {
     ['d', ['a']],
   ]);
   assert.equal(importCycles(graph).map((g) => g.sort()), [['a', 'b', 'c']]);
+
+const PACKAGE_DIRS = readdirSync(path.join(ROOT, 'packages')).filter((d) => existsSync(path.join(ROOT, 'packages', d, 'package.json')));
+const SERVICE_DIRS = readdirSync(path.join(ROOT, 'services')).filter((d) => existsSync(path.join(ROOT, 'services', d, 'package.json')));
+const nameOf = (dir: string): string => (JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as { name: string }).name;
+/** Workspace package name → its directory, for packages/* only. */
+const PACKAGES = new Map(PACKAGE_DIRS.map((d) => [nameOf(`packages/${d}`), `packages/${d}`]));
+const SERVICE_NAMES = new Set(SERVICE_DIRS.map((d) => nameOf(`services/${d}`)));
+
+/** Every module specifier a file imports or re-exports (static and dynamic). */
+function importsOf(file: string): string[] {
+  const src = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of src.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)) out.push((m[1] ?? m[2] ?? m[3])!);
+  return out;
+}
+
+const rel = (abs: string): string => path.relative(ROOT, abs).split(path.sep).join('/');
+const resolved = (file: string, spec: string): string => rel(path.resolve(path.dirname(file), spec));
+
+/** Why `spec` is not a package entry point (`@stock-mlops/<pkg>` or a subpath its exports declare), or undefined when it is. */
+function notAnEntryPoint(spec: string): string | undefined {
+  const m = /^(@stock-mlops\/[^/]+)(?:\/(.+))?$/.exec(spec);
+  if (!m) return undefined;
+  if (SERVICE_NAMES.has(m[1]!)) return 'a service';
+  const dir = PACKAGES.get(m[1]!);
+  if (!dir) return 'no such package';
+  const exports = (JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as { exports?: Record<string, string> }).exports ?? {};
+  if (m[2] === undefined) return exports['.'] ? undefined : 'no "." export';
+  if (exports[`./${m[2]}`]) return undefined;
+  const pattern = exports['./*'];
+  return pattern && existsSync(path.join(ROOT, dir, pattern.replace('*', m[2]))) ? undefined : 'not a declared subpath export';
+}
+
+/**
+ * Benchmarks that drive a predictor transport in-process; the gRPC and WebSocket servers are the
+ * predictor's adapters and stay in the service (its gRPC scaffolding is being moved to platform).
+ */
+const BENCH_SERVICE_IMPORTS: Record<string, string[]> = {
+  'bench/serving.bench.ts': ['services/predictor/src/grpc_server.ts'],
+  'bench/ws.bench.ts': ['services/predictor/src/ws_server.ts'],
+};
+
+t('scripts and benchmarks import packages only through their entry points, never services or tests', () => {
+  const offenders: string[] = [];
+  for (const f of [...files(path.join(ROOT, 'scripts')), ...files(path.join(ROOT, 'bench'))]) {
+    const me = rel(f);
+    for (const spec of importsOf(f)) {
+      if (spec.startsWith('.')) {
+        const target = resolved(f, spec);
+        if (BENCH_SERVICE_IMPORTS[me]?.includes(target)) continue;
+        if (!/^(scripts|bench)\//.test(target)) offenders.push(`${me} → ${target}`);
+      } else {
+        const why = notAnEntryPoint(spec);
+        if (why) offenders.push(`${me} → ${spec} (${why})`);
+      }
+    }
+  }
+  assert.equal(offenders, [], `imports past a package entry point:\n  ${offenders.join('\n  ')}`);
+});
+
+t('services never import another service; packages never import a service', () => {
+  const offenders: string[] = [];
+  const check = (home: string) => {
+    for (const f of files(path.join(ROOT, home, 'src'))) {
+      for (const spec of importsOf(f)) {
+        const target = spec.startsWith('.') ? resolved(f, spec) : undefined;
+        if (target !== undefined ? !target.startsWith(`${home}/`) : notAnEntryPoint(spec) === 'a service') offenders.push(`${rel(f)} → ${target ?? spec}`);
+      }
+    }
+  };
+  for (const d of SERVICE_DIRS) check(`services/${d}`);
+  for (const d of PACKAGE_DIRS) check(`packages/${d}`);
+  assert.equal(offenders, [], `imports across a service or package boundary by path, or into a service:\n  ${offenders.join('\n  ')}`);
+});
+
+t('test helpers and fixtures live under test/support (test/harness is the uvu wrapper); nothing imports a test file', () => {
+  const stray = files(path.join(ROOT, 'test'))
+    .map(rel)
+    .filter((f) => !f.endsWith('.test.ts') && !f.startsWith('test/support/') && !f.startsWith('test/harness/'));
+  assert.equal(stray, [], `move these under test/support: ${stray.join(', ')}`);
+  const importers: string[] = [];
+  for (const dir of ['packages', 'services', 'scripts', 'bench', 'test']) {
+    for (const f of files(path.join(ROOT, dir))) {
+      for (const spec of importsOf(f)) if (spec.endsWith('.test.ts')) importers.push(`${rel(f)} → ${spec}`);
+    }
+  }
+  assert.equal(importers, [], `test files imported: ${importers.join(', ')}`);
 });
 
 t.run();
