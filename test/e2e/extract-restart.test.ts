@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveTopics } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { waitFor, withStack } from '../support/stack.ts';
 import { csvBarTimes, envelopeOf, readTopic, ROOT, topicCount } from '../support/extractor.ts';
 
 const t = suite('e2e: extractor killed mid-backfill and restarted: no gap, no duplicate', { timeoutMs: 180_000 });
-const ctx: { stack?: RunningStack } = {};
 
 const FILE = path.join(ROOT, 'data/prices/MSFT.csv');
 const times = csvBarTimes(FILE);
@@ -26,7 +25,7 @@ const FAULT_AT = '2013-09-01';
 t('SIGKILL between ack and cursor write, and SIGKILL from the supervisor: every bar once', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'stock-mlops-extract-restart-'));
   copyFileSync(FILE, path.join(dir, 'MSFT.csv'));
-  const stack = startStack({
+  await withStack({
     services: ['extractor'],
     restart: true,
     env: {
@@ -35,11 +34,10 @@ t('SIGKILL between ack and cursor write, and SIGKILL from the supervisor: every 
       EXTRACT_POLL_MS: '200',
       EXTRACT_FAULT: `crash-after-publishing:${FAULT_AT}`,
     },
-  });
-  ctx.stack = stack;
-  const topic = resolveTopics(stack.prefix).rawPrices;
-  const lines = (re: RegExp) => stack.logs.filter((l) => re.test(l));
-  try {
+    logLines: 120,
+  }, async (stack) => {
+    const topic = resolveTopics(stack.prefix).rawPrices;
+    const lines = (re: RegExp) => stack.logs.filter((l) => re.test(l));
     // 1. The extractor kills itself right after the publish that reaches FAULT_AT is acknowledged.
     await waitFor('the injected crash', () => lines(/EXTRACT_FAULT: killing/).length > 0 || undefined, 90_000, 100);
     await waitFor('the supervisor to restart it', () => lines(/\[supervisor\] restarting extractor/).length >= 1 || undefined, 10_000, 100);
@@ -67,14 +65,7 @@ t('SIGKILL between ack and cursor write, and SIGKILL from the supervisor: every 
     assert.equal(envs.map((e) => e.data.ts).sort(), times, 'every bar of the file');
     assert.is(lines(/EXTRACT_FAULT: killing/).length, 1, 'the recovered page was not published again (it would have tripped the fault a second time)');
     assert.is(lines(/\[supervisor\] restarting extractor/).length, 2, 'two kills, two restarts');
-  } catch (err) {
-    dumpLogs(stack, 120);
-    throw err;
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  });
 });
 
 t.run();

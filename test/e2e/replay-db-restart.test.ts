@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { infraCtl } from '../../scripts/lib/infra.ts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { mongoClient, waitFor, withStack } from '../support/stack.ts';
 import {
   chunks,
   createTopics,
@@ -27,7 +27,6 @@ import {
 const BARS = 400;
 const RESTARTS = 2;
 const t = suite('e2e: database restart during a replay', { timeoutMs: 120_000 });
-const ctx: { stack?: RunningStack } = {};
 
 t('the loader and the transformer ride out database restarts; the final state is exact', async () => {
   const series = [sharedBars('MSFT', BARS, 500), sharedBars('SPY', BARS, 4000)];
@@ -35,47 +34,40 @@ t('the loader and the transformer ride out database restarts; the final state is
   const expected = expectedFor(series.flat());
   const parts = chunks(messages, RESTARTS + 1, series.length);
 
-  const stack = startStack({ services: [], env: serviceEnv(2) });
-  ctx.stack = stack;
-  await createTopics(stack.prefix);
-  await produceRaw(stack.prefix, parts[0] ?? []);
-  let mongo = await mongoClient();
-  try {
-    startService(stack, 'transformer');
-    startService(stack, 'loader');
-    const bars = () => mongo.db(stack.db).collection(COLLECTIONS.bars);
-    await waitFor('the first bars', async () => (await bars().countDocuments()) > 0, 60_000, 100);
-    const backoffCount = () => stack.logs.filter((l) => l.includes('database unavailable; backing off')).length;
-    for (let round = 1; round <= RESTARTS; round++) {
-      // Stop the database, hand both services the next chunk, and start it again once a write of
-      // that chunk is backing off: the outage always hits records in flight (a plain restart
-      // right after producing could finish before the services got to the chunk).
-      const before = backoffCount();
+  await withStack({ services: [], env: serviceEnv(2) }, async (stack) => {
+    await createTopics(stack.prefix);
+    await produceRaw(stack.prefix, parts[0] ?? []);
+    let mongo = await mongoClient();
+    try {
+      startService(stack, 'transformer');
+      startService(stack, 'loader');
+      const bars = () => mongo.db(stack.db).collection(COLLECTIONS.bars);
+      await waitFor('the first bars', async () => (await bars().countDocuments()) > 0, 60_000, 100);
+      const backoffCount = () => stack.logs.filter((l) => l.includes('database unavailable; backing off')).length;
+      for (let round = 1; round <= RESTARTS; round++) {
+        // Stop the database, hand both services the next chunk, and start it again once a write of
+        // that chunk is backing off: the outage always hits records in flight (a plain restart
+        // right after producing could finish before the services got to the chunk).
+        const before = backoffCount();
+        await mongo.close();
+        infraCtl('stop', 'mongo');
+        await produceRaw(stack.prefix, parts[round] ?? []);
+        await waitFor('a write of the new chunk backing off while the database is down', async () => backoffCount() > before, 60_000, 50);
+        infraCtl('start', 'mongo');
+        mongo = await mongoClient();
+      }
+      const got = await waitForExact(mongo.db(stack.db), expected, 90_000);
+      assert.is(got.duplicateBarKeys, 0);
+      assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
+      const exits = stack.logs.filter((l) => /\[supervisor\] \w+ exited/.test(l));
+      assert.equal(exits, [], 'no service process exited: they recovered on their own');
+      const backoffs = backoffCount();
+      assert.ok(backoffs > 0, 'the restarts hit writes in flight (backoff retries logged)');
+      console.log(`  ${RESTARTS} database restarts, ${backoffs} backoff retries, no process exit → ${got.bars} bars, ${got.features} features, checksums equal`);
+    } finally {
       await mongo.close();
-      infraCtl('stop', 'mongo');
-      await produceRaw(stack.prefix, parts[round] ?? []);
-      await waitFor('a write of the new chunk backing off while the database is down', async () => backoffCount() > before, 60_000, 50);
-      infraCtl('start', 'mongo');
-      mongo = await mongoClient();
     }
-    const got = await waitForExact(mongo.db(stack.db), expected, 90_000);
-    assert.is(got.duplicateBarKeys, 0);
-    assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
-    const exits = stack.logs.filter((l) => /\[supervisor\] \w+ exited/.test(l));
-    assert.equal(exits, [], 'no service process exited: they recovered on their own');
-    const backoffs = backoffCount();
-    assert.ok(backoffs > 0, 'the restarts hit writes in flight (backoff retries logged)');
-    console.log(`  ${RESTARTS} database restarts, ${backoffs} backoff retries, no process exit → ${got.bars} bars, ${got.features} features, checksums equal`);
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  } finally {
-    await mongo.close();
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  });
 });
 
 t.run();

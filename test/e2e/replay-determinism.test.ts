@@ -7,7 +7,7 @@
 import * as assert from 'uvu/assert';
 import { computeFeaturesFromBars, FEATURE_SCHEMA } from '@stock-mlops/transform';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, startStack, type RunningStack } from '../support/stack.ts';
+import { mongoClient, withStack } from '../support/stack.ts';
 import {
   blockShuffle,
   createTopics,
@@ -25,7 +25,6 @@ import {
 const WINDOW = 4;
 const BARS = 400;
 const t = suite('e2e: deterministic replay (transformer + loader)', { timeoutMs: 120_000 });
-const ctx: { stack?: RunningStack } = {};
 
 t('duplicates and bounded disorder leave exactly one in-order pass in MongoDB', async () => {
   // Two symbols replayed in order twice, then shuffled; two others first arrive shuffled within
@@ -47,28 +46,21 @@ t('duplicates and bounded disorder leave exactly one in-order pass in MongoDB', 
     assert.equal(JSON.stringify(v?.slice(0, FEATURE_SCHEMA.names.length)), JSON.stringify(r.vector), `${r.symbol} ${r.ts}`);
   }
 
-  const stack = startStack({ services: [], env: serviceEnv(WINDOW) });
-  ctx.stack = stack;
-  await createTopics(stack.prefix);
-  await produceRaw(stack.prefix, messages);
-  const mongo = await mongoClient();
-  try {
-    startService(stack, 'transformer');
-    startService(stack, 'loader');
-    const got = await waitForExact(mongo.db(stack.db), expected, 100_000);
-    assert.is(got.duplicateBarKeys, 0, 'one bar per (symbol, interval, ts)');
-    assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
-    console.log(`  ${messages.length} raw messages → ${got.bars} bars, ${got.features} feature vectors, identical to one in-order pass`);
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  } finally {
-    await mongo.close();
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  await withStack({ services: [], env: serviceEnv(WINDOW) }, async (stack) => {
+    await createTopics(stack.prefix);
+    await produceRaw(stack.prefix, messages);
+    const mongo = await mongoClient();
+    try {
+      startService(stack, 'transformer');
+      startService(stack, 'loader');
+      const got = await waitForExact(mongo.db(stack.db), expected, 100_000);
+      assert.is(got.duplicateBarKeys, 0, 'one bar per (symbol, interval, ts)');
+      assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
+      console.log(`  ${messages.length} raw messages → ${got.bars} bars, ${got.features} feature vectors, identical to one in-order pass`);
+    } finally {
+      await mongo.close();
+    }
+  });
 });
 
 t.run();

@@ -7,7 +7,7 @@
 import * as assert from 'uvu/assert';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { mongoClient, waitFor, withStack } from '../support/stack.ts';
 import {
   blockShuffle,
   chunks,
@@ -27,7 +27,6 @@ const WINDOW = 3;
 const BARS = 400;
 const ROUNDS = 3;
 const t = suite('e2e: SIGKILL recovery (transformer + loader)', { timeoutMs: 120_000 });
-const ctx: { stack?: RunningStack } = {};
 
 t('killing the transformer and the loader mid-replay loses and duplicates nothing', async () => {
   const series = [sharedBars('AAPL', BARS, 2000), sharedBars('GOOG', BARS, 2500)];
@@ -37,40 +36,33 @@ t('killing the transformer and the loader mid-replay loses and duplicates nothin
   const expected = expectedFor(series.flat());
   const parts = chunks(messages, ROUNDS + 1, series.length * 2 * (WINDOW + 1));
 
-  const stack = startStack({ services: [], env: serviceEnv(WINDOW) });
-  ctx.stack = stack;
-  await createTopics(stack.prefix);
-  await produceRaw(stack.prefix, parts[0] ?? []);
-  const mongo = await mongoClient();
-  const bars = mongo.db(stack.db).collection(COLLECTIONS.bars);
-  try {
-    startService(stack, 'transformer');
-    startService(stack, 'loader');
-    for (let round = 1; round <= ROUNDS; round++) {
-      // Kill as soon as the loader shows progress on the newest chunk: the transformer is then
-      // busy with it (it runs ahead of the loader).
-      const before = await bars.countDocuments();
-      await waitFor(`progress in round ${round}`, async () => (await bars.countDocuments()) > before, 60_000, 100);
-      stack.sup.kill('transformer');
-      stack.sup.kill('loader');
-      await produceRaw(stack.prefix, parts[round] ?? []);
+  await withStack({ services: [], env: serviceEnv(WINDOW) }, async (stack) => {
+    await createTopics(stack.prefix);
+    await produceRaw(stack.prefix, parts[0] ?? []);
+    const mongo = await mongoClient();
+    const bars = mongo.db(stack.db).collection(COLLECTIONS.bars);
+    try {
+      startService(stack, 'transformer');
+      startService(stack, 'loader');
+      for (let round = 1; round <= ROUNDS; round++) {
+        // Kill as soon as the loader shows progress on the newest chunk: the transformer is then
+        // busy with it (it runs ahead of the loader).
+        const before = await bars.countDocuments();
+        await waitFor(`progress in round ${round}`, async () => (await bars.countDocuments()) > before, 60_000, 100);
+        stack.sup.kill('transformer');
+        stack.sup.kill('loader');
+        await produceRaw(stack.prefix, parts[round] ?? []);
+      }
+      const got = await waitForExact(mongo.db(stack.db), expected, 90_000);
+      assert.is(got.duplicateBarKeys, 0);
+      assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
+      const restarts = stack.logs.filter((l) => l.includes('[supervisor] restarting')).length;
+      assert.ok(restarts >= 2 * ROUNDS, `each kill was followed by a restart (${restarts})`);
+      console.log(`  ${ROUNDS} kill rounds, ${restarts} restarts → ${got.bars} bars, ${got.features} features, checksums equal`);
+    } finally {
+      await mongo.close();
     }
-    const got = await waitForExact(mongo.db(stack.db), expected, 90_000);
-    assert.is(got.duplicateBarKeys, 0);
-    assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
-    const restarts = stack.logs.filter((l) => l.includes('[supervisor] restarting')).length;
-    assert.ok(restarts >= 2 * ROUNDS, `each kill was followed by a restart (${restarts})`);
-    console.log(`  ${ROUNDS} kill rounds, ${restarts} restarts → ${got.bars} bars, ${got.features} features, checksums equal`);
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  } finally {
-    await mongo.close();
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  });
 });
 
 t.run();

@@ -23,16 +23,30 @@ export class TestTimeoutError extends Error {
   readonly code = 'E_TEST_TIMEOUT';
 }
 
+let running: AbortSignal | undefined;
+
+/**
+ * Aborted when the running test times out, so helpers that own processes (withStack) stop them
+ * then instead of leaving the file hanging on their children.
+ */
+export const testSignal = (): AbortSignal | undefined => running;
+
 function withTimeout<C>(name: string, fn: Fn<C>, ms: number): (ctx: C) => Promise<void> {
   return async (ctx: C): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
+    const abort = new AbortController();
+    running = abort.signal;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TestTimeoutError(`test "${name}" timed out after ${ms} ms`)), ms);
+      timer = setTimeout(() => {
+        reject(new TestTimeoutError(`test "${name}" timed out after ${ms} ms`));
+        abort.abort();
+      }, ms);
     });
     try {
       await Promise.race([Promise.resolve().then(() => fn(ctx)), timeout]);
     } finally {
       if (timer) clearTimeout(timer);
+      if (running === abort.signal) running = undefined;
     }
   };
 }

@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveTopics } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { waitFor, withStack } from '../support/stack.ts';
 import { envelopeOf, readTopic, ROOT, topicCount } from '../support/extractor.ts';
 
 const t = suite('extractor: synthetic continuation and news replay, exactly once across SIGKILLs', { timeoutMs: 240_000 });
-const ctx: { stack?: RunningStack } = {};
 
 const REPLAYED = 30;
 const NEWS_FILES = ['data/fixtures/newsapi_v2_everything_business_2020-02-22.json', 'data/fixtures/yahoo_v1_search_AAPL_quotes_and_news.json'];
@@ -37,7 +36,7 @@ t('replay, then synthetic bars labelled synthetic; news once; no gap and no dupl
   writeFileSync(path.join(dir, 'MSFT.csv'), [lines[0], ...lines.slice(-REPLAYED)].join('\n') + '\n');
   const csvTimes = lines.slice(-REPLAYED).map((l) => `${l.split(',')[0]}T00:00:00.000Z`);
 
-  const stack = startStack({
+  await withStack({
     services: ['extractor'],
     restart: true,
     env: {
@@ -49,11 +48,10 @@ t('replay, then synthetic bars labelled synthetic; news once; no gap and no dupl
       EXTRACT_NEWS_REPLAY_PATH: NEWS_FILES.join(','),
       EXTRACT_FAULT: `crash-after-publishing:${FAULT_AT}`,
     },
-  });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  const count = (re: RegExp) => stack.logs.filter((l) => re.test(l)).length;
-  try {
+    logLines: 120,
+  }, async (stack) => {
+    const topics = resolveTopics(stack.prefix);
+    const count = (re: RegExp) => stack.logs.filter((l) => re.test(l)).length;
     // The fault fires for the first news page (dated after FAULT_AT) and for the synthetic bar
     // that reaches FAULT_AT; each restart finds those events on the topic instead of re-sending.
     await waitFor('two injected crashes and restarts', () => (count(/EXTRACT_FAULT: killing/) >= 2 && count(/\[supervisor\] restarting extractor/) >= 2) || undefined, 120_000, 100);
@@ -95,14 +93,7 @@ t('replay, then synthetic bars labelled synthetic; news once; no gap and no dupl
     assert.ok(news.every((a) => a.source === 'news-replay'));
     assert.is(news.filter((a) => a.data.tickers.join() === 'AAPL').length, 3, 'Yahoo articles about AAPL keep AAPL');
     assert.is(news.filter((a) => a.data.tickers.join() === 'SPY').length, 21, 'the rest go to the default ticker');
-  } catch (err) {
-    dumpLogs(stack, 120);
-    throw err;
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  });
 });
 
 t.run();

@@ -9,6 +9,7 @@ import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { Supervisor, serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { currentFileId, ownedPrefix } from '../../scripts/lib/isolation.ts';
+import { testSignal } from '../harness/index.ts';
 
 export function requireInfra(): { KAFKA_BROKERS: string; MONGO_URL: string } {
   const { KAFKA_BROKERS, MONGO_URL } = process.env;
@@ -145,4 +146,28 @@ export function logDigest(stack: RunningStack): string {
 export function dumpLogs(stack: RunningStack, lines = 60): void {
   const interesting = stack.logs.filter((l) => !l.includes('"level":"debug"'));
   console.error(interesting.slice(-lines).join('\n'));
+}
+
+/**
+ * Start a stack, run `fn` with it, and stop the stack however `fn` ends, also when the test times
+ * out; when `fn` throws or the test times out, the tail of the services' logs (`logLines`,
+ * default 60) is printed first.
+ */
+export async function withStack<T>(opts: StackOptions & { logLines?: number }, fn: (stack: RunningStack) => Promise<T>): Promise<T> {
+  const stack = startStack(opts);
+  const signal = testSignal();
+  const onTimeout = () => {
+    dumpLogs(stack, opts.logLines);
+    void stack.stop();
+  };
+  signal?.addEventListener('abort', onTimeout, { once: true });
+  try {
+    return await fn(stack);
+  } catch (err) {
+    if (!signal?.aborted) dumpLogs(stack, opts.logLines);
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onTimeout);
+    await stack.stop();
+  }
 }
