@@ -9,11 +9,10 @@ import * as assert from 'uvu/assert';
 import { Kafka, logLevel } from 'kafkajs';
 import { WARMUP_BARS } from '@stock-mlops/transform';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, requireInfra, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { mongoClient, requireInfra, waitFor, withStack } from '../support/stack.ts';
 import { readTopic, topicCount } from '../support/extractor.ts';
 
 const t = suite('external producer → raw topic → transformer → loader', { timeoutMs: 150_000 });
-const ctx: { stack?: RunningStack } = {};
 
 const SYMBOL = 'EXTP';
 const N = WARMUP_BARS + 15;
@@ -65,58 +64,51 @@ const INVALID: Array<{ code: string; value: string }> = [
 ];
 
 t('valid hand-written bars become bars and features; invalid ones are dead-lettered with reasons', async () => {
-  const stack = startStack({ services: ['transformer', 'loader'] });
-  ctx.stack = stack;
-  const rawTopic = `${stack.prefix}stock.raw.prices.v1`;
-  const dlqTopic = `${stack.prefix}stock.dlq.transform.v1`;
-  const kafka = new Kafka({ clientId: 'external-producer', brokers: requireInfra().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
-  const producer = kafka.producer();
-  const mongo = await mongoClient();
-  try {
-    // The services create the topics on start-up.
-    await waitFor('the raw topic', async () => (await topicCount(rawTopic)) === 0 || undefined, 60_000, 500);
-    await producer.connect();
-    const valid = validMessages();
-    await producer.send({ topic: rawTopic, acks: -1, messages: valid.slice(0, 40) });
-    await producer.send({ topic: rawTopic, acks: -1, messages: INVALID.map((m) => ({ key: SYMBOL, value: m.value, headers: { 'trace-id': TRACE } })) });
-    await producer.send({ topic: rawTopic, acks: -1, messages: valid.slice(40) });
+  await withStack({ services: ['transformer', 'loader'] }, async (stack) => {
+    const rawTopic = `${stack.prefix}stock.raw.prices.v1`;
+    const dlqTopic = `${stack.prefix}stock.dlq.transform.v1`;
+    const kafka = new Kafka({ clientId: 'external-producer', brokers: requireInfra().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
+    const producer = kafka.producer();
+    const mongo = await mongoClient();
+    try {
+      // The services create the topics on start-up.
+      await waitFor('the raw topic', async () => (await topicCount(rawTopic)) === 0 || undefined, 60_000, 500);
+      await producer.connect();
+      const valid = validMessages();
+      await producer.send({ topic: rawTopic, acks: -1, messages: valid.slice(0, 40) });
+      await producer.send({ topic: rawTopic, acks: -1, messages: INVALID.map((m) => ({ key: SYMBOL, value: m.value, headers: { 'trace-id': TRACE } })) });
+      await producer.send({ topic: rawTopic, acks: -1, messages: valid.slice(40) });
 
-    const db = mongo.db(stack.db);
-    await waitFor(`${N} bars in MongoDB`, async () => (await db.collection('bars').countDocuments({ symbol: SYMBOL })) === N || undefined, 90_000, 500);
-    const expectedFeatures = N - WARMUP_BARS + 1;
-    await waitFor(`${expectedFeatures} feature rows`, async () => (await db.collection('features').countDocuments({ symbol: SYMBOL })) === expectedFeatures || undefined, 30_000, 500);
-    const bar = await db.collection('bars').findOne({ symbol: SYMBOL, ts: JSON.parse(valid[0]!.value).data.ts });
-    assert.is(bar?.close, JSON.parse(valid[0]!.value).data.close);
-    assert.is(bar?.traceId, TRACE, 'the trace-id header travels to the stored bar');
+      const db = mongo.db(stack.db);
+      await waitFor(`${N} bars in MongoDB`, async () => (await db.collection('bars').countDocuments({ symbol: SYMBOL })) === N || undefined, 90_000, 500);
+      const expectedFeatures = N - WARMUP_BARS + 1;
+      await waitFor(`${expectedFeatures} feature rows`, async () => (await db.collection('features').countDocuments({ symbol: SYMBOL })) === expectedFeatures || undefined, 30_000, 500);
+      const bar = await db.collection('bars').findOne({ symbol: SYMBOL, ts: JSON.parse(valid[0]!.value).data.ts });
+      assert.is(bar?.close, JSON.parse(valid[0]!.value).data.close);
+      assert.is(bar?.traceId, TRACE, 'the trace-id header travels to the stored bar');
 
-    await waitFor('every invalid message dead-lettered', async () => (await topicCount(dlqTopic)) >= INVALID.length || undefined, 30_000, 250);
-    const dead = await readTopic(dlqTopic);
-    assert.is(dead.length, INVALID.length, 'nothing else was dead-lettered');
-    const header = (r: (typeof dead)[number], name: string) => r.headers[name]?.toString() ?? '';
-    assert.equal(dead.map((r) => header(r, 'dlq.code')).sort(), INVALID.map((m) => m.code).sort());
-    for (const r of dead) {
-      const sent = INVALID.find((m) => m.value === r.value);
-      assert.ok(sent, `the original bytes are kept: ${r.value.slice(0, 60)}`);
-      assert.is(header(r, 'dlq.code'), sent.code);
-      assert.ok(header(r, 'dlq.reason').length > 5, `a reason for ${sent.code}: ${header(r, 'dlq.reason')}`);
-      assert.is(header(r, 'dlq.stage'), 'transform');
-      assert.is(header(r, 'dlq.source.topic'), rawTopic);
-      assert.match(header(r, 'dlq.source.offset'), /^\d+$/);
-      assert.is(header(r, 'trace-id'), TRACE, 'the trace id is kept');
+      await waitFor('every invalid message dead-lettered', async () => (await topicCount(dlqTopic)) >= INVALID.length || undefined, 30_000, 250);
+      const dead = await readTopic(dlqTopic);
+      assert.is(dead.length, INVALID.length, 'nothing else was dead-lettered');
+      const header = (r: (typeof dead)[number], name: string) => r.headers[name]?.toString() ?? '';
+      assert.equal(dead.map((r) => header(r, 'dlq.code')).sort(), INVALID.map((m) => m.code).sort());
+      for (const r of dead) {
+        const sent = INVALID.find((m) => m.value === r.value);
+        assert.ok(sent, `the original bytes are kept: ${r.value.slice(0, 60)}`);
+        assert.is(header(r, 'dlq.code'), sent.code);
+        assert.ok(header(r, 'dlq.reason').length > 5, `a reason for ${sent.code}: ${header(r, 'dlq.reason')}`);
+        assert.is(header(r, 'dlq.stage'), 'transform');
+        assert.is(header(r, 'dlq.source.topic'), rawTopic);
+        assert.match(header(r, 'dlq.source.offset'), /^\d+$/);
+        assert.is(header(r, 'trace-id'), TRACE, 'the trace id is kept');
+      }
+      const missing = dead.find((r) => header(r, 'dlq.code') === 'E_SCHEMA' && r.value.includes('"data"') && !r.value.includes('"close"'));
+      assert.match(header(missing!, 'dlq.reason'), /close/, 'the reason names the missing field');
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+      await mongo.close();
     }
-    const missing = dead.find((r) => header(r, 'dlq.code') === 'E_SCHEMA' && r.value.includes('"data"') && !r.value.includes('"close"'));
-    assert.match(header(missing!, 'dlq.reason'), /close/, 'the reason names the missing field');
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  } finally {
-    await producer.disconnect().catch(() => undefined);
-    await mongo.close();
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  });
 });
 
 t.run();

@@ -15,12 +15,11 @@ import { COLLECTIONS } from '@stock-mlops/load';
 import { FUNDAMENTAL_FEATURES, lexiconSentiment, NEWS_FEATURES, parseYahooCsv, PIPELINE_SCHEMA, type Bar, type PipelineEvent } from '@stock-mlops/transform';
 import { parseCompanyFacts } from '@stock-mlops/extract/financials/sec-edgar';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
 import { createTopics, expectedForEvents, firstDifference, rawPriceMessage, rng, startService, waitForExact } from '../support/replay.ts';
 
 const DATA = process.env.SHARED_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../shared/data');
 const t = suite('transformer: point-in-time joins of facts and news (real broker and database)', { timeoutMs: 120_000 });
-const ctx: { stack?: RunningStack } = {};
 
 function bars(symbol: string, from: string, to: string): Bar[] {
   const { bars: all } = parseYahooCsv(readFileSync(path.join(DATA, 'prices', `${symbol}.csv`), 'utf8'), symbol, 'yahoo-csv');
@@ -81,76 +80,69 @@ t('facts and news join point in time; late arrivals affect only later bars; Mong
   ]);
   const expected = expectedForEvents(events);
 
-  const stack = startStack({ services: [], env: { TRANSFORM_REORDER_WINDOW: '0', LOG_LEVEL: 'info', KAFKA_SESSION_TIMEOUT_MS: '6000' } });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  await createTopics(stack.prefix);
-  const producer = kafkaClient('joins-producer').producer();
-  await producer.connect();
-  const mongo = await mongoClient();
-  const state = mongo.db(stack.db).collection('transformer_state');
-  /** Highest offset per topic the transformer's stored state of `symbol` covers. */
-  const covered = async (symbol: string) => {
-    const doc = await state.findOne({ _id: symbol as never });
-    const offsets = doc ? (JSON.parse(doc.snapshot as string) as { offsets: Record<string, string> }).offsets : {};
-    const by: Record<string, number> = {};
-    for (const [k, v] of Object.entries(offsets)) {
-      const topic = k.slice(0, k.lastIndexOf(':'));
-      by[topic] = Math.max(by[topic] ?? -1, Number(v));
+  await withStack({ services: [], env: { TRANSFORM_REORDER_WINDOW: '0', LOG_LEVEL: 'info', KAFKA_SESSION_TIMEOUT_MS: '6000' } }, async (stack) => {
+    const topics = resolveTopics(stack.prefix);
+    await createTopics(stack.prefix);
+    const producer = kafkaClient('joins-producer').producer();
+    await producer.connect();
+    const mongo = await mongoClient();
+    const state = mongo.db(stack.db).collection('transformer_state');
+    /** Highest offset per topic the transformer's stored state of `symbol` covers. */
+    const covered = async (symbol: string) => {
+      const doc = await state.findOne({ _id: symbol as never });
+      const offsets = doc ? (JSON.parse(doc.snapshot as string) as { offsets: Record<string, string> }).offsets : {};
+      const by: Record<string, number> = {};
+      for (const [k, v] of Object.entries(offsets)) {
+        const topic = k.slice(0, k.lastIndexOf(':'));
+        by[topic] = Math.max(by[topic] ?? -1, Number(v));
+      }
+      return by;
+    };
+    try {
+      startService(stack, 'transformer');
+      startService(stack, 'loader');
+      const sent = { facts: 0, news: 0, predictions: 0, AAPL: 0, SPY: 0 };
+      for (const [i, p] of phases.entries()) {
+        const send = (topic: string, messages: Array<{ key: string; value: string }>) => (messages.length ? producer.send({ topic, acks: -1, messages }) : undefined);
+        await send(topics.rawFinancials, p.facts.map((f) => encode('rawFinancials', makeEnvelope('rawFinancials', { data: f, source: 'sec-edgar', idParts: [f.concept, f.unit, f.periodStart ?? '', f.periodEnd, f.accession ?? '', f.filed] }))));
+        await send(topics.rawNews, p.news.map((a) => encode('rawNews', makeEnvelope('rawNews', { data: a, source: 'cnbc', idParts: [a.id] }))));
+        await send(topics.sentimentPredictions, p.predictions.map((s) => encode('sentimentPredictions', makeEnvelope('sentimentPredictions', { data: s, source: 'test-model', idParts: [s.articleId] }))));
+        await send(topics.rawPrices, p.bars.map(rawPriceMessage));
+        sent.facts += p.facts.length;
+        sent.news += p.news.length;
+        sent.predictions += p.predictions.length;
+        sent.AAPL += p.bars.filter((b) => b.symbol === 'AAPL').length;
+        sent.SPY += p.bars.filter((b) => b.symbol === 'SPY').length;
+        // Phase barrier: the stored state covers every record of the phase (all of a symbol's
+        // records are on one partition per topic, offsets from 0).
+        await waitFor(`phase ${i + 1} applied`, async () => {
+          const [a, s] = [await covered('AAPL'), await covered('SPY')];
+          return (
+            (sent.facts === 0 || a[topics.cleanFinancials] === sent.facts - 1) &&
+            (sent.AAPL === 0 || a[topics.rawPrices] === sent.AAPL - 1) &&
+            (sent.news === 0 || s[topics.cleanNews] === sent.news - 1) &&
+            (sent.predictions === 0 || s[topics.sentimentPredictions] === sent.predictions - 1) &&
+            (sent.SPY === 0 || s[topics.rawPrices] === sent.SPY - 1)
+          );
+        }, 60_000, 250);
+      }
+      const got = await waitForExact(mongo.db(stack.db), expected, 60_000);
+      assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
+      const docs = await mongo.db(stack.db).collection(COLLECTIONS.features).find({}).toArray();
+      assert.ok(docs.every((d) => d.schemaHash === PIPELINE_SCHEMA.hash && (d.names as string[]).length === PIPELINE_SCHEMA.names.length));
+      // The joins are really there, and late arrivals did not revise earlier bars.
+      const fund = (name: (typeof FUNDAMENTAL_FEATURES)[number]) => PIPELINE_SCHEMA.blocks.fundamentals + FUNDAMENTAL_FEATURES.indexOf(name);
+      const newsAt = (name: (typeof NEWS_FEATURES)[number]) => PIPELINE_SCHEMA.blocks.news + NEWS_FEATURES.indexOf(name);
+      const aaplRows = docs.filter((d) => d.symbol === 'AAPL').sort((a, b) => (a.ts < b.ts ? -1 : 1));
+      const spyRows = docs.filter((d) => d.symbol === 'SPY');
+      assert.ok(aaplRows.every((d) => (d.values as number[])[fund('fund_eps_avail')] === 1), 'AAPL: TTM EPS known on every bar');
+      assert.ok(spyRows.filter((d) => (d.values as number[])[newsAt('news_avail_7d')] === 1).length > spyRows.length / 2, 'SPY: news in most 7-day windows');
+      console.log(`  ${sent.facts} facts, ${sent.news} articles (${sent.predictions} model-scored), ${sent.AAPL + sent.SPY} bars → ${got.features} joined vectors identical to the in-process run`);
+    } finally {
+      await producer.disconnect();
+      await mongo.close();
     }
-    return by;
-  };
-  try {
-    startService(stack, 'transformer');
-    startService(stack, 'loader');
-    const sent = { facts: 0, news: 0, predictions: 0, AAPL: 0, SPY: 0 };
-    for (const [i, p] of phases.entries()) {
-      const send = (topic: string, messages: Array<{ key: string; value: string }>) => (messages.length ? producer.send({ topic, acks: -1, messages }) : undefined);
-      await send(topics.rawFinancials, p.facts.map((f) => encode('rawFinancials', makeEnvelope('rawFinancials', { data: f, source: 'sec-edgar', idParts: [f.concept, f.unit, f.periodStart ?? '', f.periodEnd, f.accession ?? '', f.filed] }))));
-      await send(topics.rawNews, p.news.map((a) => encode('rawNews', makeEnvelope('rawNews', { data: a, source: 'cnbc', idParts: [a.id] }))));
-      await send(topics.sentimentPredictions, p.predictions.map((s) => encode('sentimentPredictions', makeEnvelope('sentimentPredictions', { data: s, source: 'test-model', idParts: [s.articleId] }))));
-      await send(topics.rawPrices, p.bars.map(rawPriceMessage));
-      sent.facts += p.facts.length;
-      sent.news += p.news.length;
-      sent.predictions += p.predictions.length;
-      sent.AAPL += p.bars.filter((b) => b.symbol === 'AAPL').length;
-      sent.SPY += p.bars.filter((b) => b.symbol === 'SPY').length;
-      // Phase barrier: the stored state covers every record of the phase (all of a symbol's
-      // records are on one partition per topic, offsets from 0).
-      await waitFor(`phase ${i + 1} applied`, async () => {
-        const [a, s] = [await covered('AAPL'), await covered('SPY')];
-        return (
-          (sent.facts === 0 || a[topics.cleanFinancials] === sent.facts - 1) &&
-          (sent.AAPL === 0 || a[topics.rawPrices] === sent.AAPL - 1) &&
-          (sent.news === 0 || s[topics.cleanNews] === sent.news - 1) &&
-          (sent.predictions === 0 || s[topics.sentimentPredictions] === sent.predictions - 1) &&
-          (sent.SPY === 0 || s[topics.rawPrices] === sent.SPY - 1)
-        );
-      }, 60_000, 250);
-    }
-    const got = await waitForExact(mongo.db(stack.db), expected, 60_000);
-    assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
-    const docs = await mongo.db(stack.db).collection(COLLECTIONS.features).find({}).toArray();
-    assert.ok(docs.every((d) => d.schemaHash === PIPELINE_SCHEMA.hash && (d.names as string[]).length === PIPELINE_SCHEMA.names.length));
-    // The joins are really there, and late arrivals did not revise earlier bars.
-    const fund = (name: (typeof FUNDAMENTAL_FEATURES)[number]) => PIPELINE_SCHEMA.blocks.fundamentals + FUNDAMENTAL_FEATURES.indexOf(name);
-    const newsAt = (name: (typeof NEWS_FEATURES)[number]) => PIPELINE_SCHEMA.blocks.news + NEWS_FEATURES.indexOf(name);
-    const aaplRows = docs.filter((d) => d.symbol === 'AAPL').sort((a, b) => (a.ts < b.ts ? -1 : 1));
-    const spyRows = docs.filter((d) => d.symbol === 'SPY');
-    assert.ok(aaplRows.every((d) => (d.values as number[])[fund('fund_eps_avail')] === 1), 'AAPL: TTM EPS known on every bar');
-    assert.ok(spyRows.filter((d) => (d.values as number[])[newsAt('news_avail_7d')] === 1).length > spyRows.length / 2, 'SPY: news in most 7-day windows');
-    console.log(`  ${sent.facts} facts, ${sent.news} articles (${sent.predictions} model-scored), ${sent.AAPL + sent.SPY} bars → ${got.features} joined vectors identical to the in-process run`);
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  } finally {
-    await producer.disconnect();
-    await mongo.close();
-  }
-});
-
-t.after(async () => {
-  await ctx.stack?.stop();
+  });
 });
 
 t.run();
