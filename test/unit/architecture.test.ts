@@ -121,6 +121,7 @@ t('the cycle check sees a cycle', () => {
     ['d', ['a']],
   ]);
   assert.equal(importCycles(graph).map((g) => g.sort()), [['a', 'b', 'c']]);
+});
 
 const PACKAGE_DIRS = readdirSync(path.join(ROOT, 'packages')).filter((d) => existsSync(path.join(ROOT, 'packages', d, 'package.json')));
 const SERVICE_DIRS = readdirSync(path.join(ROOT, 'services')).filter((d) => existsSync(path.join(ROOT, 'services', d, 'package.json')));

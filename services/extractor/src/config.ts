@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { FAULT_RE } from './extractor.ts';
-import { ProviderEnv } from './providers.ts';
+import { FAULT_RE } from '@stock-mlops/extract/extractor';
+import { ProviderEnv } from '@stock-mlops/extract/provider-settings';
 
 /** Extractor settings (environment variables; see docs/raw-topics.md): the providers' and a test-only fault. */
 export const ExtractorEnv = ProviderEnv.extend({

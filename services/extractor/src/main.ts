@@ -9,12 +9,12 @@
 import { loadConfig, startService } from '@stock-mlops/platform';
 import { planContinuation } from './after_replay.ts';
 import { ExtractorEnv } from './config.ts';
-import { createExtractor, errorCodeOf, faultHook } from './extractor.ts';
-import { createExtractorMetrics } from './metrics.ts';
-import { createMongoCursorStore } from './mongo_cursor_store.ts';
-import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, withSecretRedaction } from './providers.ts';
+import { createExtractor, errorCodeOf, faultHook } from '@stock-mlops/extract/extractor';
+import { createExtractorMetrics } from '@stock-mlops/extract/metrics';
+import { createMongoCursorStore } from '@stock-mlops/extract/mongo-cursor-store';
+import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, withSecretRedaction } from '@stock-mlops/extract/provider-settings';
 import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
-import { createKafkaRawSink } from './raw_sink.ts';
+import { createKafkaRawSink } from '@stock-mlops/platform/kafka/raw-sink';
 import { createTaskRunner, type ExtractionTask } from './run_task.ts';
 import { runScheduler } from './scheduler.ts';
 

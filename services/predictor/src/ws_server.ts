@@ -12,7 +12,7 @@ import {
   type WsServerMessage,
 } from '@stock-mlops/contracts';
 import type { Logger } from '@stock-mlops/platform';
-import type { PredictorCore } from './core.ts';
+import type { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
 import { constantTimeEqual } from './grpc_util.ts';
 
 export { constantTimeEqual };

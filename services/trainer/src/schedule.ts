@@ -18,7 +18,7 @@ import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig, type PriceTrainConfig } from '@stock-mlops/ml/training/config';
 import { EpochClock, epochMessage } from '@stock-mlops/ml/training/progress';
 import { bootstrapFiles, storedFeatureRows, waitForSettledRows } from './bootstrap.ts';
-import { currentGitSha, eventsOf, reclaimRun, runPriceJob, runSentimentJob, TrainingAbortedError, type JobContext } from './jobs.ts';
+import { currentGitSha, eventsOf, reclaimRun, runPriceJob, runSentimentJob, TrainingAbortedError, type JobContext } from '@stock-mlops/ml/training/jobs';
 import type { TrainerConfig } from './config.ts';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
