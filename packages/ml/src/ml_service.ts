@@ -9,7 +9,7 @@ import { sentimentToRegistryArtifacts, sentimentFromRegistryArtifacts } from './
 import { decidePromotion, type GateDecision, type GateRule } from './registry/gate.ts';
 import { ModelStore, type ModelTask, type ModelVersion } from './registry/model_store.ts';
 import type { GateConfig, PriceTrainConfig, SentimentTrainConfig } from './training/config.ts';
-import { flattenEvaluation, trainPrice, type PriceTrainingResult } from './training/train.ts';
+import { flattenEvaluation, RIDGE_BASELINE, trainPrice, type PriceEvaluationReport, type PriceTrainingResult } from './training/train.ts';
 import { PriceModel, type EpochLog } from './training/models/price_predictor.ts';
 import {
   SENTIMENT_LABELS,
@@ -125,6 +125,14 @@ export function priceGateRule(gate: GateConfig): GateRule {
   return { ...gate, requiredBaselines: ['zero'] };
 }
 
+/**
+ * The baselines the gate sees: the naive ones, and the ridge baseline only when the gate names it
+ * (`baseline: 'best'` means every naive baseline; ridge is reported beside them either way).
+ */
+export function gateBaselines(ev: PriceEvaluationReport, gate: GateConfig): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(ev.baselines).filter(([k]) => k !== RIDGE_BASELINE || gate.baseline === RIDGE_BASELINE).map(([k, v]) => [k, { ...v }]));
+}
+
 export async function trainRegisterAndGatePrice(input: PriceRunInput): Promise<PriceRunResult> {
   const training = await trainPrice(input.tf, input.rows, input.featureSchemaHash, input.cfg, input.onEpoch);
   return registerAndGatePrice(input, training);
@@ -137,13 +145,14 @@ export async function registerAndGatePrice(input: PriceRunInput, training: Price
   const production = await productionOnTestWindow(input, training);
   const decision = decidePromotion(priceGateRule(input.cfg.gate), {
     candidate: { ...ev.model },
-    baselines: Object.fromEntries(Object.entries(ev.baselines).map(([k, v]) => [k, { ...v }])),
+    baselines: gateBaselines(ev, input.cfg.gate),
     production: production.metrics,
     productionNote: production.note,
   });
   const artifacts = await training.model.serialize();
   const reference = buildReference(training, input.featureNames ?? [], training.testPredictions);
   const metrics = flattenEvaluation(ev);
+  if (training.model.meta.ridge) metrics.baseline_ridge_l2 = training.model.meta.ridge.l2;
   if (production.metrics) for (const [k, v] of Object.entries(production.metrics)) if (Number.isFinite(v)) metrics[`production_${k}`] = v;
   await input.beforeRegister?.();
   const version = await input.store.register({

@@ -13,10 +13,11 @@ export const GateConfig = z.strictObject({
   /** Metric the gate compares (lower is better). */
   metric: z.enum(['rmse', 'mae']).default('rmse'),
   /**
-   * Which naive baseline the candidate must beat: one of them, or 'best' for all of them. The
-   * zero return (the random walk) is always checked as well: no margin setting can drop it.
+   * Which baseline the candidate must beat: one naive baseline, 'best' for all four naive ones,
+   * or 'ridge' (the ridge regression fitted beside the model). The zero return (the random walk)
+   * is always checked as well: no margin setting can drop it.
    */
-  baseline: z.enum(['zero', 'persistence', 'reversal', 'movingAverage', 'best']).default('best'),
+  baseline: z.enum(['zero', 'persistence', 'reversal', 'movingAverage', 'best', 'ridge']).default('best'),
   /** Required relative improvement over the baseline (0.001 = 0.1 %); negative allows a worse model. */
   baselineMargin: z.number().min(-1).max(1).default(0),
   /** Required relative improvement over the current production model on the same test window. */

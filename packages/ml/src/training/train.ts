@@ -16,9 +16,13 @@ import type { PriceTrainConfig } from './config.ts';
  */
 export type BaselineKey = 'zero' | 'persistence' | 'reversal' | 'movingAverage';
 
+/** The learned baseline: ridge regression on the model's features (see models/ridge.ts). */
+export const RIDGE_BASELINE = 'ridge';
+
 export interface PriceEvaluationReport {
   model: PriceMetrics;
-  baselines: Record<BaselineKey, PriceMetrics>;
+  /** The naive baselines and, when the model carries one, the ridge baseline (`ridge`). */
+  baselines: Record<BaselineKey, PriceMetrics> & { ridge?: PriceMetrics };
   backtest: {
     strategy: { annualizedReturn: number; sharpe: number; maxDrawdown: number; trades: number; exposure: number; totalReturn: number };
     buyAndHold: { annualizedReturn: number; sharpe: number; maxDrawdown: number; trades: number; exposure: number; totalReturn: number };
@@ -154,7 +158,13 @@ export function backtestSamples(samples: readonly SupervisedSample[], predicted:
  * Evaluate any predictor of returns on samples, beside the naive baselines and a long/flat
  * backtest. `history` holds earlier samples whose realized labels the baselines may use.
  */
-export function evaluatePriceSamples(samples: readonly SupervisedSample[], predicted: readonly number[], costBps: number, history: readonly SupervisedSample[] = []): PriceEvaluationReport {
+export function evaluatePriceSamples(
+  samples: readonly SupervisedSample[],
+  predicted: readonly number[],
+  costBps: number,
+  history: readonly SupervisedSample[] = [],
+  ridge?: readonly number[],
+): PriceEvaluationReport {
   const lastClose = samples.map((s) => s.lastClose);
   const realized = samples.map((s) => s.label);
   const model = priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: predicted });
@@ -164,6 +174,7 @@ export function evaluatePriceSamples(samples: readonly SupervisedSample[], predi
     persistence: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.persistence }),
     reversal: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.reversal }),
     movingAverage: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: base.movingAverage }),
+    ...(ridge ? { ridge: priceMetrics({ lastClose, realizedReturn: realized, predictedReturn: ridge }) } : {}),
   };
   const bt = backtestSamples(samples, predicted, costBps);
   return { model, baselines, backtest: { strategy: bt.stats.strategy, buyAndHold: bt.stats.buyAndHold, costBps }, n: samples.length };
@@ -217,8 +228,9 @@ export async function trainPrice(
     },
     onEpoch,
   );
-  const predicted = trained.model.predict(toWindows(split.test));
-  const evaluation = evaluatePriceSamples(split.test, predicted, cfg.backtest.costBps, [...split.train, ...split.val]);
+  const testWindows = toWindows(split.test);
+  const predicted = trained.model.predict(testWindows);
+  const evaluation = evaluatePriceSamples(split.test, predicted, cfg.backtest.costBps, [...split.train, ...split.val], trained.model.predictRidge(testWindows));
   let from = Number.POSITIVE_INFINITY;
   let to = Number.NEGATIVE_INFINITY;
   for (const r of rows) {
@@ -265,9 +277,10 @@ export function evaluatePriceModel(model: PriceModel, rows: readonly FeatureRow[
   const to = opts.to ?? Number.POSITIVE_INFINITY;
   const samples = all.filter((s) => s.ts >= from && s.ts <= to);
   if (samples.length < 2) throw new TrainingError('E_NOT_ENOUGH_DATA', `only ${samples.length} samples to evaluate (lookback ${lookback}, horizon ${horizon})`);
-  const predictions = predictSamples(model, samples);
+  const windows = toWindows(samples);
+  const predictions = model.predict(windows);
   const history = all.filter((s) => s.ts < from);
-  return { evaluation: evaluatePriceSamples(samples, predictions, opts.costBps, history), samples, predictions, history };
+  return { evaluation: evaluatePriceSamples(samples, predictions, opts.costBps, history, model.predictRidge(windows)), samples, predictions, history };
 }
 
 export interface WalkForwardFoldResult {
@@ -289,6 +302,8 @@ export interface WalkForwardResult {
   evaluation: PriceEvaluationReport;
   samples: SupervisedSample[];
   predictions: number[];
+  /** The folds' ridge baselines' predictions on the same samples. */
+  ridgePredictions: number[];
   history: SupervisedSample[];
 }
 
@@ -312,6 +327,7 @@ export async function walkForwardEvaluatePrice(
   const folds = walkForwardFolds(samples, { folds: opts.folds, embargo, by: cfg.data.splitBy, ...(opts.minTrainFrac !== undefined ? { minTrainFrac: opts.minTrainFrac } : {}) });
   const tested: SupervisedSample[] = [];
   const predictions: number[] = [];
+  const ridgePredictions: number[] = [];
   const results: WalkForwardFoldResult[] = [];
   for (const f of folds) {
     const valFrac = cfg.data.valFrac / (cfg.data.trainFrac + cfg.data.valFrac);
@@ -326,8 +342,10 @@ export async function walkForwardEvaluatePrice(
       opts.onEpoch ? (e) => opts.onEpoch!(f.fold, e) : undefined,
     );
     try {
-      const p = trained.model.predict(toWindows(f.test));
-      const ev = evaluatePriceSamples(f.test, p, cfg.backtest.costBps, f.train);
+      const windows = toWindows(f.test);
+      const p = trained.model.predict(windows);
+      const ridge = trained.model.predictRidge(windows)!;
+      const ev = evaluatePriceSamples(f.test, p, cfg.backtest.costBps, f.train, ridge);
       results.push({
         fold: f.fold,
         train: inner.train.length,
@@ -342,11 +360,12 @@ export async function walkForwardEvaluatePrice(
       });
       tested.push(...f.test);
       predictions.push(...p);
+      ridgePredictions.push(...ridge);
     } finally {
       trained.model.dispose();
     }
   }
   const firstTest = Math.min(...tested.map((s) => s.ts));
   const history = samples.filter((s) => s.ts < firstTest);
-  return { folds: results, evaluation: evaluatePriceSamples(tested, predictions, cfg.backtest.costBps, history), samples: tested, predictions, history };
+  return { folds: results, evaluation: evaluatePriceSamples(tested, predictions, cfg.backtest.costBps, history, ridgePredictions), samples: tested, predictions, ridgePredictions, history };
 }

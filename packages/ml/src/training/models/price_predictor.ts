@@ -1,6 +1,7 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { AppError, mulberry32, shuffleWith } from '@stock-mlops/contracts';
 import type { Tf } from '../../tf.ts';
+import { fitRidge, predictRidge, standardizeRow, type RidgeParams } from './ridge.ts';
 
 /**
  * Price predictor: LSTM, GRU or MLP over a window of feature vectors; the target is the
@@ -50,6 +51,11 @@ export interface PriceModelMeta {
   featureMean: number[];
   featureStd: number[];
   targetScale: number;
+  /**
+   * Ridge regression baseline fitted on the same training split (as-of feature row, the same
+   * normalization; L2 chosen on the validation split). Absent in artifacts older than it.
+   */
+  ridge?: Pick<RidgeParams, 'weights' | 'intercept' | 'l2'>;
 }
 
 export interface EpochLog {
@@ -165,7 +171,11 @@ export class PriceModel {
     const { mean, std } = meanStd(data.trainX, nFeatures);
     const ys = data.trainY;
     const targetScale = Math.max(Math.sqrt(ys.reduce((s, y) => s + y * y, 0) / ys.length), 1e-6);
-    const pm = PriceModel.build(tf, config, { nFeatures, featureSchemaHash: data.featureSchemaHash, featureMean: mean, featureStd: std, targetScale });
+    const standardizer = { mean, std };
+    const asOf = (xs: number[][][]) => xs.map((w) => standardizeRow(standardizer, w[w.length - 1]!));
+    const { weights, intercept, l2 } = fitRidge({ x: asOf(data.trainX), y: data.trainY }, { x: asOf(data.valX), y: data.valY });
+    const ridge = { weights, intercept, l2 };
+    const pm = PriceModel.build(tf, config, { nFeatures, featureSchemaHash: data.featureSchemaHash, featureMean: mean, featureStd: std, targetScale, ridge });
     const xTrain = pm.toTensor(data.trainX);
     const yTrain = tf.tensor2d(data.trainY.map((y) => [y / targetScale]));
     const xVal = pm.toTensor(data.valX);
@@ -236,6 +246,22 @@ export class PriceModel {
   predict(windows: number[][][]): number[] {
     if (windows.length === 0) return [];
     return scaleReturns(this.meta, this.forward(packWindows(this.meta, windows), windows.length));
+  }
+
+  /** The ridge baseline's predicted returns for the same windows; undefined when the artifact has none. */
+  predictRidge(windows: readonly (readonly (readonly number[])[])[]): number[] | undefined {
+    const { ridge } = this.meta;
+    if (!ridge) return undefined;
+    const standardizer = { mean: this.meta.featureMean, std: this.meta.featureStd };
+    return predictRidge(
+      ridge,
+      windows.map((w, i) => {
+        const row = w[w.length - 1];
+        if (!row || row.length !== this.meta.nFeatures) throw new PriceModelError('E_INPUT_SHAPE', `window ${i} has no as-of row of ${this.meta.nFeatures} features`);
+        if (!row.every(Number.isFinite)) throw new PriceModelError('E_INPUT_VALUE', `window ${i} holds a non-finite feature`);
+        return standardizeRow(standardizer, row);
+      }),
+    );
   }
 
   async serialize(): Promise<{ json: Record<string, unknown>; weights: Uint8Array }> {
