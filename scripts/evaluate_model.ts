@@ -1,6 +1,6 @@
 /**
  * npm run evaluate -- --task price|sentiment --data FILE [--model NAME@VERSION|NAME@ALIAS] [--json] [--report DIR]
- *   price:     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--cost-bps N]
+ *   price:     [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--cost-bps N] [--folds K]
  *   sentiment: [--text-column C] [--label-column C] [--label-map 0=negative,1=positive,2=neutral]
  *              (default: the map the model was trained with; text labels need none)
  *
@@ -40,6 +40,8 @@ const USAGE = `usage: npm run evaluate -- --task price|sentiment --data FILE [op
   --from YYYY-MM-DD        price: first day scored
   --to YYYY-MM-DD          price: last day scored
   --cost-bps N             price: trading cost of the backtest (default 5)
+  --folds K                price: also score K consecutive blocks of the window one by one
+                           (IC, rank IC, IC t-stat across blocks, error ratios to zero, backtest)
   --text-column C          sentiment: the text column (default text)
   --label-column C         sentiment: the label column (default label)
   --label-map RAW=LABEL,…  sentiment: raw label → negative|neutral|positive (default: the model's own map;
@@ -59,6 +61,7 @@ runCli(async () => {
       from: { type: 'string' },
       to: { type: 'string' },
       'cost-bps': { type: 'string', default: '5' },
+      folds: { type: 'string', default: '0' },
       'text-column': { type: 'string', default: 'text' },
       'label-column': { type: 'string', default: 'label' },
       'label-map': { type: 'string' },
@@ -72,6 +75,8 @@ runCli(async () => {
   if (!/^[a-z0-9_-]{1,64}(@[A-Za-z0-9_-]{1,32})?$/.test(ref)) throw new CliError('E_USAGE', '--model must look like NAME@VERSION or NAME@ALIAS');
   const costBps = Number(values['cost-bps']);
   if (!(costBps >= 0)) throw new CliError('E_USAGE', '--cost-bps must be >= 0');
+  const folds = Number(values.folds);
+  if (!Number.isInteger(folds) || folds < 0 || folds > 100) throw new CliError('E_USAGE', '--folds must be an integer from 0 to 100');
 
   const env = cliEnv();
   const { log } = cliLogger('evaluate');
@@ -95,16 +100,22 @@ runCli(async () => {
         }
         const from = day(values.from, '--from');
         const to = day(values.to, '--to');
-        const r = evaluatePriceModel(model, data.rows, { costBps, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+        const r = evaluatePriceModel(model, data.rows, { costBps, folds, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
         const file = writePriceReport(reportDir, { meta, evaluation: r.evaluation, samples: r.samples, predictions: r.predictions, history: r.history });
         log.info({ model: ref, version: version.version, n: r.evaluation.n, report: file }, 'evaluated');
         const e = r.evaluation;
-        printResult(values.json, { ...e, modelRef: { name: version.name, version: version.version }, data: data.files[0], report: file }, () =>
+        const blocks = r.blocks ? { blocks: r.blocks, summary: r.summary } : {};
+        printResult(values.json, { ...e, ...blocks, modelRef: { name: version.name, version: version.version }, data: data.files[0], report: file }, () =>
           [
             `${version.name}@${version.version} on ${path.basename(values.data!)} (${e.n} samples):`,
-            `  model          rmse ${f4(e.model.rmse)}  mae ${f4(e.model.mae)}  directional ${f4(e.model.directionalAccuracy)}  ic ${f4(e.model.ic)}`,
-            ...Object.entries(e.baselines).map(([k, m]) => `  ${k.padEnd(14)} rmse ${f4(m.rmse)}  mae ${f4(m.mae)}  directional ${f4(m.directionalAccuracy)}`),
-            `  backtest       strategy ${f4(e.backtest.strategy.totalReturn)} (Sharpe ${f4(e.backtest.strategy.sharpe)})  buy&hold ${f4(e.backtest.buyAndHold.totalReturn)} (Sharpe ${f4(e.backtest.buyAndHold.sharpe)})`,
+            `  model          rmse ${f4(e.model.rmse)}  mae ${f4(e.model.mae)}  directional ${f4(e.model.directionalAccuracy)}  ic ${f4(e.model.ic)}  rank ic ${f4(e.model.rankIc)}`,
+            ...Object.entries(e.baselines).map(([k, m]) => `  ${k.padEnd(14)} rmse ${f4(m.rmse)}  mae ${f4(m.mae)}  directional ${f4(m.directionalAccuracy)}  ic ${f4(m.ic)}`),
+            `  backtest       strategy ${f4(e.backtest.strategy.totalReturn)} (Sharpe ${f4(e.backtest.strategy.sharpe)}, turnover ${f4(e.backtest.strategy.turnover)})  buy&hold ${f4(e.backtest.buyAndHold.totalReturn)} (Sharpe ${f4(e.backtest.buyAndHold.sharpe)})`,
+            ...(r.blocks ?? []).map(
+              (b) =>
+                `  ${b.from}→${b.to}  ic ${f4(b.score.ic)}  rank ic ${f4(b.score.rankIc)}  directional ${f4(b.score.directionalAccuracy)}  mae/zero ${f4(b.score.maeRatio)}  rmse/zero ${f4(b.score.rmseRatio)}  strategy ${f4(b.score.backtest.totalReturn)}  turnover ${f4(b.score.backtest.turnover)}`,
+            ),
+            ...(r.summary ? [`  across ${r.summary.folds} blocks: mean ic ${f4(r.summary.ic.mean)} (t ${f4(r.summary.ic.t)})  mean rank ic ${f4(r.summary.rankIc.mean)} (t ${f4(r.summary.rankIc.t)})  rmse/zero ${f4(r.summary.rmseRatio.mean)}`] : []),
             `  report         ${file}`,
           ].join('\n'),
         );

@@ -160,7 +160,19 @@ t('walk-forward evaluation of a real file reports the model, every baseline and 
   assert.is(e.baselines.zero.directionalAccuracy, 0, 'a zero prediction never calls a direction');
   assert.ok(e.backtest.buyAndHold.exposure === 1 && e.backtest.strategy.exposure >= 0 && e.backtest.strategy.exposure <= 1);
   // Pooled test blocks evaluated together equal the evaluation recomputed from the returned predictions.
-  assert.equal(evaluatePriceSamples(r.samples, r.predictions, cfg.backtest.costBps, r.history), e);
+  assert.equal(evaluatePriceSamples(r.samples, r.predictions, cfg.backtest.costBps, r.history, r.ridgePredictions), e);
+  assert.ok(e.baselines.ridge && e.baselines.ridge.rmse > 0, 'the folds\' ridge baselines are scored on the same samples');
+  // Per-fold scores and their summary across folds.
+  assert.is(r.summary.folds, 2);
+  for (const f of r.folds) {
+    assert.ok(f.ridge, 'each fold reports its ridge');
+    const s = f.score;
+    assert.is(s.n, f.test);
+    assert.ok(Number.isFinite(s.maeRatio) && Number.isFinite(s.rmseRatio) && s.rmseRatio > 0);
+    assert.ok(s.backtest.turnover >= 0 && s.backtest.turnover <= 1 && s.costBps === cfg.backtest.costBps);
+    assert.is(s.icDefined, Number.isFinite(s.ic));
+  }
+  assert.ok(Math.abs(r.summary.ic.mean - r.folds.reduce((a, f) => a + (f.score.icDefined ? f.score.ic : 0), 0) / 2) < 1e-15);
 });
 
 t.run();

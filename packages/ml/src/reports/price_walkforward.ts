@@ -19,6 +19,7 @@ import { initTf } from '../tf.ts';
 import { loadPriceTrainConfig, type PriceTrainConfig } from '../training/config.ts';
 import { loadPriceCsvRows } from '../training/price_csv.ts';
 import { walkForwardEvaluatePrice, type PriceEvaluationReport, type WalkForwardFoldResult } from '../training/train.ts';
+import type { WalkForwardSummary } from '../training/walk_forward_metrics.ts';
 
 export const SHARED_PRICE_FILES = ['AAPL', 'GOOG', 'MSFT', 'SPY', 'AMZN', 'NVDA', '005930.KS'];
 export const BEGIN = '<!-- walk-forward:begin -->';
@@ -33,6 +34,7 @@ export interface FileResult {
   features: number;
   evaluation: PriceEvaluationReport;
   folds: WalkForwardFoldResult[];
+  summary: WalkForwardSummary;
   seconds: number;
 }
 
@@ -41,7 +43,7 @@ export async function walkForwardFile(tf: Tf, file: string, cfg: PriceTrainConfi
   const data = loadPriceCsvRows([file]);
   const r = await walkForwardEvaluatePrice(tf, data.rows, data.schemaHash, cfg, { folds });
   const f = data.files[0]!;
-  return { file: path.basename(file), symbol: f.symbol, sha256: f.sha256, rows: data.rows.length, features: data.names.length, evaluation: r.evaluation, folds: r.folds, seconds: (performance.now() - t0) / 1000 };
+  return { file: path.basename(file), symbol: f.symbol, sha256: f.sha256, rows: data.rows.length, features: data.names.length, evaluation: r.evaluation, folds: r.folds, summary: r.summary, seconds: (performance.now() - t0) / 1000 };
 }
 
 const n4 = (v: number) => (Number.isFinite(v) ? v.toFixed(4) : '—');
@@ -72,6 +74,18 @@ export function markdownTables(results: readonly FileResult[], cfg: PriceTrainCo
     const b = r.evaluation.backtest.buyAndHold;
     bt.push(`| ${r.file} | ${p1(s.totalReturn)} | ${s2(s.sharpe)} | ${p1(s.maxDrawdown)} | ${p1(s.exposure)} | ${s.trades} | ${p1(b.totalReturn)} | ${s2(b.sharpe)} | ${p1(b.maxDrawdown)} |`);
   }
+  const perFold = [
+    '| file | test block | n | IC | rank IC | dir. acc. % | MAE / zero | RMSE / zero | strategy total % | turnover | buy & hold total % |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    for (const f of r.folds) {
+      const s = f.score;
+      perFold.push(`| ${r.file} | ${f.from}→${f.to} | ${s.n} | ${n4(s.ic)} | ${n4(s.rankIc)} | ${p1(s.directionalAccuracy)} | ${n4(s.maeRatio)} | ${n4(s.rmseRatio)} | ${p1(s.backtest.totalReturn)} | ${n4(s.backtest.turnover)} | ${p1(s.buyAndHold.totalReturn)} |`);
+    }
+    const m = r.summary;
+    perFold.push(`| ${r.file} | **across ${m.folds} folds** (mean; t) | ${r.evaluation.n} | ${n4(m.ic.mean)}; t ${s2(m.ic.t)} | ${n4(m.rankIc.mean)}; t ${s2(m.rankIc.t)} | ${p1(m.directionalAccuracy.mean)} | ${n4(m.maeRatio.mean)} | ${n4(m.rmseRatio.mean)} | ${p1(m.backtest.totalReturn.mean)} | ${n4(m.backtest.turnover.mean)} | ${p1(m.backtest.buyAndHoldTotalReturn.mean)} |`);
+  }
   const foldLines = results.map(
     (r) => `| ${r.file} | ${r.rows} | ${r.folds.map((f) => `${f.from}→${f.to} (best epoch ${f.bestEpoch}/${f.epochsRun})`).join('<br>')} | ${r.seconds.toFixed(0)} | \`${r.sha256.slice(0, 12)}\` |`,
   );
@@ -84,6 +98,10 @@ export function markdownTables(results: readonly FileResult[], cfg: PriceTrainCo
     `Long/flat backtest on the same test blocks (long when the predicted return is > 0, ${cfg.backtest.costBps} bps per position change), against buy-and-hold:`,
     '',
     ...bt,
+    '',
+    `Per fold (a fold with constant predictions has no IC: "—", counted as 0 in the mean; t = mean / (std / √folds)):`,
+    '',
+    ...perFold,
     '',
     '| file | feature rows | test blocks | seconds | sha256 |',
     '|---|---:|---|---:|---|',

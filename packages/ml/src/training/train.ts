@@ -7,6 +7,7 @@ import { backtestLongFlat, maxDrawdown, priceMetrics, type PriceMetrics } from '
 import { mean, variance } from '../evaluation/stats.ts';
 import { PriceModel, type EpochLog } from './models/price_predictor.ts';
 import type { PriceTrainConfig } from './config.ts';
+import { scoreFold, summarizeFolds, type FoldScore, type WalkForwardSummary } from './walk_forward_metrics.ts';
 
 /**
  * The price training pipeline, free of I/O: feature rows in (from MongoDB or from CSV files
@@ -24,8 +25,8 @@ export interface PriceEvaluationReport {
   /** The naive baselines and, when the model carries one, the ridge baseline (`ridge`). */
   baselines: Record<BaselineKey, PriceMetrics> & { ridge?: PriceMetrics };
   backtest: {
-    strategy: { annualizedReturn: number; sharpe: number; maxDrawdown: number; trades: number; exposure: number; totalReturn: number };
-    buyAndHold: { annualizedReturn: number; sharpe: number; maxDrawdown: number; trades: number; exposure: number; totalReturn: number };
+    strategy: BacktestStats;
+    buyAndHold: BacktestStats;
     costBps: number;
   };
   n: number;
@@ -90,7 +91,17 @@ export function baselineReturns(samples: readonly SupervisedSample[], maWindow =
   return out;
 }
 
-type BacktestStats = PriceEvaluationReport['backtest']['strategy'];
+export interface BacktestStats {
+  annualizedReturn: number;
+  sharpe: number;
+  maxDrawdown: number;
+  /** Position changes over all symbols' books (entering from flat counts). */
+  trades: number;
+  /** Mean one-way turnover per symbol-period: Σ|position change| / symbol-periods (positions are 0 or 1). */
+  turnover: number;
+  exposure: number;
+  totalReturn: number;
+}
 
 export interface BacktestCurves {
   /** As-of times of the portfolio periods (epoch ms). */
@@ -114,6 +125,7 @@ function statsOf(returns: number[], positions: number[], trades: number, periods
       sharpe: std > 0 ? (mean(returns) / std) * Math.sqrt(periodsPerYear) : Number.NaN,
       maxDrawdown: maxDrawdown([1, ...equity]),
       trades,
+      turnover: positions.length ? trades / positions.length : 0,
       exposure: positions.length ? mean(positions) : 0,
       totalReturn: final - 1,
     },
@@ -264,13 +276,35 @@ export interface PriceModelEvaluation {
   predictions: number[];
   /** Samples before `from`: they only feed the baselines' history. */
   history: SupervisedSample[];
+  /** With `folds`: the consecutive blocks scored one by one, and their summary. */
+  blocks?: Array<{ from: string; to: string; score: FoldScore }>;
+  summary?: WalkForwardSummary;
+}
+
+/**
+ * Cuts time-ordered samples into `k` consecutive blocks of about equal size; samples with the
+ * same as-of time (several symbols) stay in one block.
+ */
+export function timeBlocks<T extends { ts: number }>(samples: readonly T[], k: number): T[][] {
+  const sorted = [...samples].sort((a, b) => a.ts - b.ts);
+  const blocks: T[][] = [];
+  let start = 0;
+  for (let b = 1; b <= k && start < sorted.length; b++) {
+    let end = b === k ? sorted.length : Math.round((sorted.length * b) / k);
+    while (end < sorted.length && end > 0 && sorted[end]!.ts === sorted[end - 1]!.ts) end++;
+    if (end > start) blocks.push(sorted.slice(start, end));
+    start = end;
+  }
+  return blocks;
 }
 
 /**
  * Evaluate a trained model on feature rows (e.g. any CSV file): every sample whose as-of time
- * falls in [from, to] is predicted; earlier samples only feed the baselines' history.
+ * falls in [from, to] is predicted; earlier samples only feed the baselines' history. With
+ * `folds` ≥ 2 the window is also cut into that many consecutive blocks, each scored on its own
+ * and summarized across blocks (IC t-statistic across blocks).
  */
-export function evaluatePriceModel(model: PriceModel, rows: readonly FeatureRow[], opts: { costBps: number; from?: number; to?: number }): PriceModelEvaluation {
+export function evaluatePriceModel(model: PriceModel, rows: readonly FeatureRow[], opts: { costBps: number; from?: number; to?: number; folds?: number }): PriceModelEvaluation {
   const { lookback, horizon } = model.meta.config;
   const all = makeSupervised(rows, { horizon, lookback });
   const from = opts.from ?? Number.NEGATIVE_INFINITY;
@@ -280,7 +314,18 @@ export function evaluatePriceModel(model: PriceModel, rows: readonly FeatureRow[
   const windows = toWindows(samples);
   const predictions = model.predict(windows);
   const history = all.filter((s) => s.ts < from);
-  return { evaluation: evaluatePriceSamples(samples, predictions, opts.costBps, history, model.predictRidge(windows)), samples, predictions, history };
+  const ridge = model.predictRidge(windows);
+  const evaluation = evaluatePriceSamples(samples, predictions, opts.costBps, history, ridge);
+  if (!opts.folds || opts.folds < 2) return { evaluation, samples, predictions, history };
+  // Score consecutive blocks of the window one by one (the model is fixed: no refit per block).
+  const at = new Map(samples.map((s, i) => [s, i]));
+  const blocks = timeBlocks(samples, opts.folds).map((block) => {
+    const idx = block.map((s) => at.get(s)!);
+    const first = block[0]!.ts;
+    const ev = evaluatePriceSamples(block, idx.map((i) => predictions[i]!), opts.costBps, all.filter((s) => s.ts < first), ridge ? idx.map((i) => ridge[i]!) : undefined);
+    return { from: new Date(first).toISOString().slice(0, 10), to: new Date(block[block.length - 1]!.ts).toISOString().slice(0, 10), score: scoreFold(ev) };
+  });
+  return { evaluation, samples, predictions, history, blocks, summary: summarizeFolds(blocks.map((b) => b.score)) };
 }
 
 export interface WalkForwardFoldResult {
@@ -294,6 +339,9 @@ export interface WalkForwardFoldResult {
   epochsRun: number;
   model: PriceMetrics;
   zero: PriceMetrics;
+  ridge?: PriceMetrics;
+  /** IC, rank IC, directional accuracy, error ratios to zero and the backtest of this block. */
+  score: FoldScore;
 }
 
 export interface WalkForwardResult {
@@ -304,6 +352,8 @@ export interface WalkForwardResult {
   predictions: number[];
   /** The folds' ridge baselines' predictions on the same samples. */
   ridgePredictions: number[];
+  /** The folds' scores summarized, with the IC t-statistic across folds. */
+  summary: WalkForwardSummary;
   history: SupervisedSample[];
 }
 
@@ -357,6 +407,8 @@ export async function walkForwardEvaluatePrice(
         epochsRun: trained.history.length,
         model: ev.model,
         zero: ev.baselines.zero,
+        ridge: ev.baselines.ridge,
+        score: scoreFold(ev),
       });
       tested.push(...f.test);
       predictions.push(...p);
@@ -367,5 +419,13 @@ export async function walkForwardEvaluatePrice(
   }
   const firstTest = Math.min(...tested.map((s) => s.ts));
   const history = samples.filter((s) => s.ts < firstTest);
-  return { folds: results, evaluation: evaluatePriceSamples(tested, predictions, cfg.backtest.costBps, history, ridgePredictions), samples: tested, predictions, ridgePredictions, history };
+  return {
+    folds: results,
+    evaluation: evaluatePriceSamples(tested, predictions, cfg.backtest.costBps, history, ridgePredictions),
+    samples: tested,
+    predictions,
+    ridgePredictions,
+    history,
+    summary: summarizeFolds(results.map((r) => r.score)),
+  };
 }
