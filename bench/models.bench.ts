@@ -16,17 +16,32 @@
  * Metrics: accuracy, macro-F1, top-label ECE (15 bins). The held-out splits are never used to
  * choose anything.
  *
- * Standalone: `npx tsx bench/models.bench.ts` (no infrastructure) rewrites the section between
+ * Price model quality beside its baselines, all measured in the same run: for each ticker (AAPL,
+ * GOOG, MSFT, SPY bundled in data/prices; NVDA, AMZN, 005930.KS read from SHARED_DATA_DIR/prices,
+ * never copied) the default price config (config/training/price.json) is trained on that ticker
+ * alone, exactly as the training job does (walk-forward 70/15/15 split by time, embargo), and
+ * scored on its training split ("in-sample period") and its test split ("out of time") beside
+ * zero return, 1-day reversal, 20-day momentum and the ridge regression fitted on the same
+ * training split. Metrics: IC and RMSE as a ratio to the zero return.
+ *
+ * Standalone: `npx tsx bench/models.bench.ts` (no infrastructure) rewrites the sections between
  * the markers in docs/models.md. Env: SHARED_DATA_DIR (default ../shared/data),
+ * MODELS_BENCH=sentiment|price (one part only; default both),
  * SENTIMENT_BENCH_CONFIG (another config file), SENTIMENT_BENCH_DATASETS (comma list of ids),
- * SENTIMENT_BENCH_NO_DOC=1 (print only), SENTIMENT_BENCH_NO_LR=1 (skip scikit-learn).
+ * SENTIMENT_BENCH_NO_DOC=1 / MODELS_BENCH_NO_DOC=1 (print only), SENTIMENT_BENCH_NO_LR=1 (skip
+ * scikit-learn), PRICE_BENCH_TICKERS (comma list, default all seven), PRICE_BENCH_CONFIG (another
+ * price config file).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
+import type { PriceMetrics } from '@stock-mlops/ml/evaluation/metrics';
+import { initTf } from '@stock-mlops/ml/tf';
+import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
+import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
+import { evaluatePriceSamples, trainPrice, type PriceEvaluationReport } from '@stock-mlops/ml/training/train';
 import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/training/models/naive_bayes';
 import {
   loadSentimentCsv,
@@ -47,6 +62,10 @@ const K = SENTIMENT_LABELS.length;
 export const PREVIOUS_DEFAULT: SentimentConfigOverrides = { members: [{ kind: 'bag', learningRate: 0.005, l2: 0 }], epochs: 4, patience: 1 };
 export const DOC_START = '<!-- models-bench:sentiment:start -->';
 export const DOC_END = '<!-- models-bench:sentiment:end -->';
+export const PRICE_DOC_START = '<!-- models-bench:price:start -->';
+export const PRICE_DOC_END = '<!-- models-bench:price:end -->';
+export const BUNDLED_TICKERS = ['AAPL', 'GOOG', 'MSFT', 'SPY'];
+export const SHARED_TICKERS = ['NVDA', 'AMZN', '005930.KS'];
 
 interface Dataset {
   id: string;
@@ -111,7 +130,7 @@ function sklearnLr(req: unknown): Record<string, Scores & { C: number; seconds: 
   return (JSON.parse(r.stdout) as { results: Record<string, Scores & { C: number; seconds: number }> }).results;
 }
 
-const bench: Bench = async (ctx) => {
+const sentimentBench: Bench = async (ctx) => {
   const cfgFile = process.env.SENTIMENT_BENCH_CONFIG ?? path.join(ROOT, 'config', 'training', 'sentiment.json');
   const cfg = loadSentimentTrainConfig(cfgFile);
   const datasets = await loadDatasets();
@@ -188,26 +207,165 @@ const bench: Bench = async (ctx) => {
   ].join('\n');
   return { title: 'Sentiment model quality', markdown };
 };
+
+/** The predictors of the price table, in column order ('zero' is the reference of the ratios). */
+const PRICE_COLUMNS = [
+  ['model', 'model'],
+  ['zero', 'zero'],
+  ['reversal', '1-day reversal'],
+  ['movingAverage', '20-day momentum'],
+  ['ridge', 'ridge'],
+] as const;
+
+interface PricePeriod {
+  from: string;
+  to: string;
+  evaluation: PriceEvaluationReport;
+}
+
+export interface PriceBenchRow {
+  ticker: string;
+  source: 'bundled' | 'shared';
+  inSample: PricePeriod;
+  outOfTime: PricePeriod;
+  bestEpoch: number;
+  epochsRun: number;
+  ridgeL2: number;
+  seconds: number;
+}
+
+const metricsOf = (e: PriceEvaluationReport, key: (typeof PRICE_COLUMNS)[number][0]): PriceMetrics | undefined => (key === 'model' ? e.model : e.baselines[key]);
+const day = (ts: number): string => new Date(ts).toISOString().slice(0, 10);
+
+/** Target checks of issue 14 on the out-of-time rows: mean IC ≥ 0.05, IC ≥ reversal and RMSE < zero on ≥ 5 of 7. */
+export function priceTargets(rows: readonly PriceBenchRow[], who: 'model' | 'ridge' = 'model'): { meanIc: number; icAtLeastReversal: number; rmseBelowZero: number; n: number } {
+  const oot = rows.map((r) => r.outOfTime.evaluation);
+  const m = oot.map((e) => metricsOf(e, who));
+  const ic = m.map((x) => (x && Number.isFinite(x.ic) ? x.ic : 0));
+  return {
+    meanIc: ic.reduce((a, b) => a + b, 0) / Math.max(1, ic.length),
+    icAtLeastReversal: oot.filter((e, i) => ic[i]! >= e.baselines.reversal.ic).length,
+    rmseBelowZero: oot.filter((e, i) => (m[i]?.rmse ?? Number.POSITIVE_INFINITY) < e.baselines.zero.rmse).length,
+    n: oot.length,
+  };
+}
+
+export function priceMarkdown(rows: readonly PriceBenchRow[], cfgText: string, cfgFile: string, backend: string, tickers: readonly string[]): string {
+  const f3 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(3));
+  const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(4));
+  const header = PRICE_COLUMNS.map(([, name]) => `IC ${name}`).join(' | ');
+  const ratioHeader = PRICE_COLUMNS.map(([, name]) => `RMSE/zero ${name}`).join(' | ');
+  const lines = [
+    `| ticker | period | dates | n | ${header} | ${ratioHeader} |`,
+    `|---|---|---|---:|${PRICE_COLUMNS.map(() => '---:').join('|')}|${PRICE_COLUMNS.map(() => '---:').join('|')}|`,
+  ];
+  for (const r of rows) {
+    for (const [label, p] of [['in-sample period', r.inSample], ['**out of time**', r.outOfTime]] as const) {
+      const e = p.evaluation;
+      const zero = e.baselines.zero.rmse;
+      const ics = PRICE_COLUMNS.map(([k]) => f3(metricsOf(e, k)?.ic)).join(' | ');
+      const ratios = PRICE_COLUMNS.map(([k]) => {
+        const m = metricsOf(e, k);
+        return m ? f4(m.rmse / zero) : '—';
+      }).join(' | ');
+      lines.push(`| ${r.ticker}${r.source === 'shared' ? '*' : ''} | ${label} | ${p.from}→${p.to} | ${e.n} | ${ics} | ${ratios} |`);
+    }
+  }
+  const model = priceTargets(rows, 'model');
+  const ridge = priceTargets(rows, 'ridge');
+  const mark = (ok: boolean): string => (ok ? 'reached' : '**not reached**');
+  const need = Math.ceil((5 / 7) * model.n);
+  const runs = rows.map((r) => `${r.ticker} best epoch ${r.bestEpoch}/${r.epochsRun}, ridge λ ${r.ridgeL2}, ${r.seconds.toFixed(0)} s`).join('; ');
+  return [
+    `Run of ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, Node ${process.version}, backend \`${backend}\`, \`npx tsx bench/models.bench.ts\`), config \`${cfgFile}\`: \`${cfgText}\`.`,
+    `Tickers: ${tickers.join(', ')}${tickers.length < BUNDLED_TICKERS.length + SHARED_TICKERS.length ? ' (a subset, PRICE_BENCH_TICKERS)' : ''}; * = read from \`../shared/data/prices\` (never bundled).`,
+    '',
+    'Per ticker, the config above is trained on that ticker alone, as `npm run train -- --task price --data FILE` does: walk-forward split by time (70 % train / 15 % validation for early stopping and the ridge penalty / 15 % test, embargo between them).',
+    '"In-sample period" = the training split (the model and the ridge were fitted on these samples: their numbers are optimistic); "out of time" = the test split, after the validation split.',
+    'Every column is scored on the same samples in the same run. Zero = the random walk (IC undefined, RMSE ratio 1 by definition); 1-day reversal = minus the last realized return; 20-day momentum = the mean of the last 20 realized returns; ridge = `packages/ml/src/training/models/ridge.ts` on the as-of feature row.',
+    'RMSE/zero = RMSE of the predicted price divided by that of the zero return (< 1 = better than the random walk).',
+    '',
+    ...lines,
+    '',
+    `Targets of issue 14, out of time (${model.n} tickers):`,
+    '',
+    '| target | default model | ridge |',
+    '|---|---|---|',
+    `| mean IC ≥ 0.05 | ${f3(model.meanIc)}: ${mark(model.meanIc >= 0.05)} | ${f3(ridge.meanIc)} |`,
+    `| IC ≥ 1-day reversal on ≥ 5 of 7 | ${model.icAtLeastReversal} of ${model.n}: ${mark(model.icAtLeastReversal >= need)} | ${ridge.icAtLeastReversal} of ${ridge.n} |`,
+    `| RMSE below zero return on ≥ 5 of 7 | ${model.rmseBelowZero} of ${model.n}: ${mark(model.rmseBelowZero >= need)} | ${ridge.rmseBelowZero} of ${ridge.n} |`,
+    '',
+    `An undefined IC (a model that stayed the zero baseline predicts a constant) counts as 0 in the mean. Training: ${runs}.`,
+  ].join('\n');
+}
+
+const priceBench: Bench = async (ctx) => {
+  const cfgFile = process.env.PRICE_BENCH_CONFIG ?? path.join(ROOT, 'config', 'training', 'price.json');
+  const cfg = loadPriceTrainConfig(cfgFile);
+  const all = [...BUNDLED_TICKERS, ...SHARED_TICKERS];
+  const tickers = process.env.PRICE_BENCH_TICKERS?.split(',').filter(Boolean) ?? all;
+  const { tf, backend } = await initTf();
+  const rows: PriceBenchRow[] = [];
+  for (const ticker of tickers) {
+    const source = BUNDLED_TICKERS.includes(ticker) ? 'bundled' : 'shared';
+    const file = source === 'bundled' ? path.join(ROOT, 'data', 'prices', `${ticker}.csv`) : path.join(DATA, 'prices', `${ticker}.csv`);
+    if (!existsSync(file)) throw new Error(`${file}: no such file (set SHARED_DATA_DIR)`);
+    const t0 = performance.now();
+    const data = loadPriceCsvRows([file]);
+    const r = await trainPrice(tf, data.rows, data.schemaHash, cfg);
+    try {
+      const windows = r.train.map((x) => x.window.map((w) => [...w]));
+      const inSample = evaluatePriceSamples(r.train, r.model.predict(windows), cfg.backtest.costBps, [], r.model.predictRidge(windows));
+      const span = (s: readonly { ts: number }[]) => ({ from: day(s[0]!.ts), to: day(s[s.length - 1]!.ts) });
+      rows.push({
+        ticker,
+        source,
+        inSample: { ...span(r.train), evaluation: inSample },
+        outOfTime: { ...span(r.test), evaluation: r.evaluation },
+        bestEpoch: r.bestEpoch,
+        epochsRun: r.history.length,
+        ridgeL2: r.model.meta.ridge!.l2,
+        seconds: (performance.now() - t0) / 1000,
+      });
+      const e = r.evaluation;
+      ctx.log(`${ticker}: out of time IC model ${e.model.ic.toFixed(4)} reversal ${e.baselines.reversal.ic.toFixed(4)} ridge ${e.baselines.ridge!.ic.toFixed(4)}; RMSE/zero model ${(e.model.rmse / e.baselines.zero.rmse).toFixed(4)} ridge ${(e.baselines.ridge!.rmse / e.baselines.zero.rmse).toFixed(4)} (best epoch ${r.bestEpoch}, ${rows.at(-1)!.seconds.toFixed(0)} s)`);
+    } finally {
+      r.model.dispose();
+    }
+  }
+  return { title: 'Price model quality', markdown: priceMarkdown(rows, JSON.stringify(cfg.model), path.relative(ROOT, cfgFile), backend, tickers) };
+};
+
+/** Both parts, or the one named by MODELS_BENCH (sentiment | price). */
+const bench: Bench = async (ctx) => {
+  const only = process.env.MODELS_BENCH;
+  const out: BenchSection[] = [];
+  if (!only || only === 'sentiment') out.push((await sentimentBench(ctx)) as BenchSection);
+  if (!only || only === 'price') out.push((await priceBench(ctx)) as BenchSection);
+  return out;
+};
 export default bench;
 
 /** `doc` with the text between the markers replaced (or the marked section inserted before `# Price model`, else appended). */
-export function replaceMarkedSection(doc: string, body: string): string {
-  const block = `${DOC_START}\n${body.trim()}\n${DOC_END}`;
-  const a = doc.indexOf(DOC_START);
-  const b = doc.indexOf(DOC_END);
-  if (a >= 0 && b > a) return doc.slice(0, a) + block + doc.slice(b + DOC_END.length);
+export function replaceMarkedSection(doc: string, body: string, start = DOC_START, end = DOC_END): string {
+  const block = `${start}\n${body.trim()}\n${end}`;
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a >= 0 && b > a) return doc.slice(0, a) + block + doc.slice(b + end.length);
   const anchor = doc.search(/^# Price model/m);
   if (anchor >= 0) return `${doc.slice(0, anchor)}${block}\n\n${doc.slice(anchor)}`;
   return `${doc.trimEnd()}\n\n${block}\n`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const section = (await bench({ env: { KAFKA_BROKERS: '', MONGO_URL: '' }, repeats: 1, log: (m) => console.log(`  ${m}`) })) as BenchSection;
-  const body = `### Benchmark: ours vs baselines (bench/models.bench.ts)\n\n${section.markdown}`;
-  console.log(body);
-  if (process.env.SENTIMENT_BENCH_NO_DOC !== '1') {
-    const doc = path.join(ROOT, 'docs', 'models.md');
-    writeFileSync(doc, replaceMarkedSection(existsSync(doc) ? readFileSync(doc, 'utf8') : '', body));
+  const sections = (await bench({ env: { KAFKA_BROKERS: '', MONGO_URL: '' }, repeats: 1, log: (m) => console.log(`  ${m}`) })) as BenchSection[];
+  const doc = path.join(ROOT, 'docs', 'models.md');
+  for (const section of sections) {
+    const price = section.title.startsWith('Price');
+    const body = `### Benchmark: ${price ? 'default price model' : 'ours'} vs baselines (bench/models.bench.ts)\n\n${section.markdown}`;
+    console.log(body);
+    const noDoc = process.env.MODELS_BENCH_NO_DOC === '1' || (!price && process.env.SENTIMENT_BENCH_NO_DOC === '1');
+    if (!noDoc) writeFileSync(doc, replaceMarkedSection(existsSync(doc) ? readFileSync(doc, 'utf8') : '', body, ...(price ? [PRICE_DOC_START, PRICE_DOC_END] : [])));
   }
   process.exit(0);
 }

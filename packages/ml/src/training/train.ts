@@ -37,6 +37,8 @@ export interface PriceTrainingResult {
   history: EpochLog[];
   bestEpoch: number;
   evaluation: PriceEvaluationReport;
+  /** The training split (what the model and the ridge were fitted on), for in-sample scores. */
+  train: SupervisedSample[];
   test: SupervisedSample[];
   /** The trained model's predictions on `test`, in order. */
   testPredictions: number[];
@@ -254,6 +256,7 @@ export async function trainPrice(
     history: trained.history,
     bestEpoch: trained.bestEpoch,
     evaluation,
+    train: split.train,
     test: split.test,
     testPredictions: predicted,
     split: { train: split.train.length, val: split.val.length, test: split.test.length, purged: split.purged },
