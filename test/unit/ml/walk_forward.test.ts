@@ -7,11 +7,14 @@ import * as assert from 'uvu/assert';
 import { mulberry32 } from '@stock-mlops/contracts';
 import { suite } from '../../harness/index.ts';
 import { makeSupervised, type FeatureRow, type SupervisedSample } from '@stock-mlops/ml/datasets/supervised';
-import { evaluatePriceSamples, timeBlocks } from '@stock-mlops/ml/training/train';
+import { initTf } from '@stock-mlops/ml/tf';
+import { loadPriceTrainConfig } from '@stock-mlops/ml/training/config';
+import { evaluatePriceModel, evaluatePriceSamples, timeBlocks, trainPrice } from '@stock-mlops/ml/training/train';
 import { acrossFolds, scoreFold, summarizeFolds } from '@stock-mlops/ml/training/walk_forward_metrics';
 
 const t = suite('ml walk-forward scores');
 const close = (a: number, b: number, tol = 1e-12) => Math.abs(a - b) <= tol;
+const day = (ts: number) => new Date(ts).toISOString().slice(0, 10);
 
 /** One symbol, daily bars with seeded returns in ±2 % (never exactly 0). */
 function samples(n: number, seed: number, symbol = 'SYN'): SupervisedSample[] {
@@ -114,6 +117,38 @@ t('timeBlocks: k consecutive blocks of about equal size, covering everything, sa
   for (let b = 1; b < blocks.length; b++) assert.ok(blocks[b - 1]!.at(-1)!.ts < blocks[b]![0]!.ts, 'strictly later');
   for (const block of blocks) assert.ok(block.length === 6 || block.length === 8, `size ${block.length}`);
   assert.is(timeBlocks(two, 1).length, 1);
+});
+
+t('evaluate with folds: a fixed model scored on consecutive blocks of the window, each as on its own', async () => {
+  const { tf } = await initTf();
+  const u = mulberry32(8);
+  const rows: FeatureRow[] = [];
+  let c = 50;
+  for (let i = 0; i < 400; i++) {
+    const f = [u() - 0.5, u() - 0.5];
+    rows.push({ symbol: 'SYN', ts: Date.UTC(2019, 0, 1) + i * 86_400_000, close: c, vector: f });
+    c *= 1 + 0.02 * f[0]! + 0.002 * (u() - 0.5);
+  }
+  const cfg = loadPriceTrainConfig(undefined, ['model.arch=mlp', 'model.lookback=2', 'model.hidden=4', 'model.epochs=2', 'data.embargo=1']);
+  const trained = await trainPrice(tf, rows, 'synthetic', cfg);
+  try {
+    const from = Date.UTC(2019, 6, 1);
+    const r = evaluatePriceModel(trained.model, rows, { costBps: 5, from, folds: 3 });
+    assert.is(r.blocks!.length, 3);
+    assert.is(r.summary!.folds, 3);
+    assert.is(r.blocks!.reduce((a, b) => a + b.score.n, 0), r.evaluation.n, 'the blocks cover the window');
+    assert.is(r.blocks![0]!.from, '2019-07-01');
+    for (let b = 1; b < 3; b++) assert.ok(r.blocks![b - 1]!.to < r.blocks![b]!.from);
+    // Each block equals the same model evaluated on that block alone, with everything before it as history.
+    const at = new Map(r.samples.map((s, i) => [s.ts, i]));
+    const second = r.samples.filter((s) => day(s.ts) >= r.blocks![1]!.from && day(s.ts) <= r.blocks![1]!.to);
+    const alone = evaluatePriceModel(trained.model, rows, { costBps: 5, from: second[0]!.ts, to: second.at(-1)!.ts });
+    assert.equal(r.blocks![1]!.score, scoreFold(alone.evaluation));
+    assert.equal(alone.predictions, second.map((s) => r.predictions[at.get(s.ts)!]!));
+    assert.is(evaluatePriceModel(trained.model, rows, { costBps: 5, from }).blocks, undefined, 'no folds asked: no blocks');
+  } finally {
+    trained.model.dispose();
+  }
 });
 
 t.run();
