@@ -135,4 +135,15 @@ t('an artifact without a ridge (older models) evaluates without the ridge column
   r.model.dispose();
 });
 
+t('a non-finite feature fails the training with E_INPUT_VALUE before the ridge is solved', async () => {
+  const { tf } = await initTf();
+  const w = (v: number) => [[0.1, 0.2], [v, 0.3]];
+  const data = { trainX: [w(1), w(Number.NaN), w(2)], trainY: [0.01, 0, -0.01], valX: [w(1)], valY: [0], featureSchemaHash: 'x' };
+  const cfg = loadPriceTrainConfig(undefined, ['model.arch=mlp', 'model.lookback=2', 'model.epochs=1']).model;
+  await PriceModel.train(tf, cfg, data).then(
+    () => assert.unreachable('trained on NaN'),
+    (e: { code?: string; message?: string }) => assert.is(e.code, 'E_INPUT_VALUE', e.message),
+  );
+});
+
 t.run();

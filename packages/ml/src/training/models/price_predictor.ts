@@ -172,7 +172,12 @@ export class PriceModel {
     const ys = data.trainY;
     const targetScale = Math.max(Math.sqrt(ys.reduce((s, y) => s + y * y, 0) / ys.length), 1e-6);
     const standardizer = { mean, std };
-    const asOf = (xs: number[][][]) => xs.map((w) => standardizeRow(standardizer, w[w.length - 1]!));
+    const asOf = (xs: number[][][]) =>
+      xs.map((w, i) => {
+        const row = w[w.length - 1]!;
+        if (!row.every(Number.isFinite)) throw new PriceModelError('E_INPUT_VALUE', `window ${i} holds a non-finite feature`);
+        return standardizeRow(standardizer, row);
+      });
     const { weights, intercept, l2 } = fitRidge({ x: asOf(data.trainX), y: data.trainY }, { x: asOf(data.valX), y: data.valY });
     const ridge = { weights, intercept, l2 };
     const pm = PriceModel.build(tf, config, { nFeatures, featureSchemaHash: data.featureSchemaHash, featureMean: mean, featureStd: std, targetScale, ridge });
