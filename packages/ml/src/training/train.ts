@@ -8,6 +8,9 @@ import { mean, variance } from '../evaluation/stats.ts';
 import { PriceModel, type EpochLog } from './models/price_predictor.ts';
 import type { PriceTrainConfig } from './config.ts';
 import { scoreFold, summarizeFolds, type FoldScore, type WalkForwardSummary } from './walk_forward_metrics.ts';
+import type { BacktestStats, BaselineKey, PriceEvaluationReport } from './price_report.ts';
+
+export type { BacktestStats, BaselineKey, PriceEvaluationReport } from './price_report.ts';
 
 /**
  * The price training pipeline, free of I/O: feature rows in (from MongoDB or from CSV files
@@ -15,22 +18,10 @@ import { scoreFold, summarizeFolds, type FoldScore, type WalkForwardSummary } fr
  * Splits are walk-forward by time with an embargo; the test window is never used for fitting
  * or early stopping.
  */
-export type BaselineKey = 'zero' | 'persistence' | 'reversal' | 'movingAverage';
 
 /** The learned baseline: ridge regression on the model's features (see models/ridge.ts). */
 export const RIDGE_BASELINE = 'ridge';
 
-export interface PriceEvaluationReport {
-  model: PriceMetrics;
-  /** The naive baselines and, when the model carries one, the ridge baseline (`ridge`). */
-  baselines: Record<BaselineKey, PriceMetrics> & { ridge?: PriceMetrics };
-  backtest: {
-    strategy: BacktestStats;
-    buyAndHold: BacktestStats;
-    costBps: number;
-  };
-  n: number;
-}
 
 export interface PriceTrainingResult {
   model: PriceModel;
@@ -93,17 +84,6 @@ export function baselineReturns(samples: readonly SupervisedSample[], maWindow =
   return out;
 }
 
-export interface BacktestStats {
-  annualizedReturn: number;
-  sharpe: number;
-  maxDrawdown: number;
-  /** Position changes over all symbols' books (entering from flat counts). */
-  trades: number;
-  /** Mean one-way turnover per symbol-period: Σ|position change| / symbol-periods (positions are 0 or 1). */
-  turnover: number;
-  exposure: number;
-  totalReturn: number;
-}
 
 export interface BacktestCurves {
   /** As-of times of the portfolio periods (epoch ms). */

@@ -8,7 +8,7 @@
  * across-fold mean and t-statistic as IC 0 and is counted in `undefinedFolds`. Pure functions.
  */
 import { mean, variance } from '../evaluation/stats.ts';
-import type { BacktestStats, PriceEvaluationReport } from './train.ts';
+import type { BacktestStats, PriceEvaluationReport } from './price_report.ts';
 
 export interface FoldScore {
   n: number;

@@ -7,6 +7,7 @@
  * Solved as (ZᵀZ + λ·n·I) w = Zᵀ(y − ȳ) with Z the centred inputs, so λ is a per-sample
  * penalty on standardized features and the grid is the same for any data size.
  */
+import { AppError } from '@stock-mlops/contracts';
 
 /** Penalties tried, strongest first: 1e3 … 1e-4 per sample on standardized features. */
 export const RIDGE_L2_GRID: readonly number[] = [1e3, 1e2, 1e1, 1, 1e-1, 1e-2, 1e-3, 1e-4];
@@ -21,12 +22,9 @@ export interface RidgeParams {
   validation: Array<{ l2: number; mse: number }>;
 }
 
-export class RidgeError extends Error {
-  constructor(
-    readonly code: 'E_RIDGE_INPUT' | 'E_RIDGE_SINGULAR',
-    message: string,
-  ) {
-    super(message);
+export class RidgeError extends AppError<'E_RIDGE_INPUT' | 'E_RIDGE_SINGULAR'> {
+  constructor(code: 'E_RIDGE_INPUT' | 'E_RIDGE_SINGULAR', message: string) {
+    super(code, message);
     this.name = 'RidgeError';
   }
 }
