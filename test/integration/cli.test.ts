@@ -87,7 +87,7 @@ t('train price from a CSV: JSON last line, promoted through the gate, progress o
   assert.equal([a.model, a.version, a.promoted], ['price', 1, true]);
   assert.match(String(a.reason), /gate passed/);
   const m = a.metrics as Record<string, number>;
-  for (const k of ['rmse', 'mae', 'baseline_zero_rmse', 'baseline_persistence_rmse', 'baseline_movingAverage_rmse', 'backtest_sharpe', 'buyhold_totalReturn']) assert.ok(Number.isFinite(m[k]), `${k} reported`);
+  for (const k of ['rmse', 'mae', 'baseline_zero_rmse', 'baseline_persistence_rmse', 'baseline_movingAverage_rmse', 'baseline_ridge_rmse', 'backtest_sharpe', 'buyhold_totalReturn']) assert.ok(Number.isFinite(m[k]), `${k} reported`);
   assert.match(first.stderr, /train price \|.*\| 3\/3/, 'progress bar on stderr');
 
   const second = await run([path.join(ROOT, 'scripts/train_model.ts'), '--task', 'price', '--data', MSFT, '--config', SMOKE, '--seed', '3', '--json']);
@@ -133,7 +133,7 @@ t('evaluate price on another file: model, every baseline and the backtest as JSO
   assert.is(r.code, 0, r.stderr.slice(-2000));
   const out = r.json() as { model: { rmse: number }; baselines: Record<string, { rmse: number }>; backtest: { strategy: { totalReturn: number }; buyAndHold: { totalReturn: number } }; n: number };
   assert.ok(out.n > 300 && out.n < 450, `samples from 2019 on: ${out.n}`);
-  assert.equal(Object.keys(out.baselines).sort(), ['movingAverage', 'persistence', 'reversal', 'zero']);
+  assert.equal(Object.keys(out.baselines).sort(), ['movingAverage', 'persistence', 'reversal', 'ridge', 'zero'], 'the naive baselines and the ridge the model carries');
   assert.ok(Number.isFinite(out.model.rmse) && Object.values(out.baselines).every((b) => Number.isFinite(b.rmse)));
   assert.ok(Number.isFinite(out.backtest.strategy.totalReturn) && Number.isFinite(out.backtest.buyAndHold.totalReturn));
   const html = readFileSync(path.join(report, 'index.html'), 'utf8');
