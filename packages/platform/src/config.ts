@@ -44,6 +44,12 @@ export const BaseEnv = z.object({
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;
 
+/**
+ * KAFKA_SESSION_TIMEOUT_MS for a service whose consumers honour it: add it to the service's env
+ * schema; svc.consume then gives it to every consumer of that service (others keep kafkajs' 30 s).
+ */
+export const KafkaSessionTimeoutMs = z.coerce.number().int().min(6_000).max(300_000).default(30_000);
+
 export const envBool = bool;
 export const envPort = port;
 

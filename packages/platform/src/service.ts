@@ -118,7 +118,10 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
         await Promise.all(all.map((c) => c.disconnect()));
       });
     }
-    const consumer = await runConsumer(consumerOptions({ kafka, topics, producer, log, metrics, onFatal: fatal, prefix: config.KAFKA_TOPIC_PREFIX }, opts));
+    // A service whose env schema has KAFKA_SESSION_TIMEOUT_MS (KafkaSessionTimeoutMs) gives it to all its consumers.
+    const sessionTimeoutMs = opts.sessionTimeoutMs ?? (config as { KAFKA_SESSION_TIMEOUT_MS?: number }).KAFKA_SESSION_TIMEOUT_MS;
+    const withSession = sessionTimeoutMs === undefined ? opts : { ...opts, sessionTimeoutMs };
+    const consumer = await runConsumer(consumerOptions({ kafka, topics, producer, log, metrics, onFatal: fatal, prefix: config.KAFKA_TOPIC_PREFIX }, withSession));
     consumers.push(consumer);
     return consumer;
   };

@@ -19,7 +19,6 @@ await svc.consume({
   subscribe: SUBSCRIBE,
   stage: 'load',
   partitionsConsumedConcurrently: config.LOADER_CONCURRENCY,
-  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   // One instance owns all of a symbol's partitions, so its latest-state writes are serialized in one process.
   partitionAssigners: [CopartitionAssigner],
   beforeRun: (c) => c.on(c.events.GROUP_JOIN, loader.onAssigned),

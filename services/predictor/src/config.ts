@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { envBool, envPort } from '@stock-mlops/platform';
+import { envBool, envPort, KafkaSessionTimeoutMs } from '@stock-mlops/platform';
 import type { WsOptions } from './ws_server.ts';
 
 /** Predictor settings (environment variables; see docs/api.md). Shared ones come from BaseEnv. */
@@ -31,7 +31,7 @@ export const PredictorEnv = z.object({
   WS_ALLOWED_ORIGINS: z.string().optional(),
   PREDICTOR_INSTANCE_ID: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/).optional(),
   MODEL_POLL_MS: z.coerce.number().int().positive().default(10_000),
-  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(30_000).describe('group session timeout of the predictor\'s consumers (broker minimum 6 s)'),
+  KAFKA_SESSION_TIMEOUT_MS: KafkaSessionTimeoutMs.describe('group session timeout of the predictor\'s consumers (broker minimum 6 s)'),
 });
 export type PredictorEnv = z.infer<typeof PredictorEnv>;
 

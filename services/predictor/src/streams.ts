@@ -47,7 +47,6 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
         group: 'predictor',
         subscribe: ['features'] as const,
         stage: 'predict',
-        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
         // Partitions may have moved: reload each symbol's checkpoint on its next vector.
         beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => checkpoint.reset()),
         handle: async (batch, ctx) => {
@@ -84,7 +83,6 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
         group: 'predictor-sentiment',
         subscribe: ['cleanNews'] as const,
         stage: 'predict',
-        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
         handle: async (batch: Consumed<'cleanNews'>[]) => {
           const predictions = await core.onNews(batch.map((m) => m.envelope.data));
           const out = predictions.map((p, i) => {
@@ -117,7 +115,6 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
     group: `predictor-broadcast-${instance}`,
     subscribe: ['pricePredictions'] as const,
     stage: 'predict',
-    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     fromBeginning: false,
     handle: async (batch) => {
       for (const m of batch) core.onPrediction(m.envelope.data);
@@ -128,7 +125,6 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
     group: `predictor-models-${instance}`,
     subscribe: ['modelEvents'] as const,
     stage: 'predict',
-    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     fromBeginning: false,
     handle: async (batch) => {
       for (const m of batch) {

@@ -16,7 +16,6 @@ await svc.consume({
   group: 'transformer',
   subscribe: SUBSCRIBE,
   stage: 'transform',
-  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   partitionAssigners: [CopartitionAssigner],
   partitionsConsumedConcurrently: config.TRANSFORM_CONCURRENCY,
   beforeRun: (c) => {
