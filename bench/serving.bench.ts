@@ -21,9 +21,9 @@ import client from 'prom-client';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
-import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { startGrpcServer } from '../services/predictor/src/grpc_server.ts';
-import { createPriceInference } from '@stock-mlops/ml/inference/price-inference';
+import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';
 import { featureSeries, randomPriceModel } from '@stock-mlops/ml/synthetic';
 import { fmt, median, type Bench } from './lib.ts';
 

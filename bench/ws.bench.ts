@@ -17,7 +17,7 @@ import { setImmediate as yieldLoop } from 'node:timers/promises';
 import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { PricePrediction } from '@stock-mlops/contracts';
-import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { startWsServer } from '../services/predictor/src/ws_server.ts';
 import { fmt, median, type Bench } from './lib.ts';
 

@@ -21,7 +21,7 @@ import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceModel } from '@stock-mlops/ml/training/train';
-import { openRegistry } from '@stock-mlops/ml/registry/open-registry';
+import { openRegistry } from '@stock-mlops/ml/registry/open_registry';
 
 function day(s: string | undefined, flag: string): number | undefined {
   if (s === undefined) return undefined;

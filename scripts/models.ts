@@ -15,7 +15,7 @@ import { cliEnv, cliLogger, CliError, parseCli, printResult, publishEvents, runC
 import type { ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { promoteVersion, rollbackModel } from '@stock-mlops/ml/ml_service';
-import { openRegistry } from '@stock-mlops/ml/registry/open-registry';
+import { openRegistry } from '@stock-mlops/ml/registry/open_registry';
 
 const USAGE = `usage: npm run models -- COMMAND [options]
 

@@ -19,11 +19,11 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import pino from 'pino';
 import { z } from 'zod';
 import { BaseEnv, ConfigError, connectMongo, createKafka, createKafkaRawSink, createMetrics, ensureTopics, loadConfig, REDACT_PATHS, wantsHelp, withLocalInfraDefaults } from '@stock-mlops/platform';
-import { cursorTime, type TaskResult } from '@stock-mlops/extract/extract-loop';
+import { cursorTime, type TaskResult } from '@stock-mlops/extract/extract_loop';
 import { createExtractor, errorCodeOf, FAULT_RE, faultHook } from '@stock-mlops/extract/extractor';
 import { createExtractorMetrics } from '@stock-mlops/extract/metrics';
-import { createMongoCursorStore } from '@stock-mlops/extract/mongo-cursor-store';
-import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, SECRET_LOG_PATHS } from '@stock-mlops/extract/provider-settings';
+import { createMongoCursorStore } from '@stock-mlops/extract/mongo_cursor_store';
+import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, SECRET_LOG_PATHS } from '@stock-mlops/extract/provider_settings';
 
 const USAGE = `usage:
   npm run etl -- backfill [--from DATE] [--to DATE] [--providers LIST] [--symbols LIST] [--path DIR]

@@ -21,7 +21,7 @@ import { cliEnv, cliLogger, CliError, parseCli, printResult, progressBar, publis
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
-import { openRegistry } from '@stock-mlops/ml/registry/open-registry';
+import { openRegistry } from '@stock-mlops/ml/registry/open_registry';
 import { currentGitSha, eventsOf, runPriceJob, runSentimentJob, type JobContext } from '@stock-mlops/ml/training/jobs';
 
 const DEFAULT_CONFIG = { price: 'config/training/price.json', sentiment: 'config/training/sentiment.json' } as const;

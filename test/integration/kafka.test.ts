@@ -46,7 +46,7 @@ t('a consumer group in this process consumes what another process produced, and 
     });
   const consumer = await start();
   try {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../support/produce-child.ts'), topics.rawPrices, '40', 'XPROC'], {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../support/produce_child.ts'), topics.rawPrices, '40', 'XPROC'], {
       env: process.env,
       encoding: 'utf8',
     });

@@ -101,7 +101,7 @@ export const baseEnvKeys = (): EnvDecl[] => zodEnvKeys('packages/platform/src/co
 
 /**
  * Env vars a service declares in zod schemas: in every .ts under services/<name>/src, and in the
- * package modules those files import by subpath (`@stock-mlops/extract/provider-settings`).
+ * package modules those files import by subpath (`@stock-mlops/extract/provider_settings`).
  */
 export function serviceEnvKeys(service: string): EnvDecl[] {
   const own = tsFiles(`services/${service}/src`);

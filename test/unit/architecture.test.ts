@@ -211,4 +211,15 @@ t('test helpers and fixtures live under test/support (test/harness is the uvu wr
   assert.equal(importers, [], `test files imported: ${importers.join(', ')}`);
 });
 
+t('one file-naming convention: TypeScript modules are snake_case, like the design guide (stock_api, run_etl)', () => {
+  const offenders: string[] = [];
+  for (const dir of ['packages', 'services', 'scripts', 'bench', 'test']) {
+    for (const f of files(path.join(ROOT, dir))) {
+      const stem = path.basename(f).replace(/(\.test|\.bench|\.d)?\.ts$/, '');
+      if (!/^[a-z][a-z0-9_]*$/.test(stem)) offenders.push(rel(f));
+    }
+  }
+  assert.equal(offenders, [], `rename to snake_case: ${offenders.join(', ')}`);
+});
+
 t.run();

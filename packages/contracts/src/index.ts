@@ -4,7 +4,7 @@ export * from './schemas.ts';
 export * from './envelope.ts';
 export * from './codec.ts';
 export * from './ids.ts';
-export * from './json-schema.ts';
+export * from './json_schema.ts';
 export * from './dlq.ts';
 export * from './ws.ts';
 export * from './random.ts';

@@ -7,8 +7,8 @@
  */
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { cursorTime, extractTask, TOPIC_OF_KIND, type ExtractOptions, type ExtractSummary, type ExtractTask, type TaskResult, type TaskStateStore } from './extract-loop.ts';
-import type { KafkaRawSink, RecoveryEntry } from '@stock-mlops/platform/kafka/raw-sink';
+import { cursorTime, extractTask, TOPIC_OF_KIND, type ExtractOptions, type ExtractSummary, type ExtractTask, type TaskResult, type TaskStateStore } from './extract_loop.ts';
+import type { KafkaRawSink, RecoveryEntry } from '@stock-mlops/platform/kafka/raw_sink';
 
 export interface ExtractorDeps {
   store: TaskStateStore;

@@ -21,10 +21,10 @@
  * of its symbol has reached the file's last bar (the gate), so its bars never precede replayed ones.
  */
 import type { Logger } from 'pino';
-import { cursorTime, type TaskStateStore } from '@stock-mlops/extract/extract-loop';
-import type { AfterReplaySettings, PlannedTask } from '@stock-mlops/extract/provider-settings';
+import { cursorTime, type TaskStateStore } from '@stock-mlops/extract/extract_loop';
+import type { AfterReplaySettings, PlannedTask } from '@stock-mlops/extract/provider_settings';
 import { createProviderRegistry, type RegistryDeps } from '@stock-mlops/extract/registry';
-import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
+import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv_replay';
 import { createSyntheticProvider } from '@stock-mlops/extract/prices/synthetic';
 import type { PriceProvider } from '@stock-mlops/extract/provider';
 

@@ -11,10 +11,10 @@ import { planContinuation } from './after_replay.ts';
 import { ExtractorEnv } from './config.ts';
 import { createExtractor, errorCodeOf, faultHook } from '@stock-mlops/extract/extractor';
 import { createExtractorMetrics } from '@stock-mlops/extract/metrics';
-import { createMongoCursorStore } from '@stock-mlops/extract/mongo-cursor-store';
-import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, withSecretRedaction } from '@stock-mlops/extract/provider-settings';
-import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
-import { createKafkaRawSink } from '@stock-mlops/platform/kafka/raw-sink';
+import { createMongoCursorStore } from '@stock-mlops/extract/mongo_cursor_store';
+import { buildTasks, describeSettings, ProviderEnv, resolveProviderSettings, withSecretRedaction } from '@stock-mlops/extract/provider_settings';
+import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv_replay';
+import { createKafkaRawSink } from '@stock-mlops/platform/kafka/raw_sink';
 import { createTaskRunner, type ExtractionTask } from './run_task.ts';
 import { runScheduler } from './scheduler.ts';
 

@@ -7,7 +7,7 @@ import type { Logger } from '@stock-mlops/platform';
 import type { ContinuationTask } from './after_replay.ts';
 import { errorCodeOf, type Extractor } from '@stock-mlops/extract/extractor';
 import type { createExtractorMetrics } from '@stock-mlops/extract/metrics';
-import type { PlannedTask } from '@stock-mlops/extract/provider-settings';
+import type { PlannedTask } from '@stock-mlops/extract/provider_settings';
 import { retryAfterOf, type NextRun, type RunOutcome } from './scheduler.ts';
 
 /** A planned task, or a continuation after the replay (paced, and ready once the replay has ended). */

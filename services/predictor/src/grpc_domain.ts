@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SYMBOL_RE, type PricePrediction } from '@stock-mlops/contracts';
 import { RpcError } from '@stock-mlops/platform';
 import { MAX_SENTIMENT_TEXT_CHARS } from '@stock-mlops/ml/inference/sentiment';
-import { PredictError, type PredictorCore, type PredictRequest } from '@stock-mlops/ml/inference/predictor-core';
+import { PredictError, type PredictorCore, type PredictRequest } from '@stock-mlops/ml/inference/predictor_core';
 import { authorize, toStatus, unary, type RpcContext } from './grpc_util.ts';
 import type { ModelCatalog } from './model_loader.ts';
 

@@ -19,7 +19,7 @@ import {
   type ModelSignature,
   type WireInput,
 } from '@stock-mlops/ml/inference/oip';
-import { PredictError, type CallOptions, type PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { PredictError, type CallOptions, type PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { unary, type RpcContext } from './grpc_util.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { reflectionDescriptors, serveGrpc, type GrpcServing, type Logger } from '@stock-mlops/platform';
-import type { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import type { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { domainHandlers, SERVICE_NAME, type DomainLimits, type ModelDirectory } from './grpc_domain.ts';
 import { oipHandlers, OIP_SERVICE_NAME, type OipLimits } from './grpc_oip.ts';
 import { DOMAIN_PROTO, loadProtos, OIP_PROTO } from './protos.ts';

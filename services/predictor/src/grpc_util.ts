@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { RpcError, sameSecret, toGrpcStatus, unaryHandler, type GrpcStatus, type Logger } from '@stock-mlops/platform';
-import type { CallOptions } from '@stock-mlops/ml/inference/predictor-core';
+import type { CallOptions } from '@stock-mlops/ml/inference/predictor_core';
 
 /**
  * What every RPC handler shares: bearer-token check (constant time), error → status mapping

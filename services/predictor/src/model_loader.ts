@@ -6,7 +6,7 @@ import { ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
 import type { ModelArtifacts, ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import type { Tf } from '@stock-mlops/ml/tf';
-import { PredictError, type PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { PredictError, type PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 
 export { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME };
 export const SERVED_MODELS = [PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME] as const;

@@ -12,7 +12,7 @@ import {
   type WsServerMessage,
 } from '@stock-mlops/contracts';
 import type { Logger } from '@stock-mlops/platform';
-import type { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import type { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { constantTimeEqual } from './grpc_util.ts';
 
 export { constantTimeEqual };

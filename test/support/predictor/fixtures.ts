@@ -11,8 +11,8 @@ import pino from 'pino';
 import client from 'prom-client';
 import type { Db } from 'mongodb';
 import type { BatcherOptions } from '@stock-mlops/ml/inference/batcher';
-import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
-import { createPriceInference, type PriceInference } from '@stock-mlops/ml/inference/price-inference';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
+import { createPriceInference, type PriceInference } from '@stock-mlops/ml/inference/price_inference';
 import { ModelStore, type ModelArtifacts } from '@stock-mlops/ml/registry/model_store';
 import { initTf } from '@stock-mlops/ml/tf';
 import { startGrpcServer, type GrpcHandle } from '../../../services/predictor/src/grpc_server.ts';
@@ -30,7 +30,7 @@ let sentimentCache: ModelArtifacts | undefined;
 export function sentimentArtifacts(): ModelArtifacts {
   if (sentimentCache) return sentimentCache;
   const dir = mkdtempSync(path.join(tmpdir(), 'sentiment-fixture-'));
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'make-sentiment-fixture.ts'), dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'make_sentiment_fixture.ts'), dir], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
   sentimentCache = { json: JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as Record<string, unknown>, weights: new Uint8Array(readFileSync(path.join(dir, 'weights.bin'))) };
   return sentimentCache;
 }

@@ -19,7 +19,7 @@ const CLIS: Array<[string, string]> = [
   ['npm run evaluate', 'scripts/evaluate_model.ts'],
   ['npm run models', 'scripts/models.ts'],
   ['load generator', 'services/predictor/src/tools/load.ts'],
-  ['npm run schemas', 'scripts/gen-json-schema.ts'],
+  ['npm run schemas', 'scripts/gen_json_schema.ts'],
   ['npm run bench', 'bench/run.ts'],
 ];
 

@@ -11,7 +11,7 @@ import {
   MAX_MESSAGE_BYTES,
   deterministicId,
 } from '@stock-mlops/contracts';
-import { renderRawSchemas } from '../../../scripts/gen-json-schema.ts';
+import { renderRawSchemas } from '../../../scripts/gen_json_schema.ts';
 import { suite } from '../../harness/index.ts';
 
 const t = suite('contracts');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { TOPIC_DEFS } from '@stock-mlops/contracts';
 import { BaseEnv } from '@stock-mlops/platform/config';
-import { ProviderEnv } from '@stock-mlops/extract/provider-settings';
+import { ProviderEnv } from '@stock-mlops/extract/provider_settings';
 import { suite } from '../../harness/index.ts';
 import { composeAppServices, composeModel, composeRaw, deployableServices, run, toolFile, type Obj } from '../../support/deploy.ts';
 

@@ -5,7 +5,7 @@
 import * as assert from 'uvu/assert';
 import { TOPIC_DEFS } from '@stock-mlops/contracts';
 import { BaseEnv } from '@stock-mlops/platform/config';
-import { ProviderEnv } from '@stock-mlops/extract/provider-settings';
+import { ProviderEnv } from '@stock-mlops/extract/provider_settings';
 import { suite } from '../../harness/index.ts';
 import {
   appDeployments,
@@ -52,13 +52,13 @@ function k8sEnv(overlay: string, svc: string): Map<string, { value?: string; sec
 /** Provider-secret names the code reads: the extractor's env schemas, the extract package's env reads. */
 function providerSecretsInCode(): string[] {
   const names = new Set([...serviceEnvKeys('extractor').map((d) => d.name)]);
-  for (const f of ['services/extractor/src/main.ts', 'packages/extract/src/provider-settings.ts']) for (const m of read(f).matchAll(/\b([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+  for (const f of ['services/extractor/src/main.ts', 'packages/extract/src/provider_settings.ts']) for (const m of read(f).matchAll(/\b([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
   return [...names].filter((n) => PROVIDER_SECRET.test(n)).sort();
 }
 
 t('the regex over the source finds exactly the keys of the real schemas', () => {
   assert.equal(baseEnvKeys().map((d) => d.name).sort(), Object.keys(BaseEnv.shape).sort(), 'BaseEnv');
-  assert.equal(zodEnvKeys('packages/extract/src/provider-settings.ts').map((d) => d.name).sort(), Object.keys(ProviderEnv.shape).sort(), 'ProviderEnv');
+  assert.equal(zodEnvKeys('packages/extract/src/provider_settings.ts').map((d) => d.name).sort(), Object.keys(ProviderEnv.shape).sort(), 'ProviderEnv');
   for (const s of deployableServices()) assert.ok(serviceEnvKeys(s).length + baseEnvKeys().length > 0, s);
 });
 

@@ -8,12 +8,12 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '@stock-mlops/platform';
-import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv-replay';
+import type { CsvReplayProvider } from '@stock-mlops/extract/prices/csv_replay';
 import type { PriceProvider } from '@stock-mlops/extract/provider';
 import { suite } from '../../harness/index.ts';
 import { planContinuation } from '../../../services/extractor/src/after_replay.ts';
-import type { TaskState, TaskStateStore } from '@stock-mlops/extract/extract-loop';
-import { buildTasks, ProviderEnv, resolveProviderSettings } from '@stock-mlops/extract/provider-settings';
+import type { TaskState, TaskStateStore } from '@stock-mlops/extract/extract_loop';
+import { buildTasks, ProviderEnv, resolveProviderSettings } from '@stock-mlops/extract/provider_settings';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const t = suite('extractor/after_replay: what follows the replay');

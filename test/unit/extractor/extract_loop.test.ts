@@ -11,7 +11,7 @@ import {
   type RawSink,
   type TaskState,
   type TaskStateStore,
-} from '@stock-mlops/extract/extract-loop';
+} from '@stock-mlops/extract/extract_loop';
 
 const t = suite('extractor/extract_loop: fetch → publish → cursor');
 

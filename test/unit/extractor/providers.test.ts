@@ -11,7 +11,7 @@ import {
   ProviderEnv,
   resolveProviderSettings,
   withSecretRedaction,
-} from '@stock-mlops/extract/provider-settings';
+} from '@stock-mlops/extract/provider_settings';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const t = suite('extractor/providers: env → providers → tasks');

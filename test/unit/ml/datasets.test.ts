@@ -4,7 +4,7 @@ import { assertNoLeakage, assertSplitsEmbargoed } from '@stock-mlops/ml/datasets
 import { mulberry32, seededShuffle } from '@stock-mlops/ml/datasets/random';
 import { walkForwardFolds, walkForwardSplit } from '@stock-mlops/ml/datasets/splits';
 import { makeSupervised, type FeatureRow, type SupervisedSample } from '@stock-mlops/ml/datasets/supervised';
-import { loadPrices } from '../../support/evaluation-reference.ts';
+import { loadPrices } from '../../support/evaluation_reference.ts';
 
 const DAY = 86_400_000;
 const errorCode = (code: string) => (err: { code?: string }) => err.code === code;

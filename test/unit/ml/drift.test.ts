@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import { suite } from '../../harness/index.ts';
-import { chiSquareSf } from '@stock-mlops/ml/evaluation/chi-square';
+import { chiSquareSf } from '@stock-mlops/ml/evaluation/chi_square';
 import {
   categoricalDrift,
   categoricalReference,
@@ -14,7 +14,7 @@ import {
   toColumns,
   type ReferenceStats,
 } from '@stock-mlops/ml/evaluation/drift';
-import { kolmogorovSmirnovSf } from '@stock-mlops/ml/evaluation/ks-distribution';
+import { kolmogorovSmirnovSf } from '@stock-mlops/ml/evaluation/ks_distribution';
 import { SENTIMENT_LABELS } from '@stock-mlops/ml/evaluation/metrics';
 import {
   createComparator,
@@ -24,7 +24,7 @@ import {
   runReference,
   simpleReturns,
   type ReferenceTask,
-} from '../../support/evaluation-reference.ts';
+} from '../../support/evaluation_reference.ts';
 
 type Ref = Record<string, unknown>;
 const cmp = createComparator(1e-9);

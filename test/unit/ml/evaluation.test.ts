@@ -21,7 +21,7 @@ import {
   runReference,
   simpleReturns,
   type ReferenceTask,
-} from '../../support/evaluation-reference.ts';
+} from '../../support/evaluation_reference.ts';
 
 type Ref = Record<string, unknown>;
 const cmp = createComparator(1e-9);

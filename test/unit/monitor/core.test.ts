@@ -9,7 +9,7 @@ import type { FeatureRow } from '@stock-mlops/transform';
 import { priceMetrics } from '@stock-mlops/ml/evaluation/metrics';
 import { suite } from '../../harness/index.ts';
 import { MonitorCore, modelInfoFromRegistry, reportFromDocs, reportToDocs } from '@stock-mlops/monitor';
-import { loadTwitterSentiment } from '../../support/evaluation-reference.ts';
+import { loadTwitterSentiment } from '../../support/evaluation_reference.ts';
 import { bar, fakePredict, prediction, realFeatures, registryDoc, settings, toFeatureVector } from '../../support/monitor.ts';
 
 const t = suite('monitor: core on real data');

@@ -14,8 +14,8 @@ import {
 } from '@stock-mlops/ml/inference/oip';
 import { PricePrediction } from '@stock-mlops/contracts';
 import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
-import { newsText, PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
-import { createPriceInference } from '@stock-mlops/ml/inference/price-inference';
+import { newsText, PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
+import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';
 import { featureSeries, LOOKBACK, N_FEATURES, randomPriceModel } from '../../support/predictor/fixtures.ts';
 
 const t = suite('predictor inference: OIP tensors, price jobs, core');

@@ -11,8 +11,8 @@ import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predi
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { initTf } from '@stock-mlops/ml/tf';
-import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
-import { createPriceInference } from '@stock-mlops/ml/inference/price-inference';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
+import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';
 import { ModelCatalog } from '../../../services/predictor/src/model_loader.ts';
 import { suite } from '../../harness/index.ts';
 import { featureSeries, LOOKBACK, randomPriceModel, registerInput } from '../../support/predictor/fixtures.ts';

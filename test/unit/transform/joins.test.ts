@@ -269,7 +269,7 @@ t('pipeline: redelivered records are recognised by (partition, offset)', () => {
 });
 
 t('real data: AAPL SEC facts joined onto AAPL prices give plausible P/E and P/B after the 2014 split', async () => {
-  const { parseCompanyFacts } = await import('@stock-mlops/extract/financials/sec-edgar');
+  const { parseCompanyFacts } = await import('@stock-mlops/extract/financials/sec_edgar');
   const body = JSON.parse(readFileSync(path.join(sharedDataDir, 'financials', 'sec_edgar_companyfacts_CIK0000320193_AAPL.json'), 'utf8'));
   const facts = parseCompanyFacts(body, { provider: 'sec-edgar', symbol: 'AAPL' }).facts.map((f) => ({ fact: f.fact as FinancialFact }));
   const bars = loadBars(path.join(pricesDir, 'AAPL.csv'));

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, FetchResult, FinancialProvider } from '../provider.ts';
-import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider-support.ts';
+import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
 import { addDays, compactDate, lastDayOfMonth } from '../time.ts';
 import { assertSymbol, parseExactAmount } from '../validate.ts';
 import { dedupeFacts, finishFacts, makeFact, type FactDedupe, type FactDraft } from './common.ts';

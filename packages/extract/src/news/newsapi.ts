@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
-import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider-support.ts';
+import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
 import { assertSymbol } from '../validate.ts';
 import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';
 

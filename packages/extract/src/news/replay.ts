@@ -6,7 +6,7 @@ import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
 import { assertSymbol, isValidSymbol } from '../validate.ts';
 import { finishArticles, type ArticleDraft } from './common.ts';
 import { parseNewsApi } from './newsapi.ts';
-import { parseYahooSearchNews } from './yahoo-search.ts';
+import { parseYahooSearchNews } from './yahoo_search.ts';
 
 /**
  * Replays recorded news API responses (dated headlines) from files: NewsAPI `/v2/everything`

@@ -2,7 +2,7 @@ import type { RawNewsArticle } from '@stock-mlops/contracts';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
-import { providerContext, type HttpProviderOptions } from '../provider-support.ts';
+import { providerContext, type HttpProviderOptions } from '../provider_support.ts';
 import { assertSymbol } from '../validate.ts';
 import { draftArticle, finishArticles, languageOf, reportDraftStats, type ArticleDraft } from './common.ts';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, PriceFetchResult, PriceProvider } from '../provider.ts';
-import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions, type ProviderContext } from '../provider-support.ts';
+import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions, type ProviderContext } from '../provider_support.ts';
 import { assertTimeZone, checkIsoDate, dateKeyTs, parseZonedDateTime } from '../time.ts';
 import { assertSymbol } from '../validate.ts';
 import { finishBars, INTERVAL_MS, makeBar, type BarDraft, type IntervalName } from './common.ts';

@@ -24,8 +24,8 @@
  * Pearson's chi-square goodness-of-fit of the current label counts against the reference
  * distribution (reference fractions floored at ε and renormalised), dof = labels − 1.
  */
-import { chiSquareSf } from './chi-square.ts';
-import { kolmogorovSmirnovSf } from './ks-distribution.ts';
+import { chiSquareSf } from './chi_square.ts';
+import { kolmogorovSmirnovSf } from './ks_distribution.ts';
 import { SENTIMENT_LABELS } from './metrics.ts';
 import { countLessOrEqual, mean, quantileSorted, sortedCopy, sum, variance } from './stats.ts';
 import { assertFiniteArray, assertOption, inputError } from './validate.ts';

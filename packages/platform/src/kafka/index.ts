@@ -4,4 +4,4 @@ export * from './consumer.ts';
 export * from './lag.ts';
 export * from './rejoin.ts';
 export * from './heartbeat.ts';
-export * from './raw-sink.ts';
+export * from './raw_sink.ts';

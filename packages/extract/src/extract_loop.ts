@@ -1,5 +1,5 @@
 import type { ProviderKind, AnyProvider, ProviderItem } from './provider.ts';
-import type { LogPosition, PublishResult, RawTopicKey } from '@stock-mlops/platform/kafka/raw-sink';
+import type { LogPosition, PublishResult, RawTopicKey } from '@stock-mlops/platform/kafka/raw_sink';
 import { parseCursor } from './cursor.ts';
 
 export type { LogPosition, PublishResult, RawTopicKey };

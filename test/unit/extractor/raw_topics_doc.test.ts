@@ -8,7 +8,7 @@ import path from 'node:path';
 import { decode, deterministicId, MESSAGE_DEFS, type DataTopicKey } from '@stock-mlops/contracts';
 import { canonicalUrl } from '@stock-mlops/extract/news/common';
 import { suite } from '../../harness/index.ts';
-import { ProviderEnv } from '@stock-mlops/extract/provider-settings';
+import { ProviderEnv } from '@stock-mlops/extract/provider_settings';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const doc = readFileSync(path.join(ROOT, 'docs/raw-topics.md'), 'utf8');

@@ -20,7 +20,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { requireInfra, uniqueId } from '../support/stack.ts';
 import { featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, sentimentArtifacts, startServing, type ServingStack } from '../support/predictor/fixtures.ts';
-import { clients, statusOf, type Clients } from '../support/predictor/grpc-client.ts';
+import { clients, statusOf, type Clients } from '../support/predictor/grpc_client.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // Asynchronous on purpose: the server under test runs in this process.

@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { withDbRetry } from '@stock-mlops/platform/mongo';
-import type { LogPosition, TaskState, TaskStateStore } from './extract-loop.ts';
+import type { LogPosition, TaskState, TaskStateStore } from './extract_loop.ts';
 
 export const CURSOR_COLLECTION = 'extract_cursors';
 

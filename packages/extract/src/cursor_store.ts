@@ -6,7 +6,7 @@ import { ExtractError } from './errors.ts';
 /**
  * Where extractors remember how far they got, per (provider, symbol). Implementations: in
  * memory (tests, one-shot runs), a JSON file (single process); the extractor service and
- * `npm run etl` use the MongoDB store of mongo-cursor-store.ts (cursor and log positions).
+ * `npm run etl` use the MongoDB store of mongo_cursor_store.ts (cursor and log positions).
  */
 export interface CursorStore {
   get(provider: string, symbol: string): Promise<string | undefined>;

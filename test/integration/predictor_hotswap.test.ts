@@ -12,7 +12,7 @@ import { ModelStore, type ModelArtifacts } from '@stock-mlops/ml/registry/model_
 import { suite } from '../harness/index.ts';
 import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
-import { clients, type Clients } from '../support/predictor/grpc-client.ts';
+import { clients, type Clients } from '../support/predictor/grpc_client.ts';
 
 const t = suite('predictor hot swap under load (real process, Kafka, registry)', { timeoutMs: 150_000 });
 const ctx: { stack?: RunningStack; c?: Clients; close: Array<() => Promise<void>> } = { close: [] };

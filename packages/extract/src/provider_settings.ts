@@ -19,7 +19,7 @@ import {
   type RegistryConfig,
   type RegistryDeps,
 } from './registry.ts';
-import type { CsvReplayProvider } from './prices/csv-replay.ts';
+import type { CsvReplayProvider } from './prices/csv_replay.ts';
 import type { NewsReplayProvider } from './news/replay.ts';
 import type { AnyProvider, ProviderKind } from './provider.ts';
 

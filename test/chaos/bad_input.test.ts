@@ -26,7 +26,7 @@ import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { connectWs } from '../support/ws.ts';
 import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
-import { clients, statusOf, type Clients } from '../support/predictor/grpc-client.ts';
+import { clients, statusOf, type Clients } from '../support/predictor/grpc_client.ts';
 import { readTopic, topicCount } from '../support/extractor.ts';
 
 const t = suite('chaos: bad-input corpus for every entry point (real services, Kafka, MongoDB)', { timeoutMs: 240_000 });

@@ -3,7 +3,7 @@ import type { SubmitOptions } from './batcher.ts';
 import { FeatureHistory, PreprocessError } from './preprocessor.ts';
 import type { PredictItem, PriceJob, ServingPriceModel } from './predictor.ts';
 import type { ServedSentiment, ServingSentimentModel } from './sentiment.ts';
-import type { RunPriceJobs } from './price-inference.ts';
+import type { RunPriceJobs } from './price_inference.ts';
 
 /**
  * Transport-free core of the predictor: the models being served, each symbol's feature history

@@ -12,7 +12,7 @@ import pino from 'pino';
 import WebSocket from 'ws';
 import { WS_CLOSE, type PricePrediction } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
-import { PredictorCore } from '@stock-mlops/ml/inference/predictor-core';
+import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { startWsServer, type WsHandle } from '../../services/predictor/src/ws_server.ts';
 import { connectWs } from '../support/ws.ts';
 

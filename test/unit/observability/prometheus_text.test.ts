@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import client from 'prom-client';
 import { createMetrics } from '@stock-mlops/platform';
 import { suite } from '../../harness/index.ts';
-import { ExpositionError, parseExposition } from '../../support/prometheus-text.ts';
+import { ExpositionError, parseExposition } from '../../support/prometheus_text.ts';
 
 const t = suite('observability: strict Prometheus text-format parser');
 

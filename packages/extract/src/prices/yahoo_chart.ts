@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import type { CorporateAction, FetchRequest, PriceFetchResult, PriceProvider } from '../provider.ts';
-import { parseShape, providerContext, type HttpProviderOptions } from '../provider-support.ts';
+import { parseShape, providerContext, type HttpProviderOptions } from '../provider_support.ts';
 import { dateKeyTs, localDate } from '../time.ts';
 import { assertSymbol } from '../validate.ts';
 import { finishBars, isDateKeyed, makeBar, type BarDraft, type IntervalName } from './common.ts';

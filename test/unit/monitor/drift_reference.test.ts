@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { FEATURE_SCHEMA, type FeatureRow } from '@stock-mlops/transform';
 import { suite } from '../../harness/index.ts';
-import { createComparator, keywordSentiment, loadTwitterSentiment } from '../../support/evaluation-reference.ts';
+import { createComparator, keywordSentiment, loadTwitterSentiment } from '../../support/evaluation_reference.ts';
 import { evaluateFeatureDrift, evaluateLabelDrift, evaluateNumericDrift, modelInfoFromRegistry } from '@stock-mlops/monitor';
 import { categoricalReference } from '@stock-mlops/ml/evaluation/drift';
 import { fakePredict, realFeatures, registryDoc, repoRoot } from '../../support/monitor.ts';

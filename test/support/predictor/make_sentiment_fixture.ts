@@ -8,7 +8,7 @@ import { sentimentToRegistryArtifacts } from '@stock-mlops/ml/inference/sentimen
 import { trainSentiment, type SentimentLabel } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 
 const out = process.argv[2];
-if (!out) throw new Error('usage: make-sentiment-fixture.ts <output dir>');
+if (!out) throw new Error('usage: make_sentiment_fixture.ts <output dir>');
 const byLabel: Record<SentimentLabel, string[]> = {
   positive: ['shares rose on strong earnings', 'profit beats expectations', 'stock rallies after upgrade', 'record revenue growth lifts shares', 'strong demand boosts outlook'],
   negative: ['shares fell after weak guidance', 'loss widens on lower sales', 'stock plunges after downgrade', 'revenue misses estimates badly', 'weak demand hurts outlook'],

@@ -38,7 +38,7 @@ import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, freePort, logDigest, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
 import { barLine, expectedForEvents, featureLine, sha } from '../support/replay.ts';
-import { clients } from '../support/predictor/grpc-client.ts';
+import { clients } from '../support/predictor/grpc_client.ts';
 import { promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { encode, makeEnvelope, resolveTopics, type RawFinancialFact, type RawNewsArticle } from '@stock-mlops/contracts';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { FUNDAMENTAL_FEATURES, lexiconSentiment, NEWS_FEATURES, parseYahooCsv, PIPELINE_SCHEMA, type Bar, type PipelineEvent } from '@stock-mlops/transform';
-import { parseCompanyFacts } from '@stock-mlops/extract/financials/sec-edgar';
+import { parseCompanyFacts } from '@stock-mlops/extract/financials/sec_edgar';
 import { suite } from '../harness/index.ts';
 import { kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
 import { createTopics, expectedForEvents, firstDifference, rawPriceMessage, rng, startService, waitForExact } from '../support/replay.ts';

@@ -2,7 +2,7 @@ import type { RawFinancialFact } from '@stock-mlops/contracts';
 import { z } from 'zod';
 import { ExtractError } from '../errors.ts';
 import type { FetchRequest, FetchResult, FinancialProvider } from '../provider.ts';
-import { parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider-support.ts';
+import { parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
 import { assertSymbol } from '../validate.ts';
 import { dedupeFacts, finishFacts, makeFact, type FactDedupe, type FactDraft } from './common.ts';
 

@@ -15,7 +15,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { requireInfra, uniqueId } from '../support/stack.ts';
 import { featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, startServing, type ServingStack } from '../support/predictor/fixtures.ts';
-import { bearer, clients, statusOf } from '../support/predictor/grpc-client.ts';
+import { bearer, clients, statusOf } from '../support/predictor/grpc_client.ts';
 
 const t = suite('predictor gRPC errors and limits', { timeoutMs: 60_000 });
 const mongos: MongoHandle[] = [];

@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { suite } from '../harness/index.ts';
-import { checkDashboard } from '../support/dashboard-checks.ts';
+import { checkDashboard } from '../support/dashboard_checks.ts';
 import { freePort, requireInfra, uniqueId, waitFor } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -78,7 +78,7 @@ t('starts everything, prints the URLs, streams predictions, and SIGINT leaves no
       ws.on('error', reject);
     });
     assert.ok(frame.type === 'prediction' || frame.type === 'snapshot');
-    // The dashboard shows what the stream carries (test/support/dashboard-checks.ts).
+    // The dashboard shows what the stream carries (test/support/dashboard_checks.ts).
     const dashboardUrl = /Dashboard:\s+(http:\/\/\S+)/.exec(out)?.[1];
     assert.ok(dashboardUrl, 'the printed dashboard URL');
     console.log(`  dashboard: ${dashboardUrl}`);

@@ -22,7 +22,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { PIPELINE_SCHEMA, SymbolPipeline } from '@stock-mlops/transform';
 import { mongoCheckpointStore } from '../../services/predictor/src/checkpoint_store.ts';
 import { STATE_COLLECTION, StateStore } from '../../services/transformer/src/state_store.ts';
-import { createMongoCursorStore, CURSOR_COLLECTION } from '@stock-mlops/extract/mongo-cursor-store';
+import { createMongoCursorStore, CURSOR_COLLECTION } from '@stock-mlops/extract/mongo_cursor_store';
 import { MONITOR_COLLECTIONS, MonitorStore } from '../../services/monitor/src/store.ts';
 import { suite } from '../harness/index.ts';
 import { promote, randomPriceModel } from '../support/predictor/fixtures.ts';

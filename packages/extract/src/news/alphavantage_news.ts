@@ -4,7 +4,7 @@ import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import { checkAlphaVantageBody } from '../prices/alphavantage.ts';
 import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
-import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider-support.ts';
+import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
 import { assertTimeZone, wallClock, zonedTimeToUtc } from '../time.ts';
 import { assertSymbol } from '../validate.ts';
 import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';

@@ -38,7 +38,7 @@ import { WARMUP_BARS } from '@stock-mlops/transform';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { collect, dumpLogs, freePort, startStack, waitFor, type RunningStack } from '../support/stack.ts';
-import { parseExposition } from '../support/prometheus-text.ts';
+import { parseExposition } from '../support/prometheus_text.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SHARED = process.env.SHARED_DATA_DIR ?? path.resolve(ROOT, '../shared/data');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as assert from 'uvu/assert';
 import { WS_ERROR } from '@stock-mlops/contracts';
-import { ITEM_ERROR_CODES } from '@stock-mlops/ml/inference/predictor-core';
+import { ITEM_ERROR_CODES } from '@stock-mlops/ml/inference/predictor_core';
 import { STATUS_BY_CODE } from '../../../services/predictor/src/grpc_util.ts';
 import { suite } from '../../harness/index.ts';
 
@@ -17,7 +17,7 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
 const DOC = readFileSync(path.join(ROOT, 'docs/api.md'), 'utf8');
 /** The sources whose codes reach clients: the gRPC and WebSocket adapters, the core, the WebSocket contract. */
 const CLIENT_FACING = [
-  'packages/ml/src/inference/predictor-core.ts',
+  'packages/ml/src/inference/predictor_core.ts',
   'services/predictor/src/grpc_util.ts',
   'services/predictor/src/grpc_domain.ts',
   'services/predictor/src/grpc_oip.ts',

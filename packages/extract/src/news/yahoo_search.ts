@@ -1,7 +1,7 @@
 import type { RawNewsArticle } from '@stock-mlops/contracts';
 import { z } from 'zod';
 import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
-import { parseShape, providerContext, type HttpProviderOptions } from '../provider-support.ts';
+import { parseShape, providerContext, type HttpProviderOptions } from '../provider_support.ts';
 import { assertSymbol } from '../validate.ts';
 import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';
 
