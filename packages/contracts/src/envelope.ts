@@ -17,6 +17,8 @@ export const MESSAGE_DEFS = {
   features: { type: 'features.vector', schemaVersion: 1, data: S.FeatureVector },
   pricePredictions: { type: 'prediction.price', schemaVersion: 1, data: S.PricePrediction },
   sentimentPredictions: { type: 'prediction.sentiment', schemaVersion: 1, data: S.SentimentPrediction },
+  pricePredictionsShadow: { type: 'prediction.price.shadow', schemaVersion: 1, data: S.PricePrediction },
+  sentimentLabels: { type: 'label.sentiment', schemaVersion: 1, data: S.SentimentLabelRecord },
   modelEvents: { type: 'model.event', schemaVersion: 1, data: S.ModelEvent },
   monitorEvents: { type: 'monitor.event', schemaVersion: 1, data: S.MonitorEvent },
 } as const;

@@ -7,3 +7,11 @@ import { createHash } from 'node:crypto';
 export function deterministicId(...parts: Array<string | number>): string {
   return createHash('sha256').update(parts.map(String).join('\u001f')).digest('hex').slice(0, 32);
 }
+
+/**
+ * Key of a sentiment label on `stock.labels.sentiment.v1`: sha256 (hex) of the text after Unicode
+ * NFC normalisation, trimming and collapsing whitespace, so the same headline always has one key.
+ */
+export function sentimentTextHash(text: string): string {
+  return createHash('sha256').update(text.normalize('NFC').trim().replace(/\s+/g, ' ')).digest('hex');
+}

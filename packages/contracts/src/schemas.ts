@@ -112,6 +112,20 @@ export const SentimentPrediction = z.strictObject({
 });
 export type SentimentPrediction = z.infer<typeof SentimentPrediction>;
 
+/**
+ * A human label for a piece of text (a headline), on `stock.labels.sentiment.v1`, keyed by
+ * `sentimentTextHash(text)`. The last label per text wins.
+ */
+export const SentimentLabelRecord = z.strictObject({
+  text: z.string().trim().min(1).max(2000),
+  label: SentimentLabel,
+  labeller: z.string().min(1).max(100),
+  labelledAt: Timestamp,
+  articleId: z.string().min(1).max(128).optional(),
+  symbol: Symbol.optional(),
+});
+export type SentimentLabelRecord = z.infer<typeof SentimentLabelRecord>;
+
 export const ModelEventKind = z.enum(['registered', 'promoted', 'rejected', 'rolled_back', 'training_failed']);
 export const ModelEvent = z.strictObject({
   kind: ModelEventKind,

@@ -17,6 +17,10 @@ export const TOPIC_DEFS = {
   features: { name: 'stock.features.v1', stage: 'transform', partitions: 6, compacted: false },
   pricePredictions: { name: 'stock.predictions.price.v1', stage: 'predict', partitions: 6, compacted: false },
   sentimentPredictions: { name: 'stock.predictions.sentiment.v1', stage: 'predict', partitions: 3, compacted: false },
+  /** A challenger model's predictions, scored beside production and never served (same event ids). */
+  pricePredictionsShadow: { name: 'stock.predictions.shadow.v1', stage: 'predict', partitions: 6, compacted: false },
+  /** Human sentiment labels, keyed by the text's hash: the last label per text wins (compacted). */
+  sentimentLabels: { name: 'stock.labels.sentiment.v1', stage: 'raw', partitions: 3, compacted: true },
   modelEvents: { name: 'stock.models.events.v1', stage: 'train', partitions: 1, compacted: false },
   monitorEvents: { name: 'stock.monitor.events.v1', stage: 'monitor', partitions: 1, compacted: false },
   dlqTransform: { name: 'stock.dlq.transform.v1', stage: 'transform', partitions: 1, compacted: false },
