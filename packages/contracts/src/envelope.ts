@@ -2,10 +2,12 @@ import { z } from 'zod';
 import * as S from './schemas.ts';
 import { Timestamp } from './primitives.ts';
 import type { TopicKey } from './topics.ts';
+import { sentimentTextHash } from './ids.ts';
 
 /**
  * Every message on every (non dead-letter) topic is an envelope:
- * `{ eventId, type, schemaVersion, eventTime, source, traceId?, data }`, keyed by symbol.
+ * `{ eventId, type, schemaVersion, eventTime, source, traceId?, data }`, keyed by symbol (labels: by
+ * the text hash; see messageKey).
  */
 export const MESSAGE_DEFS = {
   rawPrices: { type: 'price.bar.raw', schemaVersion: 1, data: S.RawPriceBar },
@@ -69,6 +71,7 @@ export function cachedEnvelopeSchema(key: DataTopicKey): z.ZodType {
 
 /** Kafka message key: messages are keyed by symbol (model events by model name, monitor events by task). */
 export function messageKey<K extends DataTopicKey>(key: K, data: DataOf<K>): string {
+  if (key === 'sentimentLabels') return sentimentTextHash((data as S.SentimentLabelRecord).text);
   const d = data as Record<string, unknown>;
   if (typeof d.symbol === 'string') return d.symbol;
   if (key === 'modelEvents') return (data as S.ModelEvent).model.name;

@@ -1,3 +1,4 @@
 export * from './database.ts';
 export * from './cache.ts';
 export * from './lru.ts';
+export * from './labels.ts';

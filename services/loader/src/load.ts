@@ -1,7 +1,7 @@
 /**
  * The loader's writes: a consumed batch becomes documents keyed by their natural key (`_id`),
  * upserted in bulk (see Database.upsertMany), then the latest-state document per symbol; both
- * retried with backoff while the database is down. No Kafka here: main.ts subscribes the consumer.
+ * retried with backoff while the database is down. Sentiment labels go to load_labels.ts. No Kafka here: main.ts subscribes the consumer.
  */
 import type { Db } from 'mongodb';
 import client from 'prom-client';
@@ -9,9 +9,11 @@ import type { DataTopicKey } from '@stock-mlops/contracts';
 import { withDbRetry, type BatchContext, type Consumed, type Logger, type Metrics } from '@stock-mlops/platform';
 import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, LruCache, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
 import type { LoaderConfig } from './config.ts';
+import { createLabelLoader } from './load_labels.ts';
 
 export type LoadedKey = 'cleanPrices' | 'features' | 'pricePredictions' | 'sentimentPredictions' | 'cleanNews' | 'cleanFinancials';
-export const SUBSCRIBE: readonly LoadedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'cleanNews', 'cleanFinancials'];
+export type SubscribedKey = LoadedKey | 'sentimentLabels';
+export const SUBSCRIBE: readonly SubscribedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'cleanNews', 'cleanFinancials', 'sentimentLabels'];
 
 /** Pure mapping from a consumed record to its document (natural key as `_id`). */
 function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array<{ _id: string } & Record<string, unknown>> } {
@@ -42,7 +44,7 @@ function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array
 
 export interface LoaderDeps {
   db: Db;
-  config: Pick<LoaderConfig, 'LOADER_WRITE_MEMORY'>;
+  config: Pick<LoaderConfig, 'LOADER_WRITE_MEMORY' | 'LABELS_MAX_PER_LABELLER_PER_WINDOW' | 'LABELS_WINDOW_SECONDS'>;
   log: Logger;
   metrics: Metrics;
 }
@@ -51,6 +53,7 @@ export function createLoader({ db, config, log, metrics }: LoaderDeps) {
   // Remembers what this instance wrote, so redeliveries of recent records need no read-back (see Database.upsertMany).
   const database = new Database(db, config.LOADER_WRITE_MEMORY > 0 ? new LruCache<string>(config.LOADER_WRITE_MEMORY, Number.POSITIVE_INFINITY) : undefined);
   const latest = new LatestStateStore(db);
+  const handleLabels = createLabelLoader({ db, config, log, metrics });
   const written = new client.Counter({
     name: 'stockmlops_loader_documents_total',
     help: 'Documents written by the loader: inserted, already stored unchanged, or replaced',
@@ -62,7 +65,10 @@ export function createLoader({ db, config, log, metrics }: LoaderDeps) {
     ensureIndexes: () => withDbRetry(() => database.ensureIndexes(), { log }),
     /** Keys may have moved from another instance: its writes are not in our memory. */
     onAssigned: () => database.forgetWrites(),
-    handle: async (batch: Consumed<LoadedKey>[], ctx: BatchContext): Promise<void> => {
+    handle: async (all: Consumed<SubscribedKey>[], ctx: BatchContext): Promise<void> => {
+      // A batch is one topic-partition: labels have their own checks and merge (load_labels.ts).
+      if (all[0]!.topicKey === 'sentimentLabels') return handleLabels(all as Consumed<'sentimentLabels'>[], ctx);
+      const batch = all as Consumed<LoadedKey>[];
       const { collection, docs } = toDocs(batch);
       const retry = { log, isStopping: ctx.isStopping };
       const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);

@@ -1,5 +1,6 @@
 /**
- * loader: writes clean bars, features, predictions, news and financial facts to MongoDB with
+ * loader: writes clean bars, features, predictions, news, financial facts and human sentiment
+ * labels (guard rails and last-label-wins merge: load_labels.ts) to MongoDB with
  * idempotent bulk upserts on natural keys (`_id`; insert first, replace only changed content —
  * see Database.upsertMany), and keeps the latest-state document per symbol. Offsets are committed
  * only after the write is acknowledged; while the database is down the batch is retried with

@@ -89,10 +89,10 @@ t('makeEnvelope refuses data that breaks the topic schema', () => {
   assert.throws(() => makeEnvelope('rawPrices', { data: { ...bar, close: Infinity }, source: 't' }), /close/);
 });
 
-t('committed JSON Schemas for raw topics match the zod source', () => {
+t('committed JSON Schemas for raw topics (and the labels topic) match the zod source', () => {
   const dir = path.resolve(import.meta.dirname, '../../../schemas');
   const rendered = renderRawSchemas();
-  assert.is(rendered.size, 3);
+  assert.is(rendered.size, 4);
   for (const [file, text] of rendered) {
     assert.is(readFileSync(path.join(dir, file), 'utf8'), text, `${file} is stale: run npm run schemas`);
   }
