@@ -116,8 +116,9 @@ export type SentimentPrediction = z.infer<typeof SentimentPrediction>;
  * A human label for a piece of text (a headline), on `stock.labels.sentiment.v1`, keyed by
  * `sentimentTextHash(text)`. The last label per text wins.
  */
+export const SENTIMENT_LABELS_MAX_TEXT_CHARS = 2000;
 export const SentimentLabelRecord = z.strictObject({
-  text: z.string().trim().min(1).max(2000),
+  text: z.string().trim().min(1).max(SENTIMENT_LABELS_MAX_TEXT_CHARS),
   label: SentimentLabel,
   labeller: z.string().min(1).max(100),
   labelledAt: Timestamp,

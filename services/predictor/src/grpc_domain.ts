@@ -3,8 +3,10 @@ import { SYMBOL_RE, type PricePrediction } from '@stock-mlops/contracts';
 import { RpcError } from '@stock-mlops/platform';
 import { MAX_SENTIMENT_TEXT_CHARS } from '@stock-mlops/ml/inference/sentiment';
 import { PredictError, type PredictorCore, type PredictRequest } from '@stock-mlops/ml/inference/predictor_core';
-import { authorize, toStatus, unary, type RpcContext } from './grpc_util.ts';
+import { authorize, STATUS_BY_CODE, toStatus, unary, type RpcContext } from './grpc_util.ts';
 import type { ModelCatalog } from './model_loader.ts';
+import { checkLabelItem, type LabelItemRequest } from './label_submit.ts';
+import type { LabelPublisher } from './label_publisher.ts';
 
 /**
  * stockmlops.v1.PredictionService handlers: validate, call the core, shape the answer.
@@ -57,7 +59,7 @@ function validRequest(r: { symbol?: string; features?: number[] } | undefined): 
   return { symbol: validSymbol(r?.symbol), features };
 }
 
-export function domainHandlers(ctx: RpcContext, core: PredictorCore, catalog: ModelDirectory, limits: DomainLimits): grpc.UntypedServiceImplementation {
+export function domainHandlers(ctx: RpcContext, core: PredictorCore, catalog: ModelDirectory, limits: DomainLimits, labels?: LabelPublisher): grpc.UntypedServiceImplementation {
   return {
     Predict: unary(ctx, 'Predict', async (req: { symbol?: string; features?: number[] }, opts) => {
       const [p] = await core.predict([validRequest(req)], opts);
@@ -114,5 +116,19 @@ export function domainHandlers(ctx: RpcContext, core: PredictorCore, catalog: Mo
     }),
     GetModel: unary(ctx, 'GetModel', (req: { name?: string; version?: number }) => catalog.getModel(req.name ?? '', req.version ?? 0)),
     ListModels: unary(ctx, 'ListModels', async (req: { name?: string }) => ({ models: await catalog.listModels(req.name ?? '') })),
+    SubmitSentimentLabels: unary(ctx, 'SubmitSentimentLabels', async (req: { items?: LabelItemRequest[] }) => {
+      const items = req.items ?? [];
+      if (items.length === 0) throw new PredictError('E_INVALID_ARGUMENT', 'items must not be empty');
+      if (items.length > limits.maxTexts) throw new PredictError('E_INVALID_ARGUMENT', `at most ${limits.maxTexts} items per request`);
+      if (!labels) throw new RpcError('E_LABELS_UNAVAILABLE', 'this predictor does not publish labels');
+      const labelledAt = new Date().toISOString();
+      const checks = items.map((item, i) => checkLabelItem(item, i, labelledAt));
+      await labels(checks.flatMap((c) => (c.ok ? [c.record] : [])));
+      return {
+        results: checks.map((c) =>
+          c.ok ? { accepted: true, textHash: c.textHash } : { accepted: false, error: { code: c.code, message: c.message, status: grpc.status[STATUS_BY_CODE[c.code]!] } },
+        ),
+      };
+    }),
   };
 }

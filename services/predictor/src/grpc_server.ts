@@ -3,6 +3,7 @@ import type { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { domainHandlers, SERVICE_NAME, type DomainLimits, type ModelDirectory } from './grpc_domain.ts';
 import { oipHandlers, OIP_SERVICE_NAME, type OipLimits } from './grpc_oip.ts';
 import { DOMAIN_PROTO, loadProtos, OIP_PROTO } from './protos.ts';
+import type { LabelPublisher } from './label_publisher.ts';
 
 export { SERVICE_NAME } from './grpc_domain.ts';
 export { OIP_SERVICE_NAME } from './grpc_oip.ts';
@@ -22,6 +23,8 @@ export interface GrpcOptions {
   version: string;
   domain: DomainLimits;
   oip: OipLimits;
+  /** Where SubmitSentimentLabels publishes (absent: the RPC answers UNAVAILABLE). */
+  labels?: LabelPublisher | undefined;
 }
 
 export type GrpcHandle = GrpcServing;
@@ -37,7 +40,7 @@ export async function startGrpcServer(opts: GrpcOptions): Promise<GrpcHandle> {
     host: opts.host,
     port: opts.port,
     services: [
-      { definition: pkg.stockmlops.v1.PredictionService.service, handlers: domainHandlers(ctx, opts.core, opts.catalog, opts.domain) },
+      { definition: pkg.stockmlops.v1.PredictionService.service, handlers: domainHandlers(ctx, opts.core, opts.catalog, opts.domain, opts.labels) },
       { definition: pkg.inference.GRPCInferenceService.service, handlers: oipHandlers(ctx, opts.core, opts.version, opts.oip) },
     ],
     healthNames: [SERVICE_NAME, OIP_SERVICE_NAME],

@@ -29,6 +29,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, grpc.status>> = {
   E_ALIAS_NOT_FOUND: grpc.status.NOT_FOUND,
   E_NO_MODEL: grpc.status.UNAVAILABLE,
   E_BATCHER_CLOSED: grpc.status.UNAVAILABLE,
+  E_LABELS_UNAVAILABLE: grpc.status.UNAVAILABLE,
   E_QUEUE_FULL: grpc.status.RESOURCE_EXHAUSTED,
   E_STREAM_BACKLOG: grpc.status.RESOURCE_EXHAUSTED,
   E_DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,

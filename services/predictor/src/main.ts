@@ -6,11 +6,13 @@
  *   and WebSocket subscribers of every replica;
  * - model events (one group per replica) and registry polling → hot swaps.
  * gRPC (domain API + Open Inference Protocol + health + reflection) and WebSocket on their ports;
+ * SubmitSentimentLabels publishes human labels to the labels topic;
  * every price inference goes through one micro-batching queue.
  */
 import { startService } from '@stock-mlops/platform';
 import { PredictorEnv, PREDICTOR_VERSION, readTls, wsOptions } from './config.ts';
 import { startGrpcServer } from './grpc_server.ts';
+import { createLabelPublisher } from './label_publisher.ts';
 import { PRICE_MODEL_NAME } from './model_loader.ts';
 import { startServing } from './serving.ts';
 import { startStreams } from './streams.ts';
@@ -32,6 +34,7 @@ const grpc = await startGrpcServer({
   version: PREDICTOR_VERSION,
   domain: { maxBatchRequests: config.PREDICT_BATCH_REQUESTS_MAX, maxTexts: config.SENTIMENT_MAX_TEXTS, maxStreamBacklog: config.GRPC_STREAM_BACKLOG_MAX },
   oip: { maxElements: config.OIP_MAX_ELEMENTS, maxTexts: config.SENTIMENT_MAX_TEXTS },
+  labels: createLabelPublisher(svc.producer, svc.topics),
 });
 shutdown.add('grpc', grpc.close);
 const ws = await startWsServer({ ...wsOptions(config), log, core });

@@ -5,7 +5,7 @@
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decode, deterministicId, MESSAGE_DEFS, type DataTopicKey } from '@stock-mlops/contracts';
+import { decode, deterministicId, MESSAGE_DEFS, sentimentTextHash, type DataTopicKey } from '@stock-mlops/contracts';
 import { canonicalUrl } from '@stock-mlops/extract/news/common';
 import { suite } from '../../harness/index.ts';
 import { ProviderEnv } from '@stock-mlops/extract/provider_settings';
@@ -39,9 +39,20 @@ t('the kcat example is a valid raw price message', () => {
   assert.ok(r.ok, !r.ok ? r.reason : '');
 });
 
+t('the labels kcat example is a valid label record, and the key it states is the text hash', () => {
+  const m = /printf '%s\\t%s\\n' "\$KEY" '(\{.*\})'/.exec(doc);
+  assert.ok(m, 'labels kcat example found');
+  const r = decode('sentimentLabels', m![1]!);
+  assert.ok(r.ok, !r.ok ? r.reason : '');
+  if (!r.ok) return;
+  const text = /^TEXT='(.*)'$/m.exec(doc)?.[1];
+  assert.is(text, r.envelope.data.text, 'the hashed text is the one in the value');
+  assert.match(doc, `for this text it is ${sentimentTextHash(text!)}.`);
+});
+
 t('linked schema files exist', () => {
   const links = [...doc.matchAll(/\]\(\.\.\/(schemas\/[^)]+\.json)\)/g)].map((m) => m[1]!);
-  assert.is(links.length, 3);
+  assert.is(links.length, 4);
   for (const l of links) assert.ok(existsSync(path.join(ROOT, l)), l);
 });
 
