@@ -9,11 +9,10 @@ import * as assert from 'uvu/assert';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { DLQ_HEADERS, encode, makeEnvelope, resolveTopics, sentimentTextHash, type SentimentLabelRecord } from '@stock-mlops/contracts';
-import { BatchingProducer, ensureTopics, freePort } from '@stock-mlops/platform';
+import { BatchingProducer, createLabelPublisher, ensureTopics, freePort } from '@stock-mlops/platform';
 import { SENTIMENT_LABELS_COLLECTION, type SentimentLabelDoc } from '@stock-mlops/load';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { startGrpcServer } from '../../services/predictor/src/grpc_server.ts';
-import { createLabelPublisher } from '../../services/predictor/src/label_publisher.ts';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { bearer, clients, statusOf } from '../support/predictor/grpc_client.ts';
@@ -47,7 +46,7 @@ t('labels from a producer and from SubmitSentimentLabels are stored, last wins, 
       version: 'test',
       domain: { maxBatchRequests: 16, maxTexts: 16, maxStreamBacklog: 10 },
       oip: { maxElements: 1000, maxTexts: 16 },
-      labels: createLabelPublisher(platformProducer, topics),
+      labels: createLabelPublisher(platformProducer, topics, 'predictor-grpc'),
     });
     const c = clients(grpcServer.port);
     const mongo = await mongoClient();

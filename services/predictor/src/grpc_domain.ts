@@ -6,7 +6,7 @@ import { PredictError, type PredictorCore, type PredictRequest } from '@stock-ml
 import { authorize, STATUS_BY_CODE, toStatus, unary, type RpcContext } from './grpc_util.ts';
 import type { ModelCatalog } from './model_loader.ts';
 import { checkLabelItem, type LabelItemRequest } from './label_submit.ts';
-import type { LabelPublisher } from './label_publisher.ts';
+import type { LabelPublisher } from '@stock-mlops/platform';
 
 /**
  * stockmlops.v1.PredictionService handlers: validate, call the core, shape the answer.

@@ -3,7 +3,7 @@ import type { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { domainHandlers, SERVICE_NAME, type DomainLimits, type ModelDirectory } from './grpc_domain.ts';
 import { oipHandlers, OIP_SERVICE_NAME, type OipLimits } from './grpc_oip.ts';
 import { DOMAIN_PROTO, loadProtos, OIP_PROTO } from './protos.ts';
-import type { LabelPublisher } from './label_publisher.ts';
+import type { LabelPublisher } from '@stock-mlops/platform';
 
 export { SERVICE_NAME } from './grpc_domain.ts';
 export { OIP_SERVICE_NAME } from './grpc_oip.ts';

@@ -1,7 +1,7 @@
 /**
  * SubmitSentimentLabels without the transport: each item of a request becomes a label record for
  * `stock.labels.sentiment.v1` or a reason naming the item. No gRPC or Kafka here (grpc_domain.ts
- * adapts, label_publisher.ts publishes).
+ * adapts, createLabelPublisher in @stock-mlops/platform publishes).
  */
 import { SENTIMENT_LABELS_MAX_TEXT_CHARS, SentimentLabel, SentimentLabelRecord, sentimentTextHash } from '@stock-mlops/contracts';
 

@@ -12,7 +12,7 @@
 import { startService } from '@stock-mlops/platform';
 import { PredictorEnv, PREDICTOR_VERSION, readTls, wsOptions } from './config.ts';
 import { startGrpcServer } from './grpc_server.ts';
-import { createLabelPublisher } from './label_publisher.ts';
+import { createLabelPublisher } from '@stock-mlops/platform';
 import { PRICE_MODEL_NAME } from './model_loader.ts';
 import { startServing } from './serving.ts';
 import { startStreams } from './streams.ts';
@@ -34,7 +34,7 @@ const grpc = await startGrpcServer({
   version: PREDICTOR_VERSION,
   domain: { maxBatchRequests: config.PREDICT_BATCH_REQUESTS_MAX, maxTexts: config.SENTIMENT_MAX_TEXTS, maxStreamBacklog: config.GRPC_STREAM_BACKLOG_MAX },
   oip: { maxElements: config.OIP_MAX_ELEMENTS, maxTexts: config.SENTIMENT_MAX_TEXTS },
-  labels: createLabelPublisher(svc.producer, svc.topics),
+  labels: createLabelPublisher(svc.producer, svc.topics, 'predictor-grpc'),
 });
 shutdown.add('grpc', grpc.close);
 const ws = await startWsServer({ ...wsOptions(config), log, core });

@@ -23,7 +23,6 @@ const CLIENT_FACING = [
   'services/predictor/src/grpc_oip.ts',
   'services/predictor/src/grpc_server.ts',
   'services/predictor/src/label_submit.ts',
-  'services/predictor/src/label_publisher.ts',
   'services/predictor/src/ws_server.ts',
   'packages/contracts/src/ws.ts',
 ];

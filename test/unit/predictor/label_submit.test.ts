@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import { decode, sentimentTextHash } from '@stock-mlops/contracts';
 import type { OutMessage } from '@stock-mlops/platform';
 import { checkLabelItem, DEFAULT_LABELLER } from '../../../services/predictor/src/label_submit.ts';
-import { createLabelPublisher } from '../../../services/predictor/src/label_publisher.ts';
+import { createLabelPublisher } from '@stock-mlops/platform';
 import { suite } from '../../harness/index.ts';
 
 const t = suite('predictor: SubmitSentimentLabels items and publishing');
@@ -30,7 +30,7 @@ t('bad items are refused with their index and the reason', () => {
 
 t('the publisher sends valid envelopes keyed by the text hash, and reports a broker failure as E_LABELS_UNAVAILABLE', async () => {
   const sent: Array<{ topic: string; messages: OutMessage[] }> = [];
-  const publish = createLabelPublisher({ send: async (topic, messages) => void sent.push({ topic, messages }) }, { sentimentLabels: 'p.labels' });
+  const publish = createLabelPublisher({ send: async (topic, messages) => void sent.push({ topic, messages }) }, { sentimentLabels: 'p.labels' }, 'predictor-grpc');
   const record = { text: 'Shares fall', label: 'negative' as const, labeller: 'ann', labelledAt: AT };
   await publish([record]);
   assert.is(sent.length, 1);
@@ -40,7 +40,7 @@ t('the publisher sends valid envelopes keyed by the text hash, and reports a bro
   const d = decode('sentimentLabels', m.value as string);
   assert.ok(d.ok);
   if (d.ok) assert.equal([d.envelope.data, d.envelope.source, d.envelope.eventTime], [record, 'predictor-grpc', AT]);
-  const failing = createLabelPublisher({ send: async () => { throw new Error('broker down'); } }, { sentimentLabels: 'p.labels' });
+  const failing = createLabelPublisher({ send: async () => { throw new Error('broker down'); } }, { sentimentLabels: 'p.labels' }, 'predictor-grpc');
   try {
     await failing([record]);
     assert.unreachable('a failed send must throw');

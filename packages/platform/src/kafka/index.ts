@@ -5,3 +5,4 @@ export * from './lag.ts';
 export * from './rejoin.ts';
 export * from './heartbeat.ts';
 export * from './raw_sink.ts';
+export * from './label_publisher.ts';
