@@ -30,7 +30,8 @@ t('labels from a producer and from SubmitSentimentLabels are stored, last wins, 
     const topics = resolveTopics(stack.prefix);
     await ensureTopics(kafkaClient('labels-admin'), stack.prefix);
     stack.sup.start(serviceSpec('loader', { HTTP_PORT: String(opsPort), LABELS_MAX_PER_LABELLER_PER_WINDOW: '3', LABELS_WINDOW_SECONDS: '3600' }));
-    const producer = kafkaClient('labels-producer').producer();
+    // Idempotent: a send retried under load must not put a second copy of a label on the topic.
+    const producer = kafkaClient('labels-producer').producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const platformProducer = new BatchingProducer(kafkaClient('labels-grpc'), { log });
     await platformProducer.connect();

@@ -32,7 +32,7 @@ export interface LabelInput {
 
 export interface LabelMerge {
   doc: SentimentLabelDoc;
-  /** False for a redelivery (a record at or before the stored offset): nothing to write. */
+  /** False for a redelivery or a repeat of the current label's event: nothing to write. */
   changed: boolean;
   conflict: boolean;
 }
@@ -41,10 +41,12 @@ export interface LabelMerge {
  * Applies one label record to the stored document of its text. The most recent label wins
  * (`labelledAt`, then offset); a contradicting label from another labeller is kept in the count
  * either way. A record at or before the stored offset was applied already (a partition is read in
- * offset order), so replays change nothing and count nothing.
+ * offset order), and a second copy of the current label's event (a producer's retry) is the same
+ * label: both change nothing and count nothing.
  */
 export function mergeLabel(stored: SentimentLabelDoc | undefined, input: LabelInput): LabelMerge {
-  if (stored && stored.partition === input.partition && input.offset <= stored.offset) return { doc: stored, changed: false, conflict: false };
+  const seen = stored && ((stored.partition === input.partition && input.offset <= stored.offset) || stored.eventId === input.eventId);
+  if (seen) return { doc: stored, changed: false, conflict: false };
   const { record } = input;
   const conflict = stored !== undefined && stored.label !== record.label && stored.labeller !== record.labeller;
   const wins = stored === undefined || Date.parse(record.labelledAt) >= Date.parse(stored.labelledAt);

@@ -83,6 +83,8 @@ t('merge: a redelivered record (at or before the stored offset) changes and coun
     assert.equal([again.changed, again.conflict], [false, false]);
     assert.is(again.doc, b);
   }
+  const retried = mergeLabel(b, { ...input(rec('x', 'negative', 'bob', 20), 9), eventId: 'e8' });
+  assert.equal([retried.changed, retried.conflict], [false, false], 'a producer retry of the current label (same event id, later offset) is no new label');
   const doc: SentimentLabelDoc = b;
   assert.equal(Object.keys(doc).sort(), ['_id', 'conflicts', 'eventId', 'label', 'labelledAt', 'labeller', 'labels', 'offset', 'partition', 'text']);
 });
