@@ -9,6 +9,8 @@ import { sentimentToRegistryArtifacts, sentimentFromRegistryArtifacts } from './
 import { decidePromotion, type GateDecision, type GateRule } from './registry/gate.ts';
 import { ModelStore, type ModelTask, type ModelVersion } from './registry/model_store.ts';
 import type { GateConfig, PriceTrainConfig, SentimentTrainConfig } from './training/config.ts';
+import { decideSentimentPromotion } from './registry/sentiment_gate.ts';
+import { assembleSentimentData, labelLineage, type StoredLabel } from './training/sentiment_labels.ts';
 import { flattenEvaluation, RIDGE_BASELINE, trainPrice, type PriceEvaluationReport, type PriceTrainingResult } from './training/train.ts';
 import { PriceModel, type EpochLog } from './training/models/price_predictor.ts';
 import {
@@ -203,6 +205,8 @@ export interface SentimentRunInput {
   cfg: SentimentTrainConfig;
   gitSha: string;
   lineage: Record<string, unknown>;
+  /** Stored human labels (sentiment_labels.ts): trained on, except the held-back slice the gate scores. */
+  labels?: readonly StoredLabel[];
   onEpoch?: (log: SentimentEpochLog) => void;
   beforeRegister?: () => Promise<void>;
   onRegistered?: (version: number) => Promise<void> | void;
@@ -212,7 +216,9 @@ export interface SentimentEvaluation {
   model: ClassificationReport;
   baselines: { majority: ClassificationReport };
   production?: ClassificationReport;
-  split: { train: number; test: number; total: number };
+  /** Candidate and production on the held-back labels (absent without any). */
+  heldBack?: { model: ClassificationReport; production?: ClassificationReport };
+  split: { train: number; test: number; total: number; heldBack: number };
 }
 
 export interface SentimentRunResult extends RunResult {
@@ -264,13 +270,14 @@ export async function loadSentimentVersion(store: ModelStore, version: number, n
  * Train the sentiment model on labelled texts, evaluate it on a stratified held-out split (never
  * used for fitting or early stopping) beside the majority-class baseline and the production
  * model, register it as `sentiment` and promote it only through the gate (macro-F1 by default).
+ * Stored labels join the training data, except a held-back slice scored by the gate
+ * (sentiment_labels.ts, registry/sentiment_gate.ts); the version's lineage records them.
  */
 export async function trainRegisterAndGateSentiment(input: SentimentRunInput): Promise<SentimentRunResult> {
   const { cfg, store } = input;
   const all = cfg.data.maxRows > 0 ? pickTexts(input.data, stratifiedSample(input.data.labels, cfg.data.maxRows, cfg.seed)) : input.data;
   const split = stratifiedSplit(all.labels, cfg.data.testFraction, cfg.seed);
-  const train = pickTexts(all, split.train);
-  const test = pickTexts(all, split.test);
+  const { train, test, heldBack, trainedLabels, heldBackLabels } = assembleSentimentData(pickTexts(all, split.train), pickTexts(all, split.test), input.labels ?? []);
   const classes = new Set(train.labels).size;
   if (train.texts.length < 50 || test.texts.length < 20 || classes < 2) {
     throw Object.assign(new Error(`not enough labelled texts: ${train.texts.length} to train, ${test.texts.length} to test, ${classes} classes (need 50/20/2)`), { code: 'E_NOT_ENOUGH_DATA' });
@@ -285,12 +292,15 @@ export async function trainRegisterAndGateSentiment(input: SentimentRunInput): P
   try {
     const report = await evaluateSentimentModel(trained.model, test);
     const majority = majorityBaseline(train.labels.map(labelIndex), test.labels.map(labelIndex), SENTIMENT_LABELS);
-    const production = await sentimentProduction(store, test);
-    const decision = decidePromotion(cfg.gate, {
-      candidate: { accuracy: report.accuracy, macroF1: report.macroF1 },
-      baselines: { majority: { accuracy: majority.accuracy, macroF1: majority.macroF1 } },
-      production: production.report ? { accuracy: production.report.accuracy, macroF1: production.report.macroF1 } : undefined,
+    const heldBackReport = heldBack.texts.length > 0 ? await evaluateSentimentModel(trained.model, heldBack) : undefined;
+    const production = await sentimentProduction(store, test, heldBack);
+    const scores = (r: ClassificationReport) => ({ accuracy: r.accuracy, macroF1: r.macroF1 });
+    const decision = decideSentimentPromotion(cfg.gate, {
+      candidate: scores(report),
+      majority: scores(majority),
+      production: production.report && scores(production.report),
       productionNote: production.note,
+      heldBack: heldBackReport && { n: heldBack.texts.length, candidate: scores(heldBackReport), production: production.heldBack && scores(production.heldBack) },
     });
     const artifacts = sentimentToRegistryArtifacts(await trained.model.serialize());
     const metrics = {
@@ -298,6 +308,8 @@ export async function trainRegisterAndGateSentiment(input: SentimentRunInput): P
       baseline_majority_accuracy: majority.accuracy,
       baseline_majority_macroF1: majority.macroF1,
       ...(production.report ? { production_accuracy: production.report.accuracy, production_macroF1: production.report.macroF1 } : {}),
+      ...(heldBackReport ? { heldback_accuracy: heldBackReport.accuracy, heldback_macroF1: heldBackReport.macroF1, heldback_n: heldBackReport.count } : {}),
+      ...(production.heldBack ? { production_heldback_accuracy: production.heldBack.accuracy, production_heldback_macroF1: production.heldBack.macroF1 } : {}),
       trainingSeconds: trained.trainingSeconds,
     };
     await input.beforeRegister?.();
@@ -311,7 +323,15 @@ export async function trainRegisterAndGateSentiment(input: SentimentRunInput): P
       // Drift reference for the monitor: the model's predicted label distribution on the held-out texts.
       reference: { labels: [...report.labels], counts: report.labels.map((_, j) => report.confusion.reduce((a, row) => a + (row[j] ?? 0), 0)), n: report.count },
       dataWindow: null,
-      lineage: { ...input.lineage, rows: input.data.texts.length, used: all.texts.length, train: train.texts.length, test: test.texts.length, backend: trained.backend },
+      lineage: {
+        ...input.lineage,
+        rows: input.data.texts.length,
+        used: all.texts.length,
+        train: train.texts.length,
+        test: test.texts.length,
+        labels: labelLineage(trainedLabels, heldBackLabels),
+        backend: trained.backend,
+      },
       gitSha: input.gitSha,
       artifacts,
     });
@@ -323,7 +343,8 @@ export async function trainRegisterAndGateSentiment(input: SentimentRunInput): P
         model: report,
         baselines: { majority },
         ...(production.report ? { production: production.report } : {}),
-        split: { train: train.texts.length, test: test.texts.length, total: all.texts.length },
+        ...(heldBackReport ? { heldBack: { model: heldBackReport, ...(production.heldBack ? { production: production.heldBack } : {}) } } : {}),
+        split: { train: train.texts.length, test: test.texts.length, total: all.texts.length, heldBack: heldBack.texts.length },
       },
       trainingSeconds: trained.trainingSeconds,
     };
@@ -332,13 +353,15 @@ export async function trainRegisterAndGateSentiment(input: SentimentRunInput): P
   }
 }
 
-async function sentimentProduction(store: ModelStore, test: LabelledTexts): Promise<{ report?: ClassificationReport; note: string }> {
+async function sentimentProduction(store: ModelStore, test: LabelledTexts, heldBack: LabelledTexts): Promise<{ report?: ClassificationReport; heldBack?: ClassificationReport; note: string }> {
   const alias = await store.getAlias(SENTIMENT_MODEL, 'production');
   if (!alias) return { note: 'no production model yet' };
   let model: SentimentModel | undefined;
   try {
     model = await loadSentimentVersion(store, alias.version);
-    return { report: await evaluateSentimentModel(model, test), note: `production v${alias.version}` };
+    const report = await evaluateSentimentModel(model, test);
+    const held = heldBack.texts.length > 0 ? await evaluateSentimentModel(model, heldBack) : undefined;
+    return { report, ...(held ? { heldBack: held } : {}), note: `production v${alias.version}` };
   } catch (err) {
     return { note: `production v${alias.version} could not be evaluated (${(err as { code?: string }).code ?? 'error'}); compared with the baseline only` };
   } finally {

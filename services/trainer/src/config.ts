@@ -19,6 +19,10 @@ export const TrainerEnv = z.object({
   TRAIN_SENTIMENT_CONFIG: z.string().default(path.join(REPO_ROOT, 'config/training/sentiment.json')),
   TRAIN_SENTIMENT_OVERRIDES: z.string().default(''),
   TRAIN_SENTIMENT_INTERVAL_MS: z.coerce.number().int().min(0).default(0),
+  /** Retrain the sentiment model once this many labels arrived after the newest version's (0 = off). */
+  TRAIN_SENTIMENT_NEW_LABELS: z.coerce.number().int().min(0).default(200),
+  /** How often the stored labels are counted for that (one count query). */
+  TRAIN_SENTIMENT_LABELS_POLL_MS: z.coerce.number().int().min(100).default(30_000),
   TRAIN_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
   TRAIN_LOCK_WAIT_MS: z.coerce.number().int().min(0).default(30 * 60_000),
 });

@@ -6,7 +6,8 @@
  * Triggers: at start (when no production model exists: price from the bundled CSV files in
  * process — TRAIN_BOOTSTRAP_DATA, see bootstrap.ts — or, with that empty, once the loader stored
  * enough features; sentiment from its CSV), on a
- * schedule (TRAIN_INTERVAL_MS, TRAIN_SENTIMENT_INTERVAL_MS), on a `retrain_requested` monitor
+ * schedule (TRAIN_INTERVAL_MS, TRAIN_SENTIMENT_INTERVAL_MS), after TRAIN_SENTIMENT_NEW_LABELS new
+ * sentiment labels (trained on with the CSV, a held-back slice scored by the gate), on a `retrain_requested` monitor
  * event (also published by `npm run models -- retrain`). One training at a time per model, across
  * processes (a lease in MongoDB shared with the `npm run train` CLI). A run whose process died is
  * taken over and re-run; it never leaves a half-registered version (artifacts are written before
@@ -30,6 +31,10 @@ for (const [task, every] of [['price', config.TRAIN_INTERVAL_MS], ['sentiment', 
   if (every <= 0) continue;
   const timer = setInterval(() => void trainer.requestTraining(task, 'schedule'), every);
   shutdown.add(`schedule-${task}`, () => clearInterval(timer));
+}
+if (config.TRAIN_SENTIMENT_NEW_LABELS > 0) {
+  const labelPoll = setInterval(() => void trainer.checkNewLabels().catch((err) => log.warn({ err }, 'new-label check failed')), config.TRAIN_SENTIMENT_LABELS_POLL_MS);
+  shutdown.add('label-poll', () => clearInterval(labelPoll));
 }
 // Retrain requests (from the monitor, or `npm run models -- retrain`). Started last: joining the
 // consumer group can wait for a killed predecessor's session to expire, start-up work must not.

@@ -1,7 +1,7 @@
 /**
  * When the trainer trains, one training at a time per model: the first models at start, runs
- * abandoned by a dead process, the schedule (TRAIN_INTERVAL_MS, TRAIN_SENTIMENT_INTERVAL_MS) and
- * retrain requests, which coalesce while a run of the same model is in progress. Each run goes
+ * abandoned by a dead process, the schedule (TRAIN_INTERVAL_MS, TRAIN_SENTIMENT_INTERVAL_MS),
+ * new sentiment labels (TRAIN_SENTIMENT_NEW_LABELS) and retrain requests, which coalesce while a run of the same model is in progress. Each run goes
  * through jobs.ts (lease, train, evaluate, gate, register) and publishes its model events.
  */
 import path from 'node:path';
@@ -17,6 +17,8 @@ import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig, type PriceTrainConfig } from '@stock-mlops/ml/training/config';
 import { EpochClock, epochMessage } from '@stock-mlops/ml/training/progress';
+import { labelRetrainDue, labelsWatermark } from '@stock-mlops/ml/training/sentiment_labels';
+import { MongoLabelStore } from '@stock-mlops/ml/training/sentiment_label_store';
 import { bootstrapFiles, storedFeatureRows, waitForSettledRows } from './bootstrap.ts';
 import { currentGitSha, eventsOf, reclaimRun, runPriceJob, runSentimentJob, TrainingAbortedError, type JobContext } from '@stock-mlops/ml/training/jobs';
 import type { TrainerConfig } from './config.ts';
@@ -45,7 +47,8 @@ export interface TrainingScheduleDeps {
 export async function createTrainingSchedule({ db, config, log, metrics, producer, topics, kafka, shutdown }: TrainingScheduleDeps) {
   const store = new ModelStore(db);
   const runs = new TrainingRuns(db, config.TRAIN_LEASE_MS);
-  await withDbRetry(() => Promise.all([store.ensureIndexes(), runs.ensureIndexes()]), { log });
+  const labels = new MongoLabelStore(db);
+  await withDbRetry(() => Promise.all([store.ensureIndexes(), runs.ensureIndexes(), labels.ensureIndexes()]), { log });
   const swept = await withDbRetry(() => store.sweepOrphans(), { log });
   if (swept) log.warn({ chunks: swept }, 'removed artifacts of a registration that never completed');
   const priceCfg = loadPriceTrainConfig(config.TRAIN_CONFIG, list(config.TRAIN_OVERRIDES));
@@ -65,6 +68,7 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
     epochs: new Gauge({ name: 'stockmlops_training_epochs', help: 'Epochs planned for the running training (early stopping may end it sooner)', labelNames: ['task'] as const, registers: [metrics.registry] }),
     eta: new Gauge({ name: 'stockmlops_training_eta_seconds', help: 'Estimated seconds until the running training reaches its last planned epoch', labelNames: ['task'] as const, registers: [metrics.registry] }),
   };
+  const newLabelsGauge = new Gauge({ name: 'stockmlops_sentiment_new_labels', help: 'Stored sentiment labels newer than those the newest sentiment version read (a retrain starts at TRAIN_SENTIMENT_NEW_LABELS)', registers: [metrics.registry] });
   const trainingSeconds = new Histogram({ name: 'stockmlops_training_seconds', help: 'Wall time of a training run (load, train, evaluate, register)', labelNames: ['task'] as const, buckets: [5, 15, 30, 60, 120, 300, 600, 1800], registers: [metrics.registry] });
 
   async function publish(events: ModelEvent[]): Promise<void> {
@@ -115,6 +119,7 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
             reason,
             cfg: sentimentCfg,
             files: sentimentFiles,
+            labels,
             onEpoch: (e) => report({ model: SENTIMENT_MODEL, member: e.member, kind: e.kind, loss: e.loss, valLoss: e.valLoss, valMacroF1: e.valMacroF1 }, e.epoch, e.seconds),
           }),
         ];
@@ -253,8 +258,26 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
     }
   }
 
+  /**
+   * One look at the label store (TRAIN_SENTIMENT_LABELS_POLL_MS): count the labels after the newest
+   * sentiment version's watermark (promoted or rejected, so a rejected candidate waits for N more)
+   * and request a retrain once TRAIN_SENTIMENT_NEW_LABELS of them arrived.
+   */
+  async function checkNewLabels(): Promise<void> {
+    if (config.TRAIN_SENTIMENT_NEW_LABELS <= 0 || running.has('sentiment')) return;
+    const latest = await store.latest(SENTIMENT_MODEL);
+    if (!latest) return; // the first model is trained at start (TRAIN_SENTIMENT_ON_START)
+    const since = labelsWatermark(latest.lineage);
+    const n = await labels.countSince(since);
+    newLabelsGauge.set(n);
+    if (!labelRetrainDue(n, config.TRAIN_SENTIMENT_NEW_LABELS)) return;
+    log.info({ newLabels: n, since: since?.toISOString() ?? null, version: latest.version }, 'enough new sentiment labels; retraining');
+    void requestTraining('sentiment', `${n} new labels since ${since ? since.toISOString() : `v${latest.version}`}`);
+  }
+
   return {
     handleAbandoned,
+    checkNewLabels,
     initialSentimentTraining,
     initialPriceTraining,
     requestTraining,

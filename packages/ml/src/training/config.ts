@@ -89,6 +89,16 @@ export const SentimentGateConfig = z.strictObject({
   baseline: z.enum(['majority']).default('majority'),
   baselineMargin: z.number().min(-1).max(1).default(0),
   productionMargin: z.number().min(-1).max(1).default(0),
+  /**
+   * With at least `minHeldBack` held-back labels (sentiment_labels.ts), the production check
+   * becomes two: on the fixed evaluation set `metric` may be at most `labelsTolerance` (absolute)
+   * below production's, and on the held-back labels `labelsMetric` must beat production's by more
+   * than `labelsMargin` (absolute). See docs/models.md.
+   */
+  labelsTolerance: z.number().min(0).max(1).default(0.01),
+  labelsMetric: z.enum(['macroF1', 'accuracy']).default('accuracy'),
+  labelsMargin: z.number().min(0).max(1).default(0),
+  minHeldBack: z.number().int().min(1).default(20),
 });
 export type SentimentGateConfig = z.infer<typeof SentimentGateConfig>;
 

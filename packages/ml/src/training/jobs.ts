@@ -31,6 +31,7 @@ import type { PriceTrainConfig, SentimentTrainConfig } from './config.ts';
 import type { EpochLog } from './models/price_predictor.ts';
 import { loadSentimentCsv, type EpochLog as SentimentEpochLog, type LabelledTexts } from './models/sentiment_analyzer.ts';
 import { loadPriceCsvRows } from './price_csv.ts';
+import type { LabelStore } from './sentiment_labels.ts';
 import { featureRows } from './rows.ts';
 
 export interface JobContext {
@@ -206,16 +207,20 @@ export interface SentimentJobOptions {
   reason: string;
   cfg: SentimentTrainConfig;
   files: string[];
+  /** Stored human labels, added to the CSV data (a held-back slice goes to the gate); none without. */
+  labels?: LabelStore;
   onEpoch?: (e: SentimentEpochLog) => void;
 }
 
 export async function runSentimentJob(ctx: JobContext, opts: SentimentJobOptions): Promise<SentimentRunResult> {
   const { data, lineage } = await loadSentimentData(opts.cfg, opts.files);
-  ctx.log.info({ model: SENTIMENT_MODEL, rows: data.texts.length, reason: opts.reason }, 'training started');
+  const labels = opts.labels ? await opts.labels.list() : [];
+  ctx.log.info({ model: SENTIMENT_MODEL, rows: data.texts.length, labels: labels.length, reason: opts.reason }, 'training started');
   return withTrainingRun(ctx, SENTIMENT_MODEL, 'sentiment', opts.reason, (run, guard) =>
     trainRegisterAndGateSentiment({
       store: ctx.store,
       data,
+      labels,
       cfg: opts.cfg,
       gitSha: ctx.gitSha,
       lineage: { ...lineage, runId: run._id, reason: opts.reason },
