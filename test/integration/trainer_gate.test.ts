@@ -82,8 +82,8 @@ t('a deliberately worse model (output forced to +3 % a day) is registered but no
 
 t('promote by hand, then rollback restores the previous version', async () => {
   const store = ctx.store!;
-  const promoted = await promoteVersion(store, PRICE_MODEL, 2, 'test: promote the rejected one');
-  assert.equal([promoted.kind, promoted.model.version, promoted.previous?.version], ['promoted', 2, 1]);
+  const [promoted] = await promoteVersion(store, PRICE_MODEL, 2, 'test: promote the rejected one');
+  assert.equal([promoted!.kind, promoted!.model.version, promoted!.previous?.version], ['promoted', 2, 1]);
   assert.is((await store.get(PRICE_MODEL, 1)).status, 'archived');
   const back = await rollbackModel(store, PRICE_MODEL, 'test: rollback');
   assert.equal([back.kind, back.model.version, back.previous?.version, back.task], ['rolled_back', 1, 2, 'price']);

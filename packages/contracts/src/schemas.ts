@@ -127,7 +127,12 @@ export const SentimentLabelRecord = z.strictObject({
 });
 export type SentimentLabelRecord = z.infer<typeof SentimentLabelRecord>;
 
-export const ModelEventKind = z.enum(['registered', 'promoted', 'rejected', 'rolled_back', 'training_failed']);
+/**
+ * `promoted`/`rolled_back` move an alias (`alias`, default production); `challenger_set` points the
+ * `challenger` alias at `model` (`previous` = the challenger it replaced), `challenger_cleared`
+ * removes it (`model` = the version it held).
+ */
+export const ModelEventKind = z.enum(['registered', 'promoted', 'rejected', 'rolled_back', 'training_failed', 'challenger_set', 'challenger_cleared']);
 export const ModelEvent = z.strictObject({
   kind: ModelEventKind,
   model: ModelRef,

@@ -7,7 +7,8 @@ import { priceMetrics } from './evaluation/metrics.ts';
 import { referenceStats, referenceStatsByFeature, toColumns, type ReferenceStats } from './evaluation/drift.ts';
 import { sentimentToRegistryArtifacts, sentimentFromRegistryArtifacts } from './inference/sentiment.ts';
 import { decidePromotion, type GateDecision, type GateRule } from './registry/gate.ts';
-import { ModelStore, type ModelTask, type ModelVersion } from './registry/model_store.ts';
+import { ModelStore, PRODUCTION_ALIAS, type ModelTask, type ModelVersion } from './registry/model_store.ts';
+import { clearedByPromotion, setChallenger } from './registry/challenger.ts';
 import type { GateConfig, PriceTrainConfig, SentimentTrainConfig } from './training/config.ts';
 import { decideSentimentPromotion } from './registry/sentiment_gate.ts';
 import { assembleSentimentData, labelLineage, type StoredLabel } from './training/sentiment_labels.ts';
@@ -53,6 +54,8 @@ export interface PriceRunInput {
   beforeRegister?: () => Promise<void>;
   /** Called once the version document exists, before the gate decision (for run records). */
   onRegistered?: (version: number) => Promise<void> | void;
+  /** Where a version that passes the gate goes (default production). */
+  promoteAs?: PromoteAs;
 }
 
 export interface RunResult {
@@ -171,14 +174,35 @@ export async function registerAndGatePrice(input: PriceRunInput, training: Price
     artifacts,
   });
   await input.onRegistered?.(version.version);
-  const outcome = await applyDecision(input.store, name, 'price', version.version, decision, pickMetrics(metrics, PRICE_EVENT_METRICS));
+  const outcome = await applyDecision(input.store, name, 'price', version.version, decision, pickMetrics(metrics, PRICE_EVENT_METRICS), input.promoteAs);
   return { ...outcome, training };
 }
 
-/** Move `production` (or record the rejection) and build the events to publish. */
-async function applyDecision(store: ModelStore, name: string, task: ModelTask, version: number, decision: GateDecision, metrics: Record<string, number>): Promise<RunResult> {
+/**
+ * Where a version that passes the gate goes: `production` (the default), or the `challenger`
+ * alias, to be scored in the shadow of production first. A model with no production version yet
+ * is promoted either way (a challenger needs a champion).
+ */
+export type PromoteAs = 'production' | 'challenger';
+
+/** Move `production` or `challenger` (or record the rejection) and build the events to publish. */
+async function applyDecision(
+  store: ModelStore,
+  name: string,
+  task: ModelTask,
+  version: number,
+  decision: GateDecision,
+  metrics: Record<string, number>,
+  promoteAs: PromoteAs = 'production',
+): Promise<RunResult> {
   const ref = { name, version };
   const events: ModelEvent[] = [{ kind: 'registered', model: ref, task, metrics }];
+  if (decision.promote && promoteAs === 'challenger' && (await store.getAlias(name, PRODUCTION_ALIAS))) {
+    const reason = `gate passed, set as challenger: ${decision.reason}`.slice(0, 2000);
+    await store.setStatus(name, version, 'candidate', reason);
+    events.push(await setChallenger(store, name, version, reason));
+    return { version: await store.get(name, version), decision, promoted: false, events };
+  }
   if (decision.promote) {
     const { previous } = await store.setAlias(name, 'production', version, decision.reason);
     events.push({ kind: 'promoted', model: ref, task, alias: 'production', reason: decision.reason.slice(0, 2000), ...(previous !== undefined ? { previous: { name, version: previous } } : {}) });
@@ -372,11 +396,17 @@ async function sentimentProduction(store: ModelStore, test: LabelledTexts, heldB
 // ---------------------------------------------------------------------------------------------
 // Aliases
 
-/** Point `production` at a version by hand (CLI); returns the event to publish. */
-export async function promoteVersion(store: ModelStore, name: string, version: number, reason: string, alias = 'production'): Promise<ModelEvent> {
+/**
+ * Point an alias (default `production`) at a version by hand (CLI); returns the events to publish:
+ * `promoted`, then `challenger_cleared` when the version was the challenger.
+ */
+export async function promoteVersion(store: ModelStore, name: string, version: number, reason: string, alias = 'production'): Promise<ModelEvent[]> {
   const v = await store.get(name, version);
-  const { previous } = await store.setAlias(name, alias, version, reason);
-  return { kind: 'promoted', model: { name, version }, task: v.task, alias, reason, ...(previous !== undefined ? { previous: { name, version: previous } } : {}) };
+  const { previous, clearedChallenger } = await store.setAlias(name, alias, version, reason);
+  return [
+    { kind: 'promoted', model: { name, version }, task: v.task, alias, reason, ...(previous !== undefined ? { previous: { name, version: previous } } : {}) },
+    ...(clearedChallenger !== undefined ? [clearedByPromotion(name, v.task, clearedChallenger)] : []),
+  ];
 }
 
 /** Move an alias back to the version it held before; returns the event to publish. */

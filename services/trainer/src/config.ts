@@ -25,5 +25,7 @@ export const TrainerEnv = z.object({
   TRAIN_SENTIMENT_LABELS_POLL_MS: z.coerce.number().int().min(100).default(30_000),
   TRAIN_LEASE_MS: z.coerce.number().int().min(500).default(30_000),
   TRAIN_LOCK_WAIT_MS: z.coerce.number().int().min(0).default(30 * 60_000),
+  /** Where a price version that passes the gate goes: production, or the challenger alias (shadow-scored first). */
+  TRAIN_PROMOTE_AS: z.enum(['production', 'challenger']).default('production'),
 });
 export type TrainerConfig = z.infer<typeof TrainerEnv>;

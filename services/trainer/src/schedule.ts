@@ -59,9 +59,9 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
   const sentimentFiles = list(config.TRAIN_SENTIMENT_DATA);
   const { tf, backend } = await initTf();
   const ctx: JobContext = { tf, db, store, runs, log, gitSha: currentGitSha(), lockWaitMs: config.TRAIN_LOCK_WAIT_MS };
-  log.info({ backend, arch: priceCfg.model.arch, pooling: priceCfg.data.pooling, bootstrapFiles: bootstrap?.files ?? [], sentimentFiles, gitSha: ctx.gitSha }, 'trainer ready');
+  log.info({ backend, promoteAs: config.TRAIN_PROMOTE_AS, arch: priceCfg.model.arch, pooling: priceCfg.data.pooling, bootstrapFiles: bootstrap?.files ?? [], sentimentFiles, gitSha: ctx.gitSha }, 'trainer ready');
 
-  const trainings = new Counter({ name: 'stockmlops_trainings_total', help: 'Training runs by task and outcome (promoted, rejected, failed)', labelNames: ['task', 'outcome'] as const, registers: [metrics.registry] });
+  const trainings = new Counter({ name: 'stockmlops_trainings_total', help: 'Training runs by task and outcome (promoted, challenger: passed the gate and set as challenger, rejected, failed)', labelNames: ['task', 'outcome'] as const, registers: [metrics.registry] });
   const progress = {
     active: new Gauge({ name: 'stockmlops_training_active', help: 'A training of this task is running (1) or not (0)', labelNames: ['task'] as const, registers: [metrics.registry] }),
     epoch: new Gauge({ name: 'stockmlops_training_epoch', help: 'Last finished epoch of the running training (0 while its data loads)', labelNames: ['task'] as const, registers: [metrics.registry] }),
@@ -109,6 +109,7 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
         results = await runPriceJob(ctx, {
           reason,
           cfg,
+          promoteAs: config.TRAIN_PROMOTE_AS,
           ...(source ? { files: source.files } : {}),
           onEpoch: (model, e) => report({ model, loss: e.loss, valLoss: e.valLoss }, e.epoch, e.seconds ?? 0),
         });
@@ -131,7 +132,7 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
     await publish(eventsOf(results));
     trainingSeconds.observe({ task }, (Date.now() - t0) / 1000);
     for (const r of results) {
-      trainings.inc({ task, outcome: r.promoted ? 'promoted' : 'rejected' });
+      trainings.inc({ task, outcome: r.promoted ? 'promoted' : r.decision.promote ? 'challenger' : 'rejected' });
       log.info({ model: r.version.name, version: r.version.version, promoted: r.promoted, reason: r.decision.reason, metrics: r.events[0]?.metrics, ms: Date.now() - t0 }, 'training finished');
     }
   }

@@ -20,6 +20,10 @@ import { AppError } from '@stock-mlops/contracts';
  */
 
 export type ModelTask = 'price' | 'sentiment';
+/** The alias the predictor serves. */
+export const PRODUCTION_ALIAS = 'production';
+/** The optional alias the predictor scores in the shadow of production (one per model name). */
+export const CHALLENGER_ALIAS = 'challenger';
 export type ModelStatus = 'candidate' | 'production' | 'archived' | 'rejected';
 
 export interface ModelVersion {
@@ -234,8 +238,11 @@ export class ModelStore {
     if (r.matchedCount === 0) await this.versions.updateOne({ name, version }, { $set: { status, statusReason: reason } });
   }
 
-  /** Point `alias` at `version`, remembering the previous holder for rollback. */
-  async setAlias(name: string, alias: string, version: number, reason: string): Promise<{ previous: number | undefined }> {
+  /**
+   * Point `alias` at `version`, remembering the previous holder for rollback. Moving `production`
+   * to the version the `challenger` alias holds clears that alias (`clearedChallenger`).
+   */
+  async setAlias(name: string, alias: string, version: number, reason: string): Promise<{ previous: number | undefined; clearedChallenger?: number }> {
     await this.get(name, version);
     const cur = await this.getAlias(name, alias);
     const history = cur ? [...cur.history, cur.version].slice(-20) : [];
@@ -247,8 +254,18 @@ export class ModelStore {
     if (alias === 'production') {
       if (cur && cur.version !== version) await this.setStatus(name, cur.version, 'archived', `replaced by v${version}`);
       await this.setStatus(name, version, 'production', reason);
+      if (await this.deleteAlias(name, CHALLENGER_ALIAS, version)) return { previous: cur?.version, clearedChallenger: version };
     }
     return { previous: cur?.version };
+  }
+
+  /**
+   * Remove `alias`; with `onlyIfVersion`, only while it still points at that version (compare and
+   * delete, atomic on one document). True when a document was removed.
+   */
+  async deleteAlias(name: string, alias: string, onlyIfVersion?: number): Promise<boolean> {
+    const r = await this.aliases.deleteOne({ _id: `${name}:${alias}`, ...(onlyIfVersion !== undefined ? { version: onlyIfVersion } : {}) });
+    return r.deletedCount > 0;
   }
 
   /** Move `alias` back to the version it pointed at before. */

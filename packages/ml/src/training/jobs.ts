@@ -22,6 +22,7 @@ import {
   trainRegisterAndGatePrice,
   trainRegisterAndGateSentiment,
   type PriceRunResult,
+  type PromoteAs,
   type SentimentRunResult,
 } from '../ml_service.ts';
 import type { ModelStore, ModelTask } from '../registry/model_store.ts';
@@ -160,6 +161,8 @@ export interface PriceJobOptions {
   cfg: PriceTrainConfig;
   files?: string[];
   onEpoch?: (model: string, e: EpochLog) => void;
+  /** Where a version that passes the gate goes (default production; TRAIN_PROMOTE_AS in the trainer). */
+  promoteAs?: PromoteAs;
 }
 
 export async function runPriceJob(ctx: JobContext, opts: PriceJobOptions): Promise<PriceRunResult[]> {
@@ -181,6 +184,7 @@ export async function runPriceJob(ctx: JobContext, opts: PriceJobOptions): Promi
         ...(opts.onEpoch ? { onEpoch: (e: EpochLog) => opts.onEpoch!(group.model, e) } : {}),
         beforeRegister: guard,
         onRegistered: (v) => ctx.runs.setVersion(run, v),
+        ...(opts.promoteAs ? { promoteAs: opts.promoteAs } : {}),
       }),
     );
     out.push(result);
