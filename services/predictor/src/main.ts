@@ -4,7 +4,8 @@
  * - clean news (shared group) → sentiment predictions topic, once a sentiment model exists;
  * - the price prediction stream in broadcast (one group per replica) → gRPC StreamPredictions
  *   and WebSocket subscribers of every replica;
- * - model events (one group per replica) and registry polling → hot swaps.
+ * - model events (one group per replica) and registry polling → hot swaps;
+ * - a registry challenger, if any, scores the same features off the production path → shadow topic.
  * gRPC (domain API + Open Inference Protocol + health + reflection) and WebSocket on their ports;
  * SubmitSentimentLabels publishes human labels to the labels topic;
  * every price inference goes through one micro-batching queue.
@@ -15,6 +16,7 @@ import { startGrpcServer } from './grpc_server.ts';
 import { createLabelPublisher } from '@stock-mlops/platform';
 import { PRICE_MODEL_NAME } from './model_loader.ts';
 import { startServing } from './serving.ts';
+import { startShadow } from './shadow.ts';
 import { startStreams } from './streams.ts';
 import { startWsServer } from './ws_server.ts';
 
@@ -45,7 +47,8 @@ const onServing = () => {
   svc.setReady('model', true);
   grpc.setServing(true);
 };
-const streams = await startStreams({ svc, core, catalog, checkpoint, onServing });
+const shadow = startShadow({ svc, core, catalog });
+const streams = await startStreams({ svc, core, catalog, checkpoint, onServing, shadow });
 shutdown.add('poll', streams.stopPolling);
 // Runs early in shutdown (hooks run last-in first-out): load balancers and health probes stop sending.
 shutdown.add('mark-not-serving', () => {

@@ -3,7 +3,7 @@ import type { Logger } from '@stock-mlops/platform';
 import { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME } from '@stock-mlops/ml/inference/oip';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
-import type { ModelArtifacts, ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
+import { CHALLENGER_ALIAS, PRODUCTION_ALIAS, type ModelArtifacts, type ModelStore, type ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import type { Tf } from '@stock-mlops/ml/tf';
 import { PredictError, type PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
@@ -11,6 +11,11 @@ import { PredictError, type PredictorCore } from '@stock-mlops/ml/inference/pred
 export { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME };
 export const SERVED_MODELS = [PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME] as const;
 export type ServedModelName = (typeof SERVED_MODELS)[number];
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'E_MODEL_LOAD';
+}
 
 export interface SyncResult {
   model: ServedModelName;
@@ -38,6 +43,7 @@ export interface CatalogHooks {
 export class ModelCatalog {
   private loading: Promise<unknown> = Promise.resolve();
   private readonly failed = new Map<ServedModelName, Set<number>>();
+  private readonly failedChallengers = new Set<number>();
 
   constructor(
     private readonly store: ModelStore,
@@ -62,8 +68,66 @@ export class ModelCatalog {
     return name === PRICE_MODEL_NAME ? this.core.serving?.ref.version : this.core.sentiment?.ref.version;
   }
 
+  /**
+   * Bring the price challenger in line with the registry's `challenger` alias: load and warm up a
+   * new one, or drop it when the alias is gone or now names the production version. Serialized
+   * with the production loads. A version that failed to load, or was dropped for failing in
+   * shadow scoring, is not loaded again.
+   */
+  syncChallenger(reason: string): Promise<SyncResult> {
+    const run = this.loading.then(() => this.syncChallengerNow(reason));
+    this.loading = run.catch(() => {});
+    return run;
+  }
+
+  /** A challenger that failed in shadow scoring: stop scoring with it and never load that version again. */
+  dropChallenger(model: ServingPriceModel): void {
+    this.failedChallengers.add(model.ref.version);
+    if (this.core.challenger === model) this.core.swapChallenger(undefined);
+  }
+
+  private async syncChallengerNow(reason: string): Promise<SyncResult> {
+    const name = PRICE_MODEL_NAME;
+    const alias = await this.store.getAlias(name, CHALLENGER_ALIAS);
+    const current = this.core.challenger?.ref.version;
+    const target = alias && alias.version !== this.core.serving?.ref.version ? alias.version : undefined;
+    if (target === undefined || this.failedChallengers.has(target)) {
+      if (current !== undefined) {
+        this.core.swapChallenger(undefined);
+        this.log.info({ model: name, version: current, reason }, 'challenger unloaded');
+      }
+      return { model: name, swapped: current !== undefined, ...(target !== undefined ? { version: target, error: 'E_LOAD_FAILED_BEFORE: not retried' } : {}) };
+    }
+    if (current === target) return { model: name, swapped: false, version: target };
+    const t0 = Date.now();
+    try {
+      const serving = await this.loadPrice({ name, version: target }, await this.store.loadArtifacts(name, target));
+      this.core.swapChallenger(serving);
+      this.log.info({ model: name, version: target, previous: current, production: this.core.serving?.ref.version, reason, ms: Date.now() - t0 }, 'challenger loaded for shadow scoring');
+      return { model: name, swapped: true, version: target };
+    } catch (err) {
+      const c = codeOf(err);
+      this.failedChallengers.add(target);
+      this.log.error({ code: c, model: name, version: target, reason, error: (err as Error).message }, 'challenger load failed; no shadow scoring');
+      this.hooks.onLoadFailure?.(name, target, c);
+      return { model: name, swapped: false, version: target, error: `${c}: ${(err as Error).message}` };
+    }
+  }
+
+  /** Load and warm up a price model version (in the worker or in this thread); freed again if the warm-up fails. */
+  private async loadPrice(ref: ModelRef, artifacts: ModelArtifacts): Promise<ServingPriceModel> {
+    const serving = this.hooks.loadPrice ? await this.hooks.loadPrice(ref, artifacts) : new ServingPriceModel(ref, await PriceModel.deserialize(this.tf, artifacts));
+    try {
+      await serving.warmup();
+    } catch (err) {
+      serving.retire();
+      throw err;
+    }
+    return serving;
+  }
+
   private async syncOne(name: ServedModelName, reason: string): Promise<SyncResult> {
-    const alias = await this.store.getAlias(name, 'production');
+    const alias = await this.store.getAlias(name, PRODUCTION_ALIAS);
     if (!alias) return { model: name, swapped: false };
     const current = this.servedVersion(name);
     if (current === alias.version) return { model: name, swapped: false, version: alias.version };
@@ -76,14 +140,7 @@ export class ModelCatalog {
       const artifacts = await this.store.loadArtifacts(name, alias.version);
       const ref = { name, version: alias.version };
       if (name === PRICE_MODEL_NAME) {
-        const serving = this.hooks.loadPrice ? await this.hooks.loadPrice(ref, artifacts) : new ServingPriceModel(ref, await PriceModel.deserialize(this.tf, artifacts));
-        try {
-          await serving.warmup();
-        } catch (err) {
-          serving.retire();
-          throw err;
-        }
-        this.core.swap(serving);
+        this.core.swap(await this.loadPrice(ref, artifacts));
       } else {
         const serving = await ServingSentimentModel.fromRegistry(ref, meta.featureSchemaHash, artifacts);
         try {
@@ -98,8 +155,7 @@ export class ModelCatalog {
       this.hooks.onSwap?.(meta, current);
       return { model: name, swapped: true, version: alias.version };
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      const c = typeof code === 'string' ? code : 'E_MODEL_LOAD';
+      const c = codeOf(err);
       const error = `${c}: ${(err as Error).message}`;
       let set = this.failed.get(name);
       if (!set) this.failed.set(name, (set = new Set()));
@@ -127,7 +183,7 @@ export class ModelCatalog {
 
   private async aliasesOf(name: string): Promise<Map<number, string[]>> {
     const out = new Map<number, string[]>();
-    for (const alias of ['production', 'candidate']) {
+    for (const alias of [PRODUCTION_ALIAS, CHALLENGER_ALIAS, 'candidate']) {
       const a = await this.store.getAlias(name, alias);
       if (a) out.set(a.version, [...(out.get(a.version) ?? []), alias]);
     }

@@ -1,18 +1,24 @@
 /**
  * The predictor's Kafka streams:
  * - features (shared consumer group: replicas split the work) → price predictions topic, with
- *   the feature history checkpointed before the commit;
+ *   the feature history checkpointed before the commit; then, off that path, the challenger's
+ *   shadow predictions of the same features → the shadow topic (shadow.ts);
  * - clean news (shared group) → sentiment predictions topic, once a sentiment model exists;
  * - the price prediction stream in broadcast (one group per replica) → the core's latest
  *   predictions (gRPC StreamPredictions and WebSocket subscribers of every replica);
- * - model events (one group per replica) and registry polling → hot swaps.
+ * - model events (one group per replica) and registry polling → hot swaps of production and of
+ *   the challenger.
  */
 import { randomBytes } from 'node:crypto';
-import { makeEnvelope, encode, TRACE_HEADER } from '@stock-mlops/contracts';
+import { makeEnvelope, encode, TRACE_HEADER, type ModelEvent } from '@stock-mlops/contracts';
+import type { ShadowScorer } from '@stock-mlops/ml/inference/shadow_scorer';
 import { withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
 import type { PredictorEnv } from './config.ts';
-import { SERVED_MODELS, type ServedModelName } from './model_loader.ts';
+import { PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } from './model_loader.ts';
 import type { Serving } from './serving.ts';
+
+/** Model events that move an alias the predictor serves from (production, challenger). */
+const ALIAS_EVENTS = new Set<ModelEvent['kind']>(['promoted', 'rolled_back', 'challenger_set', 'challenger_cleared']);
 
 function traceHeaders(traceId: string | undefined): Record<string, string> {
   return traceId ? { [TRACE_HEADER]: traceId } : {};
@@ -22,10 +28,12 @@ export interface StreamsDeps extends Serving {
   svc: ServiceContext<PredictorEnv>;
   /** A price model is serving (called after each sync that finds one). */
   onServing: () => void;
+  /** Scores the challenger, if any, on what production just published. */
+  shadow: ShadowScorer;
 }
 
 /** Starts the broadcast and model-event consumers, syncs the production models, polls the registry; returns the poll's stop. */
-export async function startStreams({ svc, core, catalog, checkpoint, onServing }: StreamsDeps): Promise<{ stopPolling: () => void }> {
+export async function startStreams({ svc, core, catalog, checkpoint, onServing, shadow }: StreamsDeps): Promise<{ stopPolling: () => void }> {
   const { config, log, topics, producer } = svc;
   const instance = config.PREDICTOR_INSTANCE_ID ?? randomBytes(4).toString('hex');
   // Every Kafka consumer is stopped by one hook (svc.consume's), concurrently.
@@ -58,7 +66,7 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
             const src = bySource.get(`${r.fv.symbol}|${r.fv.ts}`);
             if (src) ctx.deadLetter(src, r.code, r.reason);
           }
-          const out = predictions.map((p) => {
+          const envelopes = predictions.map((p) => {
             const src = bySource.get(`${p.symbol}|${p.asOf}`);
             const env = makeEnvelope('pricePredictions', {
               data: p,
@@ -68,9 +76,11 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
               ...(src?.traceId ? { traceId: src.traceId } : {}),
             });
             if (src?.traceId && log.isLevelEnabled('debug')) log.debug({ traceId: src.traceId, symbol: p.symbol, asOf: p.asOf, version: p.model.version }, 'predicted');
-            return { ...encode('pricePredictions', env), headers: traceHeaders(src?.traceId) };
+            return env;
           });
-          await producer.send(topics.pricePredictions, out);
+          await producer.send(topics.pricePredictions, envelopes.map((env) => ({ ...encode('pricePredictions', env), headers: traceHeaders(env.traceId) })));
+          // Published: the challenger may score the same features now, off this path (bounded queue, never awaited).
+          shadow.offer(envelopes.map((env) => ({ prediction: env.data, eventId: env.eventId, traceId: env.traceId })));
           // Predictions acknowledged → checkpoint the history → the runner commits the offsets.
           await withDbRetry(() => checkpoint.save(vectors), { log, isStopping: ctx.isStopping });
         },
@@ -103,6 +113,7 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
 
   async function sync(reason: string, models: readonly ServedModelName[] = SERVED_MODELS): Promise<void> {
     const results = await catalog.syncProduction(reason, models);
+    if (models.includes(PRICE_MODEL_NAME)) results.push(await catalog.syncChallenger(reason));
     if (core.serving) {
       onServing();
       await startFeatureConsumer();
@@ -130,7 +141,7 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing }
       for (const m of batch) {
         const e = m.envelope.data;
         const name = e.model.name as ServedModelName;
-        if ((SERVED_MODELS as readonly string[]).includes(name) && (e.kind === 'promoted' || e.kind === 'rolled_back')) {
+        if ((SERVED_MODELS as readonly string[]).includes(name) && ALIAS_EVENTS.has(e.kind)) {
           // In the background: a slow load must not hold up the consumer (the catalog serializes loads).
           void sync(`model event ${e.kind} ${name} v${e.model.version}`, [name]).catch((err: unknown) => log.warn({ err }, 'model sync failed'));
         }

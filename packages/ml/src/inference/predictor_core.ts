@@ -36,6 +36,7 @@ export type PredictOutcome = { prediction: PricePrediction } | { error: PredictE
 export class PredictorCore {
   private model: ServingPriceModel | undefined;
   private sentimentModel: ServingSentimentModel | undefined;
+  private challengerModel: ServingPriceModel | undefined;
   readonly history = new FeatureHistory(256);
   readonly latest = new Map<string, PricePrediction>();
   private readonly listeners = new Set<PredictionListener>();
@@ -63,6 +64,24 @@ export class PredictorCore {
     this.sentimentModel = next;
     old?.retire();
     return old;
+  }
+
+  /** The challenger scored in the shadow of production (never answers clients), if any. */
+  get challenger(): ServingPriceModel | undefined {
+    return this.challengerModel;
+  }
+
+  /** Switch the challenger (undefined = none); the old one is freed once its queued shadow batches are done. */
+  swapChallenger(next: ServingPriceModel | undefined): ServingPriceModel | undefined {
+    const old = this.challengerModel;
+    this.challengerModel = next;
+    if (old !== next) old?.retire();
+    return old;
+  }
+
+  /** The window `model` needs for a prediction of `symbol` as of `asOf` (shadow scoring), or undefined while the history is too short. */
+  windowAt(model: ServingPriceModel, symbol: string, asOf: string): number[][] | undefined {
+    return this.history.windowFor(symbol, model.spec, asOf);
   }
 
   requireModel(): ServingPriceModel {
