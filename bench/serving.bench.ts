@@ -177,6 +177,7 @@ async function challengerSection(ctx: Parameters<Bench>[0], backend: string): Pr
     ...rows,
     '',
     `Machine load average (1 min) at the end: ${fmt(os.loadavg()[0]!, 1)}; the 2 cores are shared with other work.`,
+    'On a saturated closed loop the challenger adds a second forward pass for every production one on the same cores, and the scorer\'s bounded queue sheds nothing as long as the challenger keeps up, so this measures the full cost of shadow scoring; production is never blocked on it (offers return at once), but it shares the CPU. A live stream runs far below saturation (one bar per symbol per interval).',
   ].join('\n');
   return { title: 'Serving: champion and challenger (shadow scoring on the stream path)', markdown };
 }
