@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
@@ -29,6 +30,7 @@ export const BaseEnv = z.object({
     .default('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
   KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1).describe('replication factor for topics a service creates'),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(0).max(1000).default(0).describe('partitions of the multi-partition topics a service creates (0 = each topic\'s own count in TOPIC_DEFS)'),
   KAFKA_TOPIC_PREFIX: z
     .string()
     .regex(/^[a-zA-Z0-9._-]*$/, "only letters, digits, '.', '_' and '-'")
@@ -40,6 +42,8 @@ export const BaseEnv = z.object({
   HTTP_PORT: port.default(0).describe('health/metrics port (0 = any free port)'),
   HTTP_HOST: z.string().default('127.0.0.1'),
   OPS_TOKEN: z.string().min(16, 'use at least 16 characters').optional().describe('bearer token for /metrics on the ops port (probes stay open)'),
+  INSTANCE_ID: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/).optional().describe('this process\'s stable id (names its one-per-replica consumer groups); see instance_id.ts'),
+  INSTANCE_STATE_DIR: z.string().min(1).default(path.join(tmpdir(), 'stock-mlops-instances')).describe('where processes without INSTANCE_ID claim their instance slot'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
 });
 export type BaseEnv = z.infer<typeof BaseEnv>;

@@ -7,6 +7,7 @@ export * from './http.ts';
 export * from './mongo.ts';
 export * from './kafka/index.ts';
 export * from './service.ts';
+export * from './instance_id.ts';
 export * from './secrets.ts';
 export * from './cli.ts';
 export * from './net.ts';

@@ -6,6 +6,7 @@ import { startOpsServer, type OpsServerOptions } from './http.ts';
 import { createKafka, ensureTopics } from './kafka/client.ts';
 import { runConsumer, type ConsumerOptions } from './kafka/consumer.ts';
 import { BatchingProducer } from './kafka/producer.ts';
+import { resolveInstanceId } from './instance_id.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { connectMongo, type MongoHandle } from './mongo.ts';
@@ -46,6 +47,8 @@ export interface ServiceContext<C> {
   /** Mark a readiness condition; `/readyz` is ready when every condition is true. */
   setReady: (condition: string, ready: boolean) => void;
   opsPort: number;
+  /** This process's stable id (instance_id.ts): names its one-per-replica consumer groups. */
+  instanceId: string;
   /** Exit with a non-zero code after a clean shutdown (a supervisor restarts us). */
   fatal: (err: unknown) => void;
   /**
@@ -61,6 +64,8 @@ export interface ServiceOptions<S extends z.ZodObject> {
   env: S;
   mongo?: boolean;
   http?: Pick<OpsServerOptions, 'extra'>;
+  /** Env variables read before INSTANCE_ID for the instance id (a service's older name for it). */
+  instanceIdAliases?: readonly string[];
 }
 
 /** Common wiring for a service process: config, logs, metrics, Kafka, optional MongoDB, ops HTTP, shutdown. */
@@ -84,6 +89,8 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
   };
   process.on('unhandledRejection', (err) => fatal(err));
   shutdown.installSignalHandlers();
+  const instance = resolveInstanceId({ service: opts.name, env: process.env, aliases: opts.instanceIdAliases, dir: config.INSTANCE_STATE_DIR, scope: config.KAFKA_TOPIC_PREFIX });
+  log.info({ instanceId: instance.id, from: instance.source }, 'instance id');
 
   const ops = await startOpsServer({
     host: config.HTTP_HOST,
@@ -100,7 +107,7 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
   log.info({ port: ops.port }, 'ops http listening (/healthz, /readyz, /metrics)');
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? opts.name, log });
-  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX, config.KAFKA_TOPIC_REPLICATION);
+  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX, config.KAFKA_TOPIC_REPLICATION, config.KAFKA_TOPIC_PARTITIONS);
   const producer = new BatchingProducer(kafka, { log, metrics });
   await producer.connect();
   shutdown.add('producer', () => producer.disconnect());
@@ -125,5 +132,5 @@ export async function startService<S extends z.ZodObject>(opts: ServiceOptions<S
     consumers.push(consumer);
     return consumer;
   };
-  return { name: opts.name, config, log, metrics, shutdown, kafka, producer, topics, mongo, setReady, opsPort: ops.port, fatal, consume };
+  return { name: opts.name, config, log, metrics, shutdown, kafka, producer, topics, mongo, setReady, opsPort: ops.port, instanceId: instance.id, fatal, consume };
 }

@@ -20,7 +20,7 @@ import { startShadow } from './shadow.ts';
 import { startStreams } from './streams.ts';
 import { startWsServer } from './ws_server.ts';
 
-const svc = await startService({ name: 'predictor', env: PredictorEnv, mongo: true });
+const svc = await startService({ name: 'predictor', env: PredictorEnv, mongo: true, instanceIdAliases: ['PREDICTOR_INSTANCE_ID'] });
 const { config, log, shutdown } = svc;
 const { core, catalog, checkpoint } = await startServing(svc);
 

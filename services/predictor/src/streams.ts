@@ -9,12 +9,12 @@
  * - model events (one group per replica) and registry polling → hot swaps of production and of
  *   the challenger.
  */
-import { randomBytes } from 'node:crypto';
 import { makeEnvelope, encode, TRACE_HEADER, type ModelEvent } from '@stock-mlops/contracts';
 import type { ShadowScorer } from '@stock-mlops/ml/inference/shadow_scorer';
 import { withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
 import type { PredictorEnv } from './config.ts';
 import { PRICE_MODEL_NAME, SERVED_MODELS, type ServedModelName } from './model_loader.ts';
+import { SymbolOwnership } from './ownership.ts';
 import type { Serving } from './serving.ts';
 
 /** Model events that move an alias the predictor serves from (production, challenger). */
@@ -35,7 +35,8 @@ export interface StreamsDeps extends Serving {
 /** Starts the broadcast and model-event consumers, syncs the production models, polls the registry; returns the poll's stop. */
 export async function startStreams({ svc, core, catalog, checkpoint, onServing, shadow }: StreamsDeps): Promise<{ stopPolling: () => void }> {
   const { config, log, topics, producer } = svc;
-  const instance = config.PREDICTOR_INSTANCE_ID ?? randomBytes(4).toString('hex');
+  // Stable across restarts (INSTANCE_ID, PREDICTOR_INSTANCE_ID, the pod name or a local slot), so the broadcast groups do not pile up.
+  const instance = svc.instanceId;
   // Every Kafka consumer is stopped by one hook (svc.consume's), concurrently.
   const started = new Set<string>();
   async function startOnce(name: string, start: () => Promise<unknown>): Promise<void> {
@@ -49,15 +50,23 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing, 
     }
   }
 
+  const ownership = new SymbolOwnership();
   const startFeatureConsumer = () =>
     startOnce('features-consumer', () =>
       svc.consume({
         group: 'predictor',
         subscribe: ['features'] as const,
         stage: 'predict',
-        // Partitions may have moved: reload each symbol's checkpoint on its next vector.
-        beforeRun: (c) => c.on(c.events.GROUP_JOIN, () => checkpoint.reset()),
+        // Partitions may have moved: reload each symbol's checkpoint on its next vector, and forget
+        // the history of symbols whose partition went to another replica (it would only go stale).
+        beforeRun: (c) =>
+          c.on(c.events.GROUP_JOIN, (e) => {
+            checkpoint.reset();
+            const mine = e.payload.memberAssignment[topics.features] ?? [];
+            for (const symbol of ownership.assigned(mine)) core.history.drop(symbol);
+          }),
         handle: async (batch, ctx) => {
+          for (const m of batch) ownership.seen(m.envelope.data.symbol, m.partition);
           const vectors = batch.map((m) => m.envelope.data);
           await withDbRetry(() => checkpoint.ensure(vectors), { log, isStopping: ctx.isStopping });
           const { predictions, rejected } = await core.onFeatures(vectors);

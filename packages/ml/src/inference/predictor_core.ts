@@ -139,7 +139,12 @@ export class PredictorCore {
     return this.history.has(symbol) || this.latest.has(symbol);
   }
 
-  /** Cut the window for one request, or fall back to the latest streamed prediction. */
+  /**
+   * One request's answer: with explicit features, a fresh window from the history; without, the
+   * latest streamed prediction when the served model made it (and this replica has seen no newer
+   * features of the symbol), else a fresh window from the history (after a hot swap, before the
+   * stream has a prediction of the new version), else any streamed prediction.
+   */
   private resolve(m: ServingPriceModel, req: PredictRequest): Resolved {
     const { symbol } = req;
     const fv = this.history.latest(symbol);
@@ -150,6 +155,11 @@ export class PredictorCore {
         if (!window || lastClose === undefined) throw new PredictError('E_UNKNOWN_SYMBOL', `not enough feature history for ${symbol}`);
         return { job: { model: m, window }, item: { symbol, interval: fv?.interval ?? '1d', asOf: fv?.ts ?? new Date().toISOString(), lastClose, ...syntheticOf(fv) } };
       }
+      // The stream's answer, shared by every replica (each reads the whole prediction stream), when
+      // the served model made it and this replica has no newer features of the symbol: replicas
+      // agree, and a replica whose history went stale cannot answer from it.
+      const last = this.latest.get(symbol);
+      if (last && sameModel(last, m) && (!fv || last.asOf >= fv.ts)) return { latest: last };
       const window = fv ? this.history.windowFor(symbol, m.spec) : undefined;
       if (window && fv) return { job: { model: m, window }, item: itemOf(fv) };
     } catch (err) {
@@ -239,6 +249,10 @@ export class PredictorCore {
     const s = this.requireSentiment();
     return { model: s, results: await s.predict(texts) };
   }
+}
+
+function sameModel(p: PricePrediction, m: ServingPriceModel): boolean {
+  return p.model.name === m.ref.name && p.model.version === m.ref.version;
 }
 
 /** What a prediction made from `fv` says about its input: symbol, interval, as-of, last close, and the synthetic mark when set. */

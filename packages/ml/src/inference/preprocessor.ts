@@ -59,6 +59,11 @@ export class FeatureHistory {
   }
 
   /** The newest `n` vectors of a symbol, ascending. */
+  /** Forget a symbol (its partition moved to another replica: this history would go stale). */
+  drop(symbol: string): void {
+    this.bySymbol.delete(symbol);
+  }
+
   tail(symbol: string, n: number): FeatureVector[] {
     return (this.bySymbol.get(symbol) ?? []).slice(-n);
   }

@@ -30,7 +30,12 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
 }
 
 /** Create every topic of the contract that is missing (idempotent). */
-export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor = 1): Promise<Topics> {
+/**
+ * Creates the missing topics of a prefix. `partitions` (KAFKA_TOPIC_PARTITIONS), when above 0,
+ * replaces the count of every topic that TOPIC_DEFS gives more than one partition; the
+ * single-partition topics (model and monitor events, dead letters) keep one, for their order.
+ */
+export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor = 1, partitions = 0): Promise<Topics> {
   const topics = resolveTopics(prefix);
   const admin = kafka.admin();
   await admin.connect();
@@ -42,7 +47,7 @@ export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor 
         waitForLeaders: true,
         topics: missing.map((k) => ({
           topic: topics[k],
-          numPartitions: TOPIC_DEFS[k].partitions,
+          numPartitions: topicPartitions(TOPIC_DEFS[k].partitions, partitions),
           replicationFactor,
           configEntries: TOPIC_DEFS[k].compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
         })),
@@ -52,4 +57,9 @@ export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor 
     await admin.disconnect();
   }
   return topics;
+}
+
+/** A topic's partition count under a KAFKA_TOPIC_PARTITIONS override (0 = none). */
+export function topicPartitions(defined: number, override: number): number {
+  return override > 0 && defined > 1 ? override : defined;
 }
