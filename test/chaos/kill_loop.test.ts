@@ -31,13 +31,12 @@ import { decode, resolveTopics } from '@stock-mlops/contracts';
 import { consumerLag, createKafka, ensureTopics } from '@stock-mlops/platform';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, parseYahooCsv, type Bar } from '@stock-mlops/transform';
-import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { infraCtl, infraStacks } from '../../scripts/lib/infra.ts';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { dumpLogs, freePort, logDigest, kafkaClient, mongoClient, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
-import { barLine, expectedForEvents, featureLine, sha } from '../support/replay.ts';
+import { barLine, expectedForEvents, expectedPredictions as expectedPredictionsFor, featureLine, predictionsOff, sha } from '../support/replay.ts';
 import { clients } from '../support/predictor/grpc_client.ts';
 import { promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 
@@ -200,28 +199,7 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
     // 2. What one in-order pass of the pipeline yields for these bars.
     const bars = envelopes.map((e) => ({ ...e.data, source: e.source }) as Bar).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.ts.localeCompare(b.ts));
     const expected = expectedForEvents(bars);
-    const serving = new ServingPriceModel({ name: 'price', version: version }, model);
-    const bySymbol = new Map<string, Array<[string, number[]]>>();
-    for (const [k, values] of expected.vectors) {
-      const symbol = k.split('|')[0]!;
-      const list = bySymbol.get(symbol) ?? [];
-      list.push([k, values]);
-      bySymbol.set(symbol, list);
-    }
-    const expectedPredictions = new Map<string, number>();
-    for (const list of bySymbol.values()) {
-      list.sort((a, b) => a[0].localeCompare(b[0]));
-      const windows: number[][][] = [];
-      const keys: string[] = [];
-      for (let i = LOOKBACK - 1; i < list.length; i++) {
-        windows.push(list.slice(i - LOOKBACK + 1, i + 1).map((x) => x[1]));
-        keys.push(`${list[i]![0]}|price|${version}`);
-      }
-      for (let j = 0; j < windows.length; j += 512) {
-        const out = serving.predictReturns(windows.slice(j, j + 512));
-        out.forEach((ret, i) => expectedPredictions.set(keys[j + i]!, ret));
-      }
-    }
+    const expectedPredictions = expectedPredictionsFor(expected.vectors, model, version, LOOKBACK);
     // Done when every group has committed everything (for 5 s in a row). A stage that stops making
     // progress for DRAIN_STALL_MS fails the test (liveness); a slow one is given time up to
     // DRAIN_MAX_MS: throughput is the benchmarks' business (docs/benchmarks.md), not this test's.
@@ -268,15 +246,7 @@ t('a > 50k-event replay survives kill -9 of every service, a broker and a databa
     ];
     const barSum = sha(storedBars.map((b) => barLine(b as never)));
     const featureSum = sha(storedFeatures.map((f) => featureLine(f as never)));
-    let worst = 0;
-    let off = 0;
-    for (const p of storedPredictions) {
-      const want = expectedPredictions.get(`${p.symbol}|${p.interval}|${p.asOf}|price|${version}`);
-      if (want === undefined) continue;
-      const err = Math.abs((p.predictedReturn as number) - want) / Math.max(1e-6, Math.abs(want));
-      worst = Math.max(worst, err);
-      if (err > 1e-4) off++;
-    }
+    const { off, worst } = predictionsOff(storedPredictions as never, expectedPredictions, version);
     const restarts = stack.logs.filter((l) => l.includes('[supervisor] restarting')).length;
     const leaked = Object.entries(secrets).filter(([, value]) => stack.logs.some((l) => l.includes(value))).map(([k]) => k);
     console.log(

@@ -10,6 +10,8 @@ import type { Db } from 'mongodb';
 import { encode, makeEnvelope, mulberry32, resolveTopics } from '@stock-mlops/contracts';
 import { barKey, COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, computePipelineFeatures, parseYahooCsv, type Bar, type PipelineEvent } from '@stock-mlops/transform';
+import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
+import type { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { kafkaClient, waitFor, type RunningStack } from './stack.ts';
 
@@ -64,7 +66,8 @@ export function interleave<T>(lists: readonly (readonly T[])[]): T[] {
 
 /** Produces raw price messages in the given order (keyed by symbol), in chunks. */
 export async function produceRaw(prefix: string, messages: readonly RawMessage[], chunk = 400): Promise<void> {
-  const producer = kafkaClient('replay-producer').producer();
+  // Idempotent, so a retried request (a partition whose leader is still being elected) writes nothing twice.
+  const producer = kafkaClient('replay-producer').producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 10 } });
   await producer.connect();
   try {
     const topic = resolveTopics(prefix).rawPrices;
@@ -99,6 +102,51 @@ export function expectedForEvents(events: readonly PipelineEvent[]): Expected & 
   const vectors = new Map(out.rows.map((r) => [barKey(r), r.vector]));
   const featureLines = [...vectors].map(([k, v]) => featureLine({ _id: k, schemaHash: PIPELINE_SCHEMA.hash, values: v }));
   return { bars: barLines.length, features: featureLines.length, barSum: sha(barLines), featureSum: sha(featureLines), vectors, barKeys: out.clean.map((b) => barKey(b)) };
+}
+
+/**
+ * The predicted return of every expected feature vector with a full window (`lookback` vectors of
+ * its symbol), by one model, keyed `symbol|interval|ts|price|version` like a stored prediction:
+ * what one predictor that saw every vector in order yields (shared with the chaos verifier).
+ */
+export function expectedPredictions(vectors: ReadonlyMap<string, number[]>, model: PriceModel, version: number, lookback: number): Map<string, number> {
+  const serving = new ServingPriceModel({ name: 'price', version }, model);
+  const bySymbol = new Map<string, Array<[string, number[]]>>();
+  for (const [k, values] of vectors) {
+    const symbol = k.split('|')[0]!;
+    const list = bySymbol.get(symbol) ?? [];
+    list.push([k, values]);
+    bySymbol.set(symbol, list);
+  }
+  const out = new Map<string, number>();
+  for (const list of bySymbol.values()) {
+    list.sort((a, b) => a[0].localeCompare(b[0]));
+    const windows: number[][][] = [];
+    const keys: string[] = [];
+    for (let i = lookback - 1; i < list.length; i++) {
+      windows.push(list.slice(i - lookback + 1, i + 1).map((x) => x[1]));
+      keys.push(`${list[i]![0]}|price|${version}`);
+    }
+    for (let j = 0; j < windows.length; j += 512) {
+      const returns = serving.predictReturns(windows.slice(j, j + 512));
+      returns.forEach((ret, i) => out.set(keys[j + i]!, ret));
+    }
+  }
+  return out;
+}
+
+/** Stored predictions whose return is off the expected one by more than 1e-4 (relative), and the worst relative error. */
+export function predictionsOff(stored: ReadonlyArray<{ symbol: unknown; interval: unknown; asOf: unknown; predictedReturn: unknown }>, expected: ReadonlyMap<string, number>, version: number): { off: number; worst: number } {
+  let worst = 0;
+  let off = 0;
+  for (const p of stored) {
+    const want = expected.get(`${p.symbol}|${p.interval}|${p.asOf}|price|${version}`);
+    if (want === undefined) continue;
+    const err = Math.abs((p.predictedReturn as number) - want) / Math.max(1e-6, Math.abs(want));
+    worst = Math.max(worst, err);
+    if (err > 1e-4) off++;
+  }
+  return { off, worst };
 }
 
 /** Counts and checksums of what the loader wrote. */
@@ -155,13 +203,27 @@ export function serviceEnv(window: number): NodeJS.ProcessEnv {
 export type { RunningStack };
 
 /** Creates every topic of the stack's prefix up front, so a backlog can be produced before the services start. */
-export async function createTopics(prefix: string): Promise<void> {
+export async function createTopics(prefix: string, partitions = 0): Promise<void> {
   const { ensureTopics } = await import('@stock-mlops/platform');
-  await ensureTopics(kafkaClient('replay-admin'), prefix);
+  const kafka = kafkaClient('replay-admin');
+  const topics = await ensureTopics(kafka, prefix, 1, partitions);
+  // Many partitions on a fresh broker: wait until every one has a leader before producing.
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      'every partition to have a leader',
+      async () => (await admin.fetchTopicMetadata({ topics: Object.values(topics) })).topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+      60_000,
+      250,
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Starts one more service process of the stack (optionally under another name, e.g. a second transformer). */
-export function startService(stack: RunningStack, service: 'transformer' | 'loader', name: string = service, env: NodeJS.ProcessEnv = {}): void {
+export function startService(stack: RunningStack, service: 'transformer' | 'loader' | 'predictor', name: string = service, env: NodeJS.ProcessEnv = {}): void {
   stack.sup.start({ ...serviceSpec(service, { HTTP_PORT: '0', ...env }), name });
 }
 
