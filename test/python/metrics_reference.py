@@ -22,6 +22,10 @@ Kinds:
   categorical     reference, current (label lists), labels, epsilon -> PSI of the label
                   distributions and scipy.stats.chisquare against the reference distribution
   chi2sf          points [[x, dof], ...] -> scipy.stats.chi2.sf(x, dof)
+  tsf             points [[t, dof], ...] -> scipy.stats.t.sf(t, dof)
+  dm              actual, production, challenger, horizon, loss -> Diebold-Mariano statistic
+                  on the loss differences (numpy autocovariances up to lag h-1, 1/n divisor),
+                  its Harvey-Leybourne-Newbold correction and p-values from scipy.stats.t(n-1)
 
 Exit status 3 with a message on stderr when numpy/scipy/scikit-learn are missing.
 """
@@ -195,6 +199,25 @@ def categorical(task):
     }
 
 
+def diebold_mariano(task):
+    y = np.asarray(task["actual"], dtype=float)
+    loss = np.square if task["loss"] == "squared" else np.abs
+    d = loss(np.asarray(task["production"], dtype=float) - y) - loss(np.asarray(task["challenger"], dtype=float) - y)
+    n, h = d.size, task["horizon"]
+    dc = d - d.mean()
+    gammas = [np.dot(dc[k:], dc[: n - k]) / n for k in range(h)]
+    long_run = gammas[0] + 2 * sum(gammas[1:])
+    dm = d.mean() / np.sqrt(long_run / n)
+    hln = dm * np.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    return {
+        "meanDifference": d.mean(),
+        "statistic": dm,
+        "hlnStatistic": hln,
+        "pValue": stats.t.sf(hln, n - 1),
+        "pValueTwoSided": 2 * stats.t.sf(abs(hln), n - 1),
+    }
+
+
 HANDLERS = {
     "price": lambda t: price_metrics(t["lastClose"], t["realizedReturn"], t["predictedReturn"]),
     "baselines": baselines,
@@ -205,6 +228,8 @@ HANDLERS = {
     "psi": psi,
     "categorical": categorical,
     "chi2sf": lambda t: [stats.chi2.sf(x, dof) for x, dof in t["points"]],
+    "tsf": lambda t: [stats.t.sf(x, dof) for x, dof in t["points"]],
+    "dm": diebold_mariano,
 }
 
 
