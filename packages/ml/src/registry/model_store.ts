@@ -83,8 +83,10 @@ interface ArtifactChunk {
   createdAt: number;
 }
 
-export class RegistryError extends AppError<'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT'> {
-  constructor(code: 'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT', message: string) {
+export type RegistryErrorCode = 'E_MODEL_NOT_FOUND' | 'E_ALIAS_NOT_FOUND' | 'E_NO_PREVIOUS' | 'E_ARTIFACT_CORRUPT' | 'E_ALIAS_CHANGED';
+
+export class RegistryError extends AppError<RegistryErrorCode> {
+  constructor(code: RegistryErrorCode, message: string) {
     super(code, message);
     this.name = 'RegistryError';
   }
@@ -266,6 +268,26 @@ export class ModelStore {
   async deleteAlias(name: string, alias: string, onlyIfVersion?: number): Promise<boolean> {
     const r = await this.aliases.deleteOne({ _id: `${name}:${alias}`, ...(onlyIfVersion !== undefined ? { version: onlyIfVersion } : {}) });
     return r.deletedCount > 0;
+  }
+
+  /**
+   * Live promotion: `production` moves to the challenger version and `challenger` is cleared,
+   * provided the aliases are still what the caller decided on (compare and set): the challenger
+   * still `expectedChallenger` and, when given, production still `expectedProduction`.
+   * E_ALIAS_CHANGED otherwise, and nothing moves.
+   */
+  async promoteChallenger(name: string, expected: { challenger: number; production?: number }, reason: string): Promise<{ previous: number | undefined }> {
+    const [challenger, production] = await Promise.all([this.getAlias(name, 'challenger'), this.getAlias(name, 'production')]);
+    if (challenger?.version !== expected.challenger) {
+      throw new RegistryError('E_ALIAS_CHANGED', `${name}@challenger is ${challenger ? `v${challenger.version}` : 'unset'}, not v${expected.challenger}: the decision is stale`);
+    }
+    if (expected.production !== undefined && production?.version !== expected.production) {
+      throw new RegistryError('E_ALIAS_CHANGED', `${name}@production is ${production ? `v${production.version}` : 'unset'}, not v${expected.production}: the decision is stale`);
+    }
+    const moved = await this.setAlias(name, 'production', expected.challenger, reason);
+    // Only the challenger we promoted is cleared: one set meanwhile stays.
+    await this.deleteAlias(name, 'challenger', expected.challenger);
+    return moved;
   }
 
   /** Move `alias` back to the version it pointed at before. */
