@@ -144,7 +144,7 @@ export const ModelEvent = z.strictObject({
 });
 export type ModelEvent = z.infer<typeof ModelEvent>;
 
-export const MonitorEventKind = z.enum(['retrain_requested', 'alert', 'report']);
+export const MonitorEventKind = z.enum(['retrain_requested', 'alert', 'report', 'challenger_promoted', 'challenger_kept']);
 export const MonitorEvent = z.strictObject({
   kind: MonitorEventKind,
   task: z.enum(['price', 'sentiment']),

@@ -19,6 +19,8 @@ import {
   type TriggerDecision,
   type TriggerState,
 } from './policy.ts';
+import { compareChallenger } from './challenger.ts';
+import { decidePromotion, initialPromotionState, type PromotionDecision, type PromotionState } from './promotion.ts';
 import type { MonitoringReport, Task } from './report.ts';
 import type { MonitorSettings } from './settings.ts';
 
@@ -48,6 +50,8 @@ export interface ClosedIncident {
 export interface Evaluation {
   report: MonitoringReport;
   decision: TriggerDecision | undefined;
+  /** Price task only: the live promotion policy's decision. */
+  promotion?: PromotionDecision | undefined;
 }
 
 const refKey = (m: ModelRef) => `${m.name}@${m.version}`;
@@ -62,6 +66,9 @@ export class MonitorCore {
   private readonly sentiment = new Map<string, { current: EventTimeWindow<LiveSentiment>; baseline: EventTimeWindow<LiveSentiment> }>();
   private readonly models = new Map<string, ModelInfo>();
   private readonly serving: Record<Task, ModelRef | undefined> = { price: undefined, sentiment: undefined };
+  /** The price model's challenger (registry alias `challenger`), scored on its shadow predictions. */
+  private challenger: ModelRef | undefined;
+  private promotion: PromotionState | undefined;
   private readonly triggers: Record<Task, TriggerState> = { price: initialTriggerState('price'), sentiment: initialTriggerState('sentiment') };
   private readonly watermark: Record<Task, number> = { price: Number.NEGATIVE_INFINITY, sentiment: Number.NEGATIVE_INFINITY };
   private readonly seenVersions = new Map<string, ModelRef & { task: Task }>();
@@ -104,6 +111,26 @@ export class MonitorCore {
     const r = onServingChanged(this.triggers[task], ref);
     this.triggers[task] = r.state;
     return r.closed ? { task, ...r.closed } : undefined;
+  }
+
+  challengerModel(): ModelRef | undefined {
+    return this.challenger;
+  }
+
+  /** The price challenger moved (or was cleared: undefined). */
+  setChallenger(ref: ModelRef | undefined): void {
+    const prev = this.challenger;
+    this.challenger = ref;
+    if (ref) this.seenVersions.set(refKey(ref), { ...ref, task: 'price' });
+    if (prev?.name !== ref?.name || prev?.version !== ref?.version) this.changes.price++;
+  }
+
+  promotionState(modelName: string): PromotionState {
+    return this.promotion?.modelName === modelName ? this.promotion : initialPromotionState(modelName);
+  }
+
+  restorePromotionState(state: PromotionState): void {
+    this.promotion = state;
   }
 
   /** Model events: promotions and rollbacks move the serving version; rejected or failed retrains end an incident. */
@@ -267,6 +294,9 @@ export class MonitorCore {
       action: 'none',
       incidentId: this.triggers[task].incidentId ?? '',
       pendingPredictions: task === 'price' ? this.joiner.pendingCount() : 0,
+      challenger: undefined,
+      promotionAction: '',
+      promotionReason: '',
     };
     if (task === 'price') this.evaluatePrice(report, model, info);
     else if (model) report.sentimentDrift = this.sentimentDrift(model, info);
@@ -285,7 +315,12 @@ export class MonitorCore {
     this.triggers[task] = decision.state;
     report.action = decision.action;
     report.incidentId = decision.state.incidentId ?? decision.closed?.incidentId ?? '';
-    return { report, decision };
+    if (task !== 'price') return { report, decision };
+    const promotion = decidePromotion(this.promotionState(model.name), report.challenger?.overall, nowMs, this.settings);
+    this.promotion = promotion.state;
+    report.promotionAction = promotion.action;
+    report.promotionReason = promotion.reason;
+    return { report, decision, promotion };
   }
 
   private evaluatePrice(report: MonitoringReport, model: ModelRef | undefined, info: ModelInfo | undefined): void {
@@ -298,6 +333,17 @@ export class MonitorCore {
     const cutoff = info?.trainedThroughMs;
     report.performance = this.performance.version(model, cutoff);
     report.symbols = this.performance.symbols(model, cutoff);
+    const challenger = this.challenger;
+    if (challenger && challenger.name === model.name && challenger.version !== model.version) {
+      // Both sides over the same live events: after the later of the two training windows.
+      const cutoffs = [cutoff, cutoffOf(challenger)].filter((c): c is number => c !== undefined);
+      const liveAfter = cutoffs.length ? Math.max(...cutoffs) : undefined;
+      report.challenger = compareChallenger(
+        { model, outcomes: this.performance.outcomes(model, liveAfter) },
+        { model: challenger, outcomes: this.performance.outcomes(challenger, liveAfter) },
+        this.settings.promotionLoss,
+      );
+    }
     const reference = info?.price;
     if (!reference) return;
     const rows = this.features

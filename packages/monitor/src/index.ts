@@ -5,5 +5,7 @@ export * from './performance.ts';
 export * from './model_info.ts';
 export * from './drift.ts';
 export * from './policy.ts';
+export * from './challenger.ts';
+export * from './promotion.ts';
 export * from './report.ts';
 export * from './core.ts';

@@ -90,8 +90,12 @@ export class PerformanceTracker {
 
   /** Metrics of one version over its live outcomes (as-of after `liveAfterMs`). */
   version(model: ModelRef, liveAfterMs?: number): RollingPerformance {
-    const w = this.byVersion.get(refKey(model))?.window;
-    return rollingPerformance(model, '', w ? w.since(liveAfterMs).map((e) => e.item) : []);
+    return rollingPerformance(model, '', this.outcomes(model, liveAfterMs));
+  }
+
+  /** The version's live outcomes in its window (as-of after `liveAfterMs`), ascending. */
+  outcomes(model: ModelRef, liveAfterMs?: number): Outcome[] {
+    return this.byVersion.get(refKey(model))?.window.since(liveAfterMs).map((e) => e.item) ?? [];
   }
 
   symbols(model: ModelRef, liveAfterMs?: number): RollingPerformance[] {

@@ -5,6 +5,7 @@
  * metrics are left out of a document (null inside the feature arrays) and read back as NaN.
  */
 import type { ModelRef } from '@stock-mlops/contracts';
+import type { ChallengerReport, PairedComparison } from './challenger.ts';
 import type { FeatureDriftRow, FeatureDriftSummary, LabelDrift, NumericDrift } from './drift.ts';
 import type { RollingPerformance } from './performance.ts';
 import type { Breach, BreachKind, TriggerAction } from './policy.ts';
@@ -35,9 +36,14 @@ export interface MonitoringReport {
   /** The open incident, if any ('' when none). */
   incidentId: string;
   pendingPredictions: number;
+  /** Price: the serving version and its challenger side by side over the same events (undefined without a challenger). */
+  challenger: ChallengerReport | undefined;
+  /** Price: the live promotion policy's action ('' for sentiment) and why. */
+  promotionAction: string;
+  promotionReason: string;
 }
 
-export type ReportDoc = { _id: string; reportId: string; row: 'summary' | 'breach' | 'performance' | 'features'; task: Task; evaluatedAtMs: number } & Record<string, unknown>;
+export type ReportDoc = { _id: string; reportId: string; row: 'summary' | 'breach' | 'performance' | 'features' | 'challenger'; task: Task; evaluatedAtMs: number } & Record<string, unknown>;
 
 /** Copy an object's scalar fields, dropping non-finite numbers (stored documents never hold NaN). */
 function scalars(prefix: string, o: object): Record<string, unknown> {
@@ -71,6 +77,12 @@ const PERF_NUMBERS = ['n', 'mae', 'rmse', 'mape', 'returnMae', 'directionalAccur
 const FD_NUMBERS = ['n', 'evaluated', 'drifted', 'driftedShare', 'psiMax', 'psiMean', 'ksMax'] as const;
 const ND_NUMBERS = ['n', 'psi', 'ksStatistic', 'ksPValue', 'referenceMean', 'currentMean'] as const;
 const LD_NUMBERS = ['n', 'psi', 'chiSquare', 'pValue'] as const;
+const COMPARISON_NUMBERS = [
+  'productionVersion', 'challengerVersion', 'n', 'productionMae', 'productionRmse', 'productionDirectionalAccuracy', 'productionIc', 'productionRankIc',
+  'challengerMae', 'challengerRmse', 'challengerDirectionalAccuracy', 'challengerIc', 'challengerRankIc', 'zeroMae', 'zeroRmse', 'maeRatio', 'rmseRatio',
+  'productionMaeVsZero', 'productionRmseVsZero', 'challengerMaeVsZero', 'challengerRmseVsZero', 'icDifference', 'horizon', 'meanLossDifference',
+  'dmStatistic', 'dmHlnStatistic', 'dmPValue', 'dmPValueTwoSided',
+] as const;
 const FEATURE_NUMBERS = ['psi', 'ksStatistic', 'ksPValue', 'referenceMean', 'currentMean'] as const;
 
 export function reportToDocs(r: MonitoringReport): ReportDoc[] {
@@ -89,6 +101,8 @@ export function reportToDocs(r: MonitoringReport): ReportDoc[] {
       action: r.action,
       incidentId: r.incidentId,
       pendingPredictions: r.pendingPredictions,
+      promotionAction: r.promotionAction,
+      promotionReason: r.promotionReason,
       breachKinds: r.breaches.map((b) => b.kind),
       ...(r.featureDrift ? scalars('fd_', fdSummary) : {}),
       ...(r.predictionDrift ? scalars('pd_', r.predictionDrift) : {}),
@@ -112,6 +126,13 @@ export function reportToDocs(r: MonitoringReport): ReportDoc[] {
   if (r.performance) perf('serving', r.performance);
   for (const p of r.symbols) perf('symbol', p);
   for (const p of r.otherVersions) perf('version', p);
+  const comparison = (scope: 'overall' | 'symbol', c: PairedComparison) => {
+    docs.push({ _id: `${r.reportId}|challenger|${scope}|${c.symbol}`, ...base, row: 'challenger', scope, ...scalars('', c) });
+  };
+  if (r.challenger) {
+    comparison('overall', r.challenger.overall);
+    for (const c of r.challenger.symbols) comparison('symbol', c);
+  }
   const features = r.featureDrift?.features ?? [];
   if (features.length) {
     // One row of parallel arrays (scalars only), in the reference's feature order; NaN → null.
@@ -142,6 +163,8 @@ export function reportFromDocs(docs: ReadonlyArray<Record<string, unknown>>): Mo
     return row as unknown as FeatureDriftRow;
   });
   const modelName = str(summary, 'modelName');
+  const comparisonOf = (d: Record<string, unknown>) => withNaN(scalarsBack(d, ['modelName', 'symbol', 'from', 'to', 'loss']), COMPARISON_NUMBERS) as unknown as PairedComparison;
+  const overall = rows('challenger').find((d) => d.scope === 'overall');
   return {
     reportId: str(summary, 'reportId'),
     task: summary.task as Task,
@@ -169,6 +192,11 @@ export function reportFromDocs(docs: ReadonlyArray<Record<string, unknown>>): Mo
     action: (str(summary, 'action') || 'none') as TriggerAction,
     incidentId: str(summary, 'incidentId'),
     pendingPredictions: num(summary, 'pendingPredictions'),
+    challenger: overall
+      ? { overall: comparisonOf(overall), symbols: rows('challenger').filter((d) => d.scope === 'symbol').map(comparisonOf).sort((a, b) => a.symbol.localeCompare(b.symbol)) }
+      : undefined,
+    promotionAction: str(summary, 'promotionAction'),
+    promotionReason: str(summary, 'promotionReason'),
   };
 }
 

@@ -1,3 +1,5 @@
+import type { LossKind } from '@stock-mlops/ml/evaluation/paired_tests';
+
 /**
  * Monitor settings: window sizes and trigger thresholds. The service fills them from
  * environment variables (MONITOR_*); the defaults below are documented in docs/monitoring.md.
@@ -36,6 +38,16 @@ export interface MonitorSettings {
   maxBarsPerSeries: number;
   /** Unresolved predictions kept per (symbol, interval); the oldest are dropped beyond it. */
   maxPendingPerSeries: number;
+  /** Live promotion of the challenger (off by default). */
+  promotionEnabled: boolean;
+  /** Loss of the Diebold–Mariano test the promotion is decided on (and the report's paired test). */
+  promotionLoss: LossKind;
+  /** Promote when the one-sided DM p-value (challenger better) is below this. */
+  promotionMaxPValue: number;
+  /** No decision before this many paired outcomes (at most perfWindow). */
+  promotionMinOutcomes: number;
+  /** No two promotion decisions for the same model name within this long. */
+  promotionCooldownMs: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<MonitorSettings> = Object.freeze({
@@ -55,4 +67,9 @@ export const DEFAULT_SETTINGS: Readonly<MonitorSettings> = Object.freeze({
   clearAfterEvaluations: 3,
   maxBarsPerSeries: 2_000,
   maxPendingPerSeries: 5_000,
+  promotionEnabled: false,
+  promotionLoss: 'squared',
+  promotionMaxPValue: 0.05,
+  promotionMinOutcomes: 200,
+  promotionCooldownMs: 86_400_000,
 });

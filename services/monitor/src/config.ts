@@ -3,7 +3,7 @@
  * Thresholds accept "off" to disable that trigger.
  */
 import { z } from 'zod';
-import { envPort } from '@stock-mlops/platform';
+import { ConfigError, envPort } from '@stock-mlops/platform';
 import { DEFAULT_SETTINGS, type MonitorSettings } from '@stock-mlops/monitor';
 
 const int = (d: number, min = 1) => z.coerce.number().int().min(min).default(d);
@@ -36,10 +36,23 @@ export const MonitorEnv = z.object({
   MONITOR_CLEAR_AFTER: int(DEFAULT_SETTINGS.clearAfterEvaluations),
   MONITOR_MAX_BARS: int(DEFAULT_SETTINGS.maxBarsPerSeries, 2),
   MONITOR_MAX_PENDING: int(DEFAULT_SETTINGS.maxPendingPerSeries),
+  /** Live promotion of the price challenger: off unless "on". */
+  MONITOR_PROMOTION: z.enum(['on', 'off']).default(DEFAULT_SETTINGS.promotionEnabled ? 'on' : 'off'),
+  /** The paired test the promotion is decided on: Diebold–Mariano on squared or absolute return errors. */
+  MONITOR_PROMOTION_METRIC: z.enum(['dm_squared', 'dm_absolute']).default(`dm_${DEFAULT_SETTINGS.promotionLoss}`),
+  MONITOR_PROMOTION_MAX_P: z.coerce.number().gt(0).lt(1).default(DEFAULT_SETTINGS.promotionMaxPValue),
+  MONITOR_PROMOTION_MIN_OUTCOMES: int(DEFAULT_SETTINGS.promotionMinOutcomes, 3),
+  MONITOR_PROMOTION_COOLDOWN_MS: int(DEFAULT_SETTINGS.promotionCooldownMs, 0),
 });
 export type MonitorEnv = z.infer<typeof MonitorEnv>;
 
+/** Settings from the validated environment; E_CONFIG when the variables contradict each other. */
 export function settingsFrom(env: MonitorEnv): MonitorSettings {
+  // The paired outcomes come from the per-version windows: more could never be reached.
+  // (Checked here: the service extends the schema's shape, which would drop a zod refinement.)
+  if (env.MONITOR_PROMOTION_MIN_OUTCOMES > env.MONITOR_PERF_WINDOW) {
+    throw new ConfigError([`MONITOR_PROMOTION_MIN_OUTCOMES (${env.MONITOR_PROMOTION_MIN_OUTCOMES}) must not exceed MONITOR_PERF_WINDOW (${env.MONITOR_PERF_WINDOW})`]);
+  }
   return {
     perfWindow: env.MONITOR_PERF_WINDOW,
     driftWindow: env.MONITOR_DRIFT_WINDOW,
@@ -57,5 +70,10 @@ export function settingsFrom(env: MonitorEnv): MonitorSettings {
     clearAfterEvaluations: env.MONITOR_CLEAR_AFTER,
     maxBarsPerSeries: env.MONITOR_MAX_BARS,
     maxPendingPerSeries: env.MONITOR_MAX_PENDING,
+    promotionEnabled: env.MONITOR_PROMOTION === 'on',
+    promotionLoss: env.MONITOR_PROMOTION_METRIC === 'dm_absolute' ? 'absolute' : 'squared',
+    promotionMaxPValue: env.MONITOR_PROMOTION_MAX_P,
+    promotionMinOutcomes: env.MONITOR_PROMOTION_MIN_OUTCOMES,
+    promotionCooldownMs: env.MONITOR_PROMOTION_COOLDOWN_MS,
   };
 }

@@ -48,6 +48,9 @@ export function reportToProto(r: MonitoringReport) {
     action: r.action,
     incidentId: r.incidentId,
     pendingPredictions: r.pendingPredictions,
+    challenger: r.challenger ? { overall: { ...r.challenger.overall }, symbols: r.challenger.symbols.map((c) => ({ ...c })) } : null,
+    promotionAction: r.promotionAction,
+    promotionReason: r.promotionReason,
   };
 }
 

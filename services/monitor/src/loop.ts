@@ -10,6 +10,7 @@ import { encode, makeEnvelope, type ModelRef, type Topics } from '@stock-mlops/c
 import { serialized, withDbRetry, type BatchContext, type BatchingProducer, type Consumed, type Logger, type Metrics } from '@stock-mlops/platform';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { MonitorCore, modelInfoFromRegistry, type ClosedIncident, type MonitoringReport, type ObservedPrediction, type Outcome, type Task } from '@stock-mlops/monitor';
+import { createPromoter } from './promoter.ts';
 import { settingsFrom, type MonitorEnv } from './config.ts';
 import { createMonitorMetrics } from './metrics.ts';
 import { MonitorStore } from './store.ts';
@@ -18,7 +19,7 @@ const TASKS: readonly Task[] = ['price', 'sentiment'];
 /** Registry names of the models (PRICE_MODEL / SENTIMENT_MODEL of ml_service, which would load tfjs here). */
 const MODEL_NAMES: Record<Task, string> = { price: 'price', sentiment: 'sentiment' };
 
-export const SUBSCRIBE = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'modelEvents'] as const;
+export const SUBSCRIBE = ['cleanPrices', 'features', 'pricePredictions', 'pricePredictionsShadow', 'sentimentPredictions', 'modelEvents'] as const;
 type Key = (typeof SUBSCRIBE)[number];
 
 export interface MonitorLoopDeps {
@@ -49,6 +50,7 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
     log.debug({ ms: Date.now() - startedAt }, 'indexes ready');
     const restored = await withDbRetry(() => store.load(settings), { log });
     for (const s of restored.triggers) core.restoreTriggerState(s);
+    for (const s of restored.promotions) core.restorePromotionState(s);
     for (const b of restored.bars) core.observeBar(b);
     for (const o of restored.outcomes) core.restoreOutcome(o);
     const lateOutcomes: Outcome[] = [];
@@ -80,6 +82,8 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
       const alias = await registry.getAlias(MODEL_NAMES[task], 'production');
       if (alias) await closeIncident(core.setServing(task, { name: MODEL_NAMES[task], version: alias.version }));
     }
+    const challenger = await registry.getAlias(MODEL_NAMES.price, 'challenger');
+    core.setChallenger(challenger ? { name: MODEL_NAMES.price, version: challenger.version } : undefined);
     for (const v of core.unknownVersions()) {
       try {
         const info = modelInfoFromRegistry(await registry.get(v.name, v.version));
@@ -132,10 +136,12 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
         await withDbRetry(() => store.saveFeatures(live), retry);
         return;
       }
-      case 'pricePredictions': {
+      case 'pricePredictions':
+      case 'pricePredictionsShadow': {
+        // Shadow predictions (the challenger's) join exactly like production ones: their keys carry the version.
         const observed: ObservedPrediction[] = [];
         const outcomes: Outcome[] = [];
-        for (const m of batch as Consumed<'pricePredictions'>[]) {
+        for (const m of batch as Consumed<'pricePredictions' | 'pricePredictionsShadow'>[]) {
           const p = m.envelope.data;
           const r = core.observePrediction(p, m.traceId);
           if (r.status === 'pending' || r.status === 'resolved') observed.push(r.prediction);
@@ -176,6 +182,8 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
     await producer.send(topics.monitorEvents, [encode('monitorEvents', env)]);
   }
 
+  const promoter = createPromoter({ registry, store, producer, topics, log, metrics: monitorMetrics });
+
   let evaluations = 0;
   /** Evaluate under the lock (pure computation), then write and publish outside it. */
   async function evaluateAll(): Promise<void> {
@@ -184,7 +192,7 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
       await withDbRetry(refreshModels, { log });
       return TASKS.filter((task) => core.hasChanges(task)).map((task) => ({ task, ...core.evaluate(task, now) }));
     });
-    for (const { task, report, decision } of results) {
+    for (const { task, report, decision, promotion } of results) {
       monitorMetrics.observe(report);
       latest.set(task, report);
       // At least once: publish before the state that says it was published.
@@ -197,6 +205,15 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
         await withDbRetry(() => store.recordDecision(task, decision, now), { log });
         await withDbRetry(() => store.saveTriggerState(decision.state), { log });
         if (decision.closed) log.info({ task, ...decision.closed }, 'incident closed');
+      }
+      if (promotion) {
+        const applied = await promoter.apply(promotion, now);
+        if (applied === 'promoted') {
+          await exclusive(async () => {
+            await closeIncident(core.setServing('price', promotion.challenger));
+            core.setChallenger(undefined);
+          });
+        } else if (applied === 'stale') await exclusive(async () => core.restorePromotionState(promotion.previous));
       }
       await withDbRetry(() => store.saveReport(report), { log });
       log.debug({ task, model: report.model, action: report.action, breaches: report.breaches.map((b) => b.kind), fdShare: report.featureDrift?.driftedShare, outcomes: report.performance?.n }, 'evaluated');

@@ -1,12 +1,15 @@
 /**
  * monitor: watches the served models and closes the loop.
- * - consumes clean prices, features, price and sentiment predictions, model events;
+ * - consumes clean prices, features, price predictions (production and the challenger's shadow
+ *   ones), sentiment predictions, model events;
  * - joins each price prediction with its realized outcome (the bar `horizon` bars later) and
  *   keeps rolling MAE / directional accuracy / IC per model version and symbol;
  * - measures feature, prediction and sentiment-label drift against the serving version's
  *   reference (stored with the version in the registry);
  * - on a breach publishes one `retrain_requested` monitor event per incident (cool-down,
- *   de-duplication) and records an alert; reports go to MongoDB and gRPC GetMonitoringReport.
+ *   de-duplication) and records an alert; reports go to MongoDB and gRPC GetMonitoringReport;
+ * - compares production with the registry's challenger over the same events and, when live
+ *   promotion is on (MONITOR_PROMOTION), promotes it on the evidence (promoter.ts).
  * The logic is in packages/monitor and loop.ts; this file wires Kafka, MongoDB and gRPC around it.
  */
 import { startService } from '@stock-mlops/platform';

@@ -24,6 +24,12 @@ export function createMonitorMetrics(m: Metrics) {
     labelNames: ['task'] as const,
     registers,
   });
+  const promotionDecisions = new client.Counter({
+    name: 'stockmlops_monitor_promotion_decisions_total',
+    help: 'Live promotion decisions carried out: promote, keep, or stale (an alias moved since the decision)',
+    labelNames: ['action'] as const,
+    registers,
+  });
   const resolved = new client.Counter({
     name: 'stockmlops_monitor_predictions_resolved_total',
     help: 'Predictions joined with their realized outcome',
@@ -56,5 +62,5 @@ export function createMonitorMetrics(m: Metrics) {
     if (r.task === 'price') pending.set(r.pendingPredictions);
     m.modelInfo.set({ model: r.model.name, version: String(r.model.version), task: r.task }, 1);
   }
-  return { observe, retrainRequests, resolved };
+  return { observe, retrainRequests, resolved, promotionDecisions };
 }

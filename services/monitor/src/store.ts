@@ -18,6 +18,7 @@ import {
   type MonitoringReport,
   type ObservedPrediction,
   type Outcome,
+  type PromotionState,
   type Task,
   type TriggerDecision,
   type TriggerState,
@@ -85,6 +86,7 @@ export interface Restored {
   features: LiveFeature[];
   sentiment: LiveSentiment[];
   triggers: TriggerState[];
+  promotions: PromotionState[];
 }
 
 const upsert = <T extends { _id: string }>(docs: readonly T[]): AnyBulkWriteOperation<Document>[] =>
@@ -170,6 +172,10 @@ export class MonitorStore {
 
   saveTriggerState(state: TriggerState): Promise<void> {
     return this.write(MONITOR_COLLECTIONS.state, upsert([defined({ _id: `trigger|${state.task}`, ...state })]));
+  }
+
+  savePromotionState(state: PromotionState): Promise<void> {
+    return this.write(MONITOR_COLLECTIONS.state, upsert([defined({ _id: `promotion|${state.modelName}`, ...state })]));
   }
 
   async saveReport(report: MonitoringReport): Promise<void> {
@@ -292,7 +298,20 @@ export class MonitorStore {
         requests: rest.requests ?? 0,
       } as TriggerState;
     });
-    return { bars, pending, outcomes, features, sentiment, triggers };
+    // The price model's promotion state (the monitor follows one price model name).
+    const promotionDoc = await this.col(MONITOR_COLLECTIONS.state).findOne({ _id: 'promotion|price' as never });
+    const promotions: PromotionState[] = promotionDoc
+      ? [
+          {
+            modelName: promotionDoc.modelName,
+            lastDecisionAtMs: promotionDoc.lastDecisionAtMs,
+            lastAction: promotionDoc.lastAction,
+            lastChallengerVersion: promotionDoc.lastChallengerVersion,
+            decisions: promotionDoc.decisions ?? 0,
+          },
+        ]
+      : [];
+    return { bars, pending, outcomes, features, sentiment, triggers, promotions };
   }
 
   /** Delete what no window needs any more, and reports older than the retention. */
