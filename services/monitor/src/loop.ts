@@ -1,8 +1,9 @@
 /**
  * The monitor's loop around MonitorCore (packages/monitor): restores its state from MongoDB,
- * applies consumed records, follows the serving model versions in the registry, evaluates on a
- * timer (reports, alerts, one `retrain_requested` monitor event per incident) and keeps the
- * newest report per task for gRPC. No Kafka or gRPC here: main.ts subscribes the consumer and
+ * applies consumed records (production and shadow predictions alike), follows the serving and
+ * challenger versions in the registry, evaluates on a timer (reports, alerts, one
+ * `retrain_requested` monitor event per incident, live promotion decisions through promoter.ts)
+ * and keeps the newest report per task for gRPC. No Kafka or gRPC here: main.ts subscribes the consumer and
  * starts the server.
  */
 import type { Db } from 'mongodb';
