@@ -24,7 +24,7 @@ import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
-import { startGrpcServer } from '../services/predictor/src/grpc_server.ts';
+import { startGrpcServer } from '@stock-mlops/predictor/grpc_server';
 import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';
 import { ShadowScorer } from '@stock-mlops/ml/inference/shadow_scorer';
 import { featureSeries, randomPriceModel, SCHEMA_HASH } from '@stock-mlops/ml/synthetic';

@@ -18,7 +18,7 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { PricePrediction } from '@stock-mlops/contracts';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
-import { startWsServer } from '../services/predictor/src/ws_server.ts';
+import { startWsServer } from '@stock-mlops/predictor/ws_server';
 import { fmt, median, type Bench } from './lib.ts';
 
 const CLIENTS = Number(process.env.BENCH_WS_CLIENTS ?? 1_000);

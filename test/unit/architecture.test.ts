@@ -126,9 +126,9 @@ t('the cycle check sees a cycle', () => {
 const PACKAGE_DIRS = readdirSync(path.join(ROOT, 'packages')).filter((d) => existsSync(path.join(ROOT, 'packages', d, 'package.json')));
 const SERVICE_DIRS = readdirSync(path.join(ROOT, 'services')).filter((d) => existsSync(path.join(ROOT, 'services', d, 'package.json')));
 const nameOf = (dir: string): string => (JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as { name: string }).name;
-/** Workspace package name → its directory, for packages/* only. */
+/** Workspace name → its directory: packages/* and services/*. */
 const PACKAGES = new Map(PACKAGE_DIRS.map((d) => [nameOf(`packages/${d}`), `packages/${d}`]));
-const SERVICE_NAMES = new Set(SERVICE_DIRS.map((d) => nameOf(`services/${d}`)));
+const SERVICES = new Map(SERVICE_DIRS.map((d) => [nameOf(`services/${d}`), `services/${d}`]));
 
 /** Every module specifier a file imports or re-exports (static and dynamic). */
 function importsOf(file: string): string[] {
@@ -140,13 +140,18 @@ function importsOf(file: string): string[] {
 
 const rel = (abs: string): string => path.relative(ROOT, abs).split(path.sep).join('/');
 const resolved = (file: string, spec: string): string => rel(path.resolve(path.dirname(file), spec));
+const isService = (spec: string): boolean => SERVICES.has(/^@stock-mlops\/[^/]+/.exec(spec)?.[0] ?? '');
 
-/** Why `spec` is not a package entry point (`@stock-mlops/<pkg>` or a subpath its exports declare), or undefined when it is. */
+/**
+ * Why `spec` is not an entry point, or undefined when it is: `@stock-mlops/<pkg>` or a subpath
+ * its package.json `exports` declare. A service declares in its `exports` only what benchmarks
+ * may drive in-process (the predictor's gRPC and WebSocket servers); its other files are not
+ * entry points.
+ */
 function notAnEntryPoint(spec: string): string | undefined {
   const m = /^(@stock-mlops\/[^/]+)(?:\/(.+))?$/.exec(spec);
   if (!m) return undefined;
-  if (SERVICE_NAMES.has(m[1]!)) return 'a service';
-  const dir = PACKAGES.get(m[1]!);
+  const dir = PACKAGES.get(m[1]!) ?? SERVICES.get(m[1]!);
   if (!dir) return 'no such package';
   const exports = (JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as { exports?: Record<string, string> }).exports ?? {};
   if (m[2] === undefined) return exports['.'] ? undefined : 'no "." export';
@@ -155,23 +160,22 @@ function notAnEntryPoint(spec: string): string | undefined {
   return pattern && existsSync(path.join(ROOT, dir, pattern.replace('*', m[2]))) ? undefined : 'not a declared subpath export';
 }
 
-/**
- * Benchmarks that drive a predictor transport in-process; the gRPC and WebSocket servers are the
- * predictor's adapters and stay in the service (its gRPC scaffolding is being moved to platform).
- */
-const BENCH_SERVICE_IMPORTS: Record<string, string[]> = {
-  'bench/serving.bench.ts': ['services/predictor/src/grpc_server.ts'],
-  'bench/ws.bench.ts': ['services/predictor/src/ws_server.ts'],
-};
+t('an entry point is a package or a subpath its exports declare; other service files are not', () => {
+  assert.is(notAnEntryPoint('@stock-mlops/platform'), undefined);
+  assert.is(notAnEntryPoint('@stock-mlops/ml/inference/predictor_core'), undefined);
+  assert.is(notAnEntryPoint('@stock-mlops/predictor/grpc_server'), undefined);
+  assert.is(notAnEntryPoint('@stock-mlops/predictor/main'), 'not a declared subpath export');
+  assert.is(notAnEntryPoint('@stock-mlops/ml/no_such_module'), 'not a declared subpath export');
+  assert.is(notAnEntryPoint('@stock-mlops/nope'), 'no such package');
+});
 
-t('scripts and benchmarks import packages only through their entry points, never services or tests', () => {
+t('scripts and benchmarks import packages only through their entry points, never service sources or tests', () => {
   const offenders: string[] = [];
   for (const f of [...files(path.join(ROOT, 'scripts')), ...files(path.join(ROOT, 'bench'))]) {
     const me = rel(f);
     for (const spec of importsOf(f)) {
       if (spec.startsWith('.')) {
         const target = resolved(f, spec);
-        if (BENCH_SERVICE_IMPORTS[me]?.includes(target)) continue;
         if (!/^(scripts|bench)\//.test(target)) offenders.push(`${me} → ${target}`);
       } else {
         const why = notAnEntryPoint(spec);
@@ -188,7 +192,7 @@ t('services never import another service; packages never import a service', () =
     for (const f of files(path.join(ROOT, home, 'src'))) {
       for (const spec of importsOf(f)) {
         const target = spec.startsWith('.') ? resolved(f, spec) : undefined;
-        if (target !== undefined ? !target.startsWith(`${home}/`) : notAnEntryPoint(spec) === 'a service') offenders.push(`${rel(f)} → ${target ?? spec}`);
+        if (target !== undefined ? !target.startsWith(`${home}/`) : isService(spec)) offenders.push(`${rel(f)} → ${target ?? spec}`);
       }
     }
   };
