@@ -170,17 +170,25 @@ export async function extractTask(task: ExtractTask, deps: ExtractDeps, opts: Ex
   }
 }
 
+export function emptySummary(): ExtractSummary {
+  return { fetched: 0, published: 0, skipped: 0, failed: 0, warnings: 0, perTask: [] };
+}
+
+/** Count one task's result into a run's summary (a result with an error counts as failed). */
+export function addToSummary(summary: ExtractSummary, r: TaskResult): void {
+  summary.fetched += r.fetched;
+  summary.published += r.published;
+  summary.skipped += r.skipped;
+  summary.warnings += r.warnings;
+  if (r.error !== undefined) summary.failed++;
+  summary.perTask.push(r);
+}
+
 export async function extractOnce(tasks: readonly ExtractTask[], deps: ExtractDeps, opts: ExtractOptions = {}): Promise<ExtractSummary> {
-  const summary: ExtractSummary = { fetched: 0, published: 0, skipped: 0, failed: 0, warnings: 0, perTask: [] };
+  const summary = emptySummary();
   for (const task of tasks) {
     if (opts.signal?.aborted) break;
-    const r = await extractTask(task, deps, opts);
-    summary.fetched += r.fetched;
-    summary.published += r.published;
-    summary.skipped += r.skipped;
-    summary.warnings += r.warnings;
-    if (r.error !== undefined) summary.failed++;
-    summary.perTask.push(r);
+    addToSummary(summary, await extractTask(task, deps, opts));
   }
   return summary;
 }

@@ -7,7 +7,7 @@
  */
 import { writeSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { cursorTime, extractTask, TOPIC_OF_KIND, type ExtractOptions, type ExtractSummary, type ExtractTask, type TaskResult, type TaskStateStore } from './extract_loop.ts';
+import { addToSummary, cursorTime, emptySummary, extractTask, TOPIC_OF_KIND, type ExtractOptions, type ExtractSummary, type ExtractTask, type TaskResult, type TaskStateStore } from './extract_loop.ts';
 import type { KafkaRawSink, RecoveryEntry } from '@stock-mlops/platform/kafka/raw_sink';
 
 export interface ExtractorDeps {
@@ -78,7 +78,7 @@ export function createExtractor(deps: ExtractorDeps): Extractor {
   }
 
   async function runAll(tasks: readonly ExtractTask[], opts: ExtractOptions & { retries?: number } = {}): Promise<ExtractSummary> {
-    const summary: ExtractSummary = { fetched: 0, published: 0, skipped: 0, failed: 0, warnings: 0, perTask: [] };
+    const summary = emptySummary();
     try {
       await settle(tasks);
     } catch (error) {
@@ -103,12 +103,7 @@ export function createExtractor(deps: ExtractorDeps): Extractor {
           total.phase = r.phase;
         }
       }
-      summary.fetched += total.fetched;
-      summary.published += total.published;
-      summary.skipped += total.skipped;
-      summary.warnings += total.warnings;
-      if (total.error !== undefined) summary.failed++;
-      summary.perTask.push(total);
+      addToSummary(summary, total);
     }
     return summary;
   }

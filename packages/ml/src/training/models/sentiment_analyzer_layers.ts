@@ -19,6 +19,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Tf } from '../../tf.ts';
+import { tfidfWeights } from './sentiment_analyzer_tfidf.ts';
 
 type Tensor = tfTypes.Tensor;
 type Kwargs = Record<string, unknown>;
@@ -200,15 +201,14 @@ export function sentimentLayers(tf: Tf): SentimentLayers {
       return tf.tidy(() => {
         const list = inputs as Tensor[];
         const table = this.table.read();
-        const idf = this.idf.read();
+        const idfValues = this.idf.read().dataSync();
         let total: Tensor | undefined;
         for (let g = 0; g + 1 < list.length; g += 2) {
           const ids = tf.cast(list[g] as Tensor, 'int32');
           const counts = list[g + 1] as Tensor;
-          const present = tf.cast(tf.greater(counts, 0), 'float32');
-          const tfw = tf.mul(present, tf.add(1, tf.log(tf.maximum(counts, 1))));
-          const w = tf.mul(tfw, tf.gather(idf, ids));
-          const weights = tf.div(w, tf.add(tf.sqrt(tf.sum(tf.square(w), 1, true)), 1e-8));
+          // Constant per batch (idf is not trained, counts are inputs): no gradient flows here.
+          const [n = 0, width = 0] = ids.shape;
+          const weights = tf.tensor2d(tfidfWeights(ids.dataSync(), counts.dataSync(), n, width, idfValues), [n, width]);
           const part = tf.sum(tf.mul(lookup(tf, table, ids), tf.expandDims(weights, -1)), 1);
           total = total === undefined ? part : tf.add(total, part);
         }

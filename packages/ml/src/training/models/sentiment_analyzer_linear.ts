@@ -1,7 +1,7 @@
 /**
  * Exact (converged) training of the `bag` member's linear softmax in plain TypeScript: the
- * member's TF-IDF rows are built as a sparse matrix with the same arithmetic as the
- * SmlTfidfBag layer, and class-weighted multinomial logistic regression with an L2 penalty is
+ * member's TF-IDF rows are built as a sparse matrix from the SmlTfidfBag layer's own weighting
+ * (`tfidfWeights`), and class-weighted multinomial logistic regression with an L2 penalty is
  * minimised full-batch with L-BFGS (what scikit-learn's LogisticRegression does). The result is
  * written into the tfjs layers, so the artifact format does not change.
  *
@@ -9,6 +9,7 @@
  * the logits, fitted on validation negative log-likelihood). Pure functions, no tfjs.
  */
 import type { EncodedBatch } from './sentiment_analyzer_features.ts';
+import { tfidfWeights } from './sentiment_analyzer_tfidf.ts';
 
 /** Compressed sparse rows. */
 export interface SparseRows {
@@ -19,30 +20,23 @@ export interface SparseRows {
 }
 
 /**
- * TF-IDF rows of an encoded batch: per group, (1 + log count) × idf, L2-normalised within the
- * group (as SmlTfidfBag.call), groups concatenated (their feature ids are disjoint).
+ * TF-IDF rows of an encoded batch: per group the weights of `tfidfWeights` (as SmlTfidfBag.call),
+ * groups concatenated (their feature ids are disjoint), zero weights left out.
  */
 export function tfidfRows(x: EncodedBatch, idf: Float32Array): SparseRows {
+  const weights = x.bags.map((bag) => tfidfWeights(bag.ids, bag.counts, x.n, bag.width, idf));
   const indptr = new Int32Array(x.n + 1);
   const idx: number[] = [];
   const val: number[] = [];
   for (let i = 0; i < x.n; i++) {
-    for (const bag of x.bags) {
-      const start = idx.length;
-      let norm = 0;
+    x.bags.forEach((bag, b) => {
       for (let j = 0; j < bag.width; j++) {
-        const c = bag.counts[i * bag.width + j] as number;
-        if (!(c > 0)) continue;
-        const id = bag.ids[i * bag.width + j] as number;
-        const w = (1 + Math.log(Math.max(c, 1))) * (idf[id] ?? 0);
+        const w = weights[b]![i * bag.width + j] as number;
         if (w === 0) continue;
-        idx.push(id);
+        idx.push(bag.ids[i * bag.width + j] as number);
         val.push(w);
-        norm += w * w;
       }
-      const d = Math.sqrt(norm) + 1e-8;
-      for (let j = start; j < val.length; j++) val[j] = (val[j] as number) / d;
-    }
+    });
     indptr[i + 1] = idx.length;
   }
   return { n: x.n, indptr, indices: Int32Array.from(idx), values: Float32Array.from(val) };
