@@ -23,7 +23,7 @@ import { COLLECTIONS } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { collect, freePort, kafkaClient, mongoClient, reportingFailures, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { connectWs } from '../support/ws.ts';
 import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 import { clients, statusOf, type Clients } from '../support/predictor/grpc_client.ts';
@@ -308,63 +308,62 @@ t('raw topics: every bad record is dead-lettered with its code and counted; the 
   await producer.connect();
   const clean = await collect([topics.cleanPrices], 'chaos-clean');
   try {
-    const dlqBefore = await topicCount(dlq);
-    const metricsBefore = await scrape(opsPort(stack, 'transformer')!);
-    // One marker header per case, so each dead letter is matched to the input that caused it.
-    for (const [i, c] of RAW.entries()) {
-      await producer.send({
-        topic: topics[c.topic],
-        acks: -1,
-        messages: [{ key: c.key ?? (c.topic === 'rawNews' ? '' : 'BADX'), value: c.value, headers: { 'chaos-case': String(i), 'trace-id': `c0ffee00${String(i).padStart(8, '0')}` } }],
-      });
-    }
-    // Then a valid bar: still cleaned, stored and counted.
-    const good = bar(100, { symbol: 'GOODX' }).replace('chaos:BADX:0100', 'chaos:GOODX:0100');
-    await producer.send({ topic: topics.rawPrices, acks: -1, messages: [{ key: 'GOODX', value: good, headers: { 'trace-id': 'feedfacefeedface' } }] });
-
-    await waitFor(`${RAW.length} dead letters`, async () => (await topicCount(dlq)) - dlqBefore >= RAW.length || undefined, 60_000, 250);
-    const dead = await readTopic(dlq);
-    const hdr = (r: (typeof dead)[number], n: string) => r.headers[n]?.toString() ?? '';
-    const failures: string[] = [];
-    let ok = 0;
-    for (const [i, c] of RAW.entries()) {
-      const got = dead.filter((r) => hdr(r, 'chaos-case') === String(i));
-      if (got.length !== 1) failures.push(`#${i} ${c.what}: ${got.length} dead letters`);
-      else if (hdr(got[0]!, DLQ_HEADERS.code) !== c.code) failures.push(`#${i} ${c.what}: code ${hdr(got[0]!, DLQ_HEADERS.code)} (${hdr(got[0]!, DLQ_HEADERS.reason)}), expected ${c.code}`);
-      else if (hdr(got[0]!, DLQ_HEADERS.reason).length < 5 || hdr(got[0]!, DLQ_HEADERS.sourceTopic) !== topics[c.topic]) failures.push(`#${i} ${c.what}: reason/source headers missing`);
-      else ok++;
-    }
-    assert.equal(failures, [], 'every bad record is dead-lettered once with its code');
-    assert.is(dead.length - dlqBefore, RAW.length, 'nothing else was dead-lettered');
-
-    // The dead-letter counter, per code.
-    const metrics = await scrape(opsPort(stack, 'transformer')!);
-    for (const code of new Set(RAW.map((c) => c.code))) {
-      const expected = RAW.filter((c) => c.code === code).length;
-      const delta = counter(metrics, 'stockmlops_dead_lettered_total', { stage: 'transform', code }) - counter(metricsBefore, 'stockmlops_dead_lettered_total', { stage: 'transform', code });
-      assert.is(delta, expected, `stockmlops_dead_lettered_total{code="${code}"}`);
-    }
-
-    // The valid bar after the corpus: cleaned and stored; nothing from the corpus reached MongoDB.
-    await waitFor('the valid bar cleaned', () => clean.messages.some((m) => m.m.key?.toString() === 'GOODX') || undefined, 60_000, 250);
-    const mongo = await mongoClient();
-    try {
-      const db = mongo.db(stack.db);
-      await waitFor('the valid bar stored', async () => (await db.collection('bars').countDocuments({ symbol: 'GOODX' })) === 1 || undefined, 60_000, 250);
-      assert.is(await db.collection('bars').countDocuments({ symbol: { $ne: 'GOODX' } }), 0, 'no bad bar was stored');
-      for (const name of [COLLECTIONS.financials, COLLECTIONS.news]) {
-        const coll = (await db.listCollections({ name }).toArray()).length ? await db.collection(name).countDocuments({}) : 0;
-        assert.is(coll, 0, `no bad ${name} stored`);
+    await reportingFailures(stack, async () => {
+      const dlqBefore = await topicCount(dlq);
+      const metricsBefore = await scrape(opsPort(stack, 'transformer')!);
+      // One marker header per case, so each dead letter is matched to the input that caused it.
+      for (const [i, c] of RAW.entries()) {
+        await producer.send({
+          topic: topics[c.topic],
+          acks: -1,
+          messages: [{ key: c.key ?? (c.topic === 'rawNews' ? '' : 'BADX'), value: c.value, headers: { 'chaos-case': String(i), 'trace-id': `c0ffee00${String(i).padStart(8, '0')}` } }],
+        });
       }
-    } finally {
-      await mongo.close();
-    }
-    assert.equal(restarts(stack), [], 'no service restarted');
-    assert.is(stack.sup.pid('transformer'), ctx.pids.transformer, 'the transformer is the same process');
-    summary.set('raw topics', { tried: RAW.length, ok, outcome: 'dead-lettered with the expected code', crashes: 0 });
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
+      // Then a valid bar: still cleaned, stored and counted.
+      const good = bar(100, { symbol: 'GOODX' }).replace('chaos:BADX:0100', 'chaos:GOODX:0100');
+      await producer.send({ topic: topics.rawPrices, acks: -1, messages: [{ key: 'GOODX', value: good, headers: { 'trace-id': 'feedfacefeedface' } }] });
+
+      await waitFor(`${RAW.length} dead letters`, async () => (await topicCount(dlq)) - dlqBefore >= RAW.length || undefined, 60_000, 250);
+      const dead = await readTopic(dlq);
+      const hdr = (r: (typeof dead)[number], n: string) => r.headers[n]?.toString() ?? '';
+      const failures: string[] = [];
+      let ok = 0;
+      for (const [i, c] of RAW.entries()) {
+        const got = dead.filter((r) => hdr(r, 'chaos-case') === String(i));
+        if (got.length !== 1) failures.push(`#${i} ${c.what}: ${got.length} dead letters`);
+        else if (hdr(got[0]!, DLQ_HEADERS.code) !== c.code) failures.push(`#${i} ${c.what}: code ${hdr(got[0]!, DLQ_HEADERS.code)} (${hdr(got[0]!, DLQ_HEADERS.reason)}), expected ${c.code}`);
+        else if (hdr(got[0]!, DLQ_HEADERS.reason).length < 5 || hdr(got[0]!, DLQ_HEADERS.sourceTopic) !== topics[c.topic]) failures.push(`#${i} ${c.what}: reason/source headers missing`);
+        else ok++;
+      }
+      assert.equal(failures, [], 'every bad record is dead-lettered once with its code');
+      assert.is(dead.length - dlqBefore, RAW.length, 'nothing else was dead-lettered');
+
+      // The dead-letter counter, per code.
+      const metrics = await scrape(opsPort(stack, 'transformer')!);
+      for (const code of new Set(RAW.map((c) => c.code))) {
+        const expected = RAW.filter((c) => c.code === code).length;
+        const delta = counter(metrics, 'stockmlops_dead_lettered_total', { stage: 'transform', code }) - counter(metricsBefore, 'stockmlops_dead_lettered_total', { stage: 'transform', code });
+        assert.is(delta, expected, `stockmlops_dead_lettered_total{code="${code}"}`);
+      }
+
+      // The valid bar after the corpus: cleaned and stored; nothing from the corpus reached MongoDB.
+      await waitFor('the valid bar cleaned', () => clean.messages.some((m) => m.m.key?.toString() === 'GOODX') || undefined, 60_000, 250);
+      const mongo = await mongoClient();
+      try {
+        const db = mongo.db(stack.db);
+        await waitFor('the valid bar stored', async () => (await db.collection('bars').countDocuments({ symbol: 'GOODX' })) === 1 || undefined, 60_000, 250);
+        assert.is(await db.collection('bars').countDocuments({ symbol: { $ne: 'GOODX' } }), 0, 'no bad bar was stored');
+        for (const name of [COLLECTIONS.financials, COLLECTIONS.news]) {
+          const coll = (await db.listCollections({ name }).toArray()).length ? await db.collection(name).countDocuments({}) : 0;
+          assert.is(coll, 0, `no bad ${name} stored`);
+        }
+      } finally {
+        await mongo.close();
+      }
+      assert.equal(restarts(stack), [], 'no service restarted');
+      assert.is(stack.sup.pid('transformer'), ctx.pids.transformer, 'the transformer is the same process');
+      summary.set('raw topics', { tried: RAW.length, ok, outcome: 'dead-lettered with the expected code', crashes: 0 });
+    });
   } finally {
     await clean.stop();
     await producer.disconnect();
@@ -612,7 +611,7 @@ t('extractor: hostile HTTP answers end as typed errors, in process and in the ru
   const stack = ctx.stack!;
   const failed = (symbol: string, code: string) =>
     stack.logs.some((l) => l.startsWith('extractor| ') && l.includes('"msg":"extraction failed"') && l.includes(`"symbol":"${symbol}"`) && l.includes(`"code":"${code}"`));
-  try {
+  await reportingFailures(stack, async () => {
     await waitFor('every hostile answer logged by the extractor with its code', () => HOSTILE.every((h) => failed(h.symbol, h.code)) || undefined, 90_000, 250);
     const m = await scrape(ctx.extractorOps);
     const errors = counter(m, 'stockmlops_extract_fetches_total', { provider: 'yahoo-chart', outcome: 'error' });
@@ -623,10 +622,7 @@ t('extractor: hostile HTTP answers end as typed errors, in process and in the ru
     assert.ok((await fetch(`http://127.0.0.1:${ctx.extractorOps}/readyz`)).ok, 'the extractor is still ready');
     assert.is(stack.sup.pid('extractor'), ctx.pids.extractor, 'the extractor is the same process');
     assert.equal(stack.logs.filter((l) => l.startsWith('extractor| ') && l.includes('TimeoutOverflowWarning')), [], 'no timer overflow (a huge Retry-After must not turn into a 1 ms busy loop)');
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  }
+  });
   const serviceOk = HOSTILE.filter((h) => failed(h.symbol, h.code)).length;
   summary.set('extractor', { tried: HOSTILE.length, ok: Math.min(ok, serviceOk), outcome: `typed ExtractErrors (in process ${ok}, in the service ${serviceOk})`, crashes: 0 });
 });

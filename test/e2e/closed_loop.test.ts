@@ -37,7 +37,7 @@ import { createKafka, ensureTopics } from '@stock-mlops/platform';
 import { WARMUP_BARS } from '@stock-mlops/transform';
 import { serviceSpec, type ServiceName } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, freePort, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { collect, freePort, reportingFailures, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { parseExposition } from '../support/prometheus_text.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -145,7 +145,7 @@ t('a regime change is detected, retrained, promoted, served and monitored withou
   const monitorEvents = () => events.messages.filter((m) => m.topic === topics.monitorEvents).map((m) => JSON.parse(m.m.value!.toString()).data as Any);
   const predictions = () => events.messages.filter((m) => m.topic === topics.pricePredictions);
   const step = (what: string) => console.log(`  ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${what}`);
-  try {
+  await reportingFailures(stack, async () => {
     // Phase 1: v1 is trained, promoted and served; it predicts the whole history.
     const v1 = await waitFor('v1 promoted', () => modelEvents().find((e) => e.kind === 'promoted' && e.model.version === 1), 240_000, 500);
     assert.is(v1.model.name, 'price');
@@ -207,10 +207,7 @@ t('a regime change is detected, retrained, promoted, served and monitored withou
     assert.is(monitorEvents().filter((e) => e.kind === 'retrain_requested').length, 1, 'one incident, one retrain');
     monitor.close();
     step('closed loop complete');
-  } catch (err) {
-    dumpLogs(stack, 120);
-    throw err;
-  }
+  }, { logLines: 120 });
 });
 
 /** Every service's ops port, from its "ops http listening" log line (the newest process of each). */

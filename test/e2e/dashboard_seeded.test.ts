@@ -14,7 +14,7 @@ import type { MongoClient } from 'mongodb';
 import { suite } from '../harness/index.ts';
 import { countCanvasPixels, launchBrowser, requireChromium, startDashboard, type TestBrowser } from '../support/browser.ts';
 import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
-import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { freePort, kafkaClient, mongoClient, reportingFailures, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TOKEN = 'test-token-0123456789abcdef';
@@ -182,10 +182,8 @@ t.before(async () => {
   ctx.mongo = await mongoClient();
   await seed();
   // No {host} in the URL: the page streams through the dashboard's own /ws (the default).
-  const d = await startDashboard(ctx.stack, { DASHBOARD_TOKEN: TOKEN, PREDICTOR_WS_URL: `ws://127.0.0.1:${ctx.wsPort}/ws` }).catch((err) => {
-    dumpLogs(ctx.stack!);
-    throw err;
-  });
+  const stack = ctx.stack;
+  const d = await reportingFailures(stack, () => startDashboard(stack, { DASHBOARD_TOKEN: TOKEN, PREDICTOR_WS_URL: `ws://127.0.0.1:${ctx.wsPort}/ws` }));
   ctx.url = d.url;
   ctx.opsPort = d.opsPort;
 });

@@ -12,13 +12,13 @@ import * as protoLoader from '@grpc/proto-loader';
 import WebSocket from 'ws';
 import { DLQ_HEADERS, encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { collect, freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Bounds stated by this test: the first prediction within 4 minutes of start on a 2-core machine. */
 const FIRST_PREDICTION_MS = 240_000;
 
-const ctx: { stack?: RunningStack; grpcPort: number; wsPort: number } = { grpcPort: 0, wsPort: 0 };
+const ctx: { grpcPort: number; wsPort: number } = { grpcPort: 0, wsPort: 0 };
 const t = suite('e2e: CSV → extractor → transformer → loader → trainer → predictor → gRPC/WebSocket', { timeoutMs: 300_000 });
 
 type PredictionServiceClient = grpc.Client & {
@@ -42,7 +42,7 @@ t('a bundled CSV yields predictions over WebSocket and gRPC; bad input is dead-l
   ctx.grpcPort = await freePort();
   ctx.wsPort = await freePort();
   const started = Date.now();
-  const stack = startStack({
+  await withStack({
     services: ['extractor', 'transformer', 'loader', 'trainer', 'predictor'],
     env: { EXTRACT_REPLAY_PATH: dir, EXTRACT_POLL_MS: '500' },
     perService: {
@@ -50,10 +50,8 @@ t('a bundled CSV yields predictions over WebSocket and gRPC; bad input is dead-l
       // This test proves the serving path; the promotion gate has tests of its own.
       trainer: { TRAIN_MIN_FEATURE_ROWS: '500', TRAIN_SETTLE_MS: '3000', TRAIN_OVERRIDES: 'model.epochs=4,model.arch=mlp,gate.baselineMargin=-1,gate.minIcT=0' },
     },
-  });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  try {
+  }, async (stack) => {
+    const topics = resolveTopics(stack.prefix);
     // WebSocket subscriber: waits for the first live prediction for MSFT.
     const ws = await waitFor(
       'the WebSocket server',
@@ -151,14 +149,8 @@ t('a bundled CSV yields predictions over WebSocket and gRPC; bad input is dead-l
     } finally {
       await mongo.close();
     }
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  }
+  });
 });
 
-t.after(async () => {
-  await ctx.stack?.stop();
-});
 
 t.run();

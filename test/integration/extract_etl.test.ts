@@ -9,7 +9,7 @@ import path from 'node:path';
 import { resolveTopics } from '@stock-mlops/contracts';
 import { WARMUP_BARS } from '@stock-mlops/transform';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { mongoClient, reportingFailures, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { csvBarTimes, envelopeOf, readTopic, ROOT, runEtl, topicCount, topicCounts } from '../support/extractor.ts';
 
 const t = suite('etl backfill: exactly once on the raw topic, nothing new on a re-run', { timeoutMs: 180_000 });
@@ -39,7 +39,7 @@ t('killed between ack and cursor write, then re-run: every bar exactly once', as
   ctx.stack = stack;
   const topics = resolveTopics(stack.prefix);
   const env = { ...stack.env, LOG_LEVEL: 'warn' };
-  try {
+  await reportingFailures(stack, async () => {
     assert.ok(total > 400, `the range holds ${total} bars`);
     const crashed = await runEtl(ARGS, { ...env, EXTRACT_FAULT: 'crash-after-publishing:2015-06-01' });
     assert.ok(crashed.code === 137 || crashed.signal === 'SIGKILL', `the first run was killed (code ${crashed.code}, signal ${crashed.signal})\n${crashed.stderr}`);
@@ -66,10 +66,7 @@ t('killed between ack and cursor write, then re-run: every bar exactly once', as
     assert.match(second.stdout, new RegExp(`published ${total - afterCrash},`));
     assert.is(await topicCount(topics.rawPrices), total);
     assertExactlyOnce(await readTopic(topics.rawPrices));
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  }
+  });
 });
 
 t('a re-run of the same backfill produces zero new events downstream', async () => {
@@ -78,29 +75,28 @@ t('a re-run of the same backfill produces zero new events downstream', async () 
   const env = { ...stack.env, LOG_LEVEL: 'warn' };
   const mongo = await mongoClient();
   try {
-    const bars = mongo.db(stack.db).collection('bars');
-    const features = [...expected.values()].reduce((n, l) => n + l.length - WARMUP_BARS + 1, 0);
-    const counts = async () => {
-      const [raw, clean, feats, dlq] = await topicCounts([topics.rawPrices, topics.cleanPrices, topics.features, topics.dlqTransform]);
-      return { raw, clean, features: feats, dlq, bars: await bars.countDocuments({}) };
-    };
-    const done = { raw: total, clean: total, features, dlq: 0, bars: total };
-    let last = {};
-    const before = await waitFor('every bar cleaned, turned into features and stored', async () => {
-      last = await counts();
-      return JSON.stringify(last) === JSON.stringify(done) ? last : undefined;
-    }, 120_000, 500).catch((err: Error) => {
-      throw new Error(`${err.message}: have ${JSON.stringify(last)}, want ${JSON.stringify(done)}`);
-    });
+    await reportingFailures(stack, async () => {
+      const bars = mongo.db(stack.db).collection('bars');
+      const features = [...expected.values()].reduce((n, l) => n + l.length - WARMUP_BARS + 1, 0);
+      const counts = async () => {
+        const [raw, clean, feats, dlq] = await topicCounts([topics.rawPrices, topics.cleanPrices, topics.features, topics.dlqTransform]);
+        return { raw, clean, features: feats, dlq, bars: await bars.countDocuments({}) };
+      };
+      const done = { raw: total, clean: total, features, dlq: 0, bars: total };
+      let last = {};
+      const before = await waitFor('every bar cleaned, turned into features and stored', async () => {
+        last = await counts();
+        return JSON.stringify(last) === JSON.stringify(done) ? last : undefined;
+      }, 120_000, 500).catch((err: Error) => {
+        throw new Error(`${err.message}: have ${JSON.stringify(last)}, want ${JSON.stringify(done)}`);
+      });
 
-    const again = await runEtl(ARGS, env);
-    assert.is(again.code, 0, `${again.stdout}\n${again.stderr}`);
-    assert.match(again.stdout, /summary: fetched 0, published 0, skipped 0/);
-    await new Promise((r) => setTimeout(r, 3_000));
-    assert.equal(await counts(), before, 'raw, clean and feature topics and the bars collection are unchanged');
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
+      const again = await runEtl(ARGS, env);
+      assert.is(again.code, 0, `${again.stdout}\n${again.stderr}`);
+      assert.match(again.stdout, /summary: fetched 0, published 0, skipped 0/);
+      await new Promise((r) => setTimeout(r, 3_000));
+      assert.equal(await counts(), before, 'raw, clean and feature topics and the bars collection are unchanged');
+    });
   } finally {
     await mongo.close();
   }

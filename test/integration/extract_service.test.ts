@@ -12,11 +12,11 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { resolveTopics } from '@stock-mlops/contracts';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, freePort, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { freePort, waitFor, withStack } from '../support/stack.ts';
 import { envelopeOf, readTopic, ROOT, topicCount } from '../support/extractor.ts';
 
 const t = suite('extractor service: providers from env, errors counted and rescheduled', { timeoutMs: 120_000 });
-const ctx: { stack?: RunningStack; servers: Server[] } = { servers: [] };
+const ctx: { servers: Server[] } = { servers: [] };
 
 const AV_KEY = 'AVKEY-never-log-me-51f0c2';
 const NEWS_KEY = 'NEWSKEY-never-log-me-8e21aa';
@@ -68,7 +68,7 @@ t('Yahoo bars are published; a far Retry-After reschedules Alpha Vantage; errors
   const av = await listen(() => ({ status: 429, body: '{"Information":"rate limited"}', headers: { 'retry-after': '3600' } }));
   const news = await listen(() => ({ status: 401, body: JSON.stringify({ status: 'error', code: 'apiKeyInvalid', message: `Your API key ${NEWS_KEY} is invalid` }) }));
   const opsPort = await freePort();
-  const stack = startStack({
+  await withStack({
     services: ['extractor'],
     env: {
       EXTRACT_PROVIDERS: 'yahoo,alphavantage,newsapi',
@@ -81,10 +81,8 @@ t('Yahoo bars are published; a far Retry-After reschedules Alpha Vantage; errors
       EXTRACT_POLL_INTERVALS: 'yahoo=300ms,alphavantage=300ms,newsapi=300ms',
     },
     perService: { extractor: { HTTP_PORT: String(opsPort) } },
-  });
-  ctx.stack = stack;
-  const topic = resolveTopics(stack.prefix).rawPrices;
-  try {
+  }, async (stack) => {
+    const topic = resolveTopics(stack.prefix).rawPrices;
     await waitFor('three Yahoo bars on the raw topic', async () => ((await topicCount(topic)) >= 3 ? true : undefined), 60_000, 250);
     const records = await readTopic(topic);
     assert.equal(records.map((r) => envelopeOf(r).data.ts).sort(), ['2024-03-04T00:00:00.000Z', '2024-03-05T00:00:00.000Z', '2024-03-06T00:00:00.000Z']);
@@ -113,14 +111,10 @@ t('Yahoo bars are published; a far Retry-After reschedules Alpha Vantage; errors
     const leaks = stack.logs.filter((l) => l.includes(AV_KEY) || l.includes(NEWS_KEY));
     assert.equal(leaks, [], 'no API key in any log line');
     assert.ok(!m.includes(AV_KEY) && !m.includes(NEWS_KEY), 'no API key in the metrics');
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  }
+  });
 });
 
-t.after(async () => {
-  await ctx.stack?.stop();
+t.after(() => {
   for (const s of ctx.servers) s.close();
 });
 

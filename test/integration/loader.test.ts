@@ -9,11 +9,11 @@ import { DLQ_HEADERS, encode, makeEnvelope, resolveTopics } from '@stock-mlops/c
 import { connectMongo, ensureTopics, type MongoHandle } from '@stock-mlops/platform';
 import { COLLECTIONS, Database, LatestStateStore, LruCache } from '@stock-mlops/load';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, kafkaClient, mongoClient, requireInfra, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
+import { collect, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor, withStack } from '../support/stack.ts';
 
 const t = suite('loader (real database and broker)', { timeoutMs: 90_000 });
 const log = pino({ level: 'silent' });
-const ctx: { h?: MongoHandle; stack?: RunningStack } = {};
+const ctx: { h?: MongoHandle } = {};
 
 t.before(async () => {
   ctx.h = await connectMongo(requireInfra().MONGO_URL, uniqueId('ld'), log);
@@ -71,58 +71,54 @@ t('latest state: the newest item per part wins; parts written concurrently for a
   assert.is(s?.featuresTs, '2020-01-02T00:00:00.000Z', 'other parts untouched');
 });
 
-t('the loader process stores each record once by natural key, survives replays and dead-letters bad records', async () => {
-  const stack = startStack({ services: [], env: { LOG_LEVEL: 'info', KAFKA_SESSION_TIMEOUT_MS: '6000' } });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  await ensureTopics(kafkaClient('loader-test-admin'), stack.prefix);
-  const bars = Array.from({ length: 30 }, (_, i) => {
-    const ts = new Date(Date.UTC(2020, 0, 1 + i)).toISOString();
-    return { symbol: 'LDR', interval: '1d' as const, ts, open: 10 + i, high: 11 + i, low: 9 + i, close: 10.5 + i, volume: 1000 + i, adjFactor: 1, zeroVolume: false, outlier: false };
-  });
-  const messages = [
-    ...bars.map((b) => encode('cleanPrices', makeEnvelope('cleanPrices', { data: b, source: 'test', idParts: [b.symbol, b.interval, b.ts] }))),
-    ...bars.slice(5).map((b) =>
-      encode('features', makeEnvelope('features', { data: { symbol: b.symbol, interval: b.interval, ts: b.ts, close: b.close, schemaVersion: '9.9.9', schemaHash: 'ab'.repeat(32), values: [b.close, 1] }, source: 'test', idParts: [b.ts] })),
-    ),
-  ];
-  const producer = kafkaClient('loader-test').producer();
-  await producer.connect();
-  const mongo = await mongoClient();
-  const dlq = await collect([topics.dlqLoad], 'loader-dlq');
-  try {
-    await producer.send({ topic: topics.cleanPrices, messages: messages.slice(0, bars.length) });
-    await producer.send({ topic: topics.features, messages: messages.slice(bars.length) });
-    stack.sup.start({ name: 'loader', entry: 'services/loader/src/main.ts', env: { HTTP_PORT: '0' } });
-    const db = mongo.db(stack.db);
-    await waitFor('30 bars and 25 feature vectors', async () => (await db.collection(COLLECTIONS.bars).countDocuments()) === 30 && (await db.collection(COLLECTIONS.features).countDocuments()) === 25, 60_000, 250);
-    // Replay everything, plus one record that is not a valid envelope.
-    await producer.send({ topic: topics.cleanPrices, messages: [...messages.slice(0, bars.length), { key: 'LDR', value: '{"not":"an envelope"}' }] });
-    await producer.send({ topic: topics.features, messages: messages.slice(bars.length) });
-    const dead = await waitFor('the invalid record dead-lettered', () => dlq.messages[0], 60_000);
-    assert.is(dead.m.headers?.[DLQ_HEADERS.code]?.toString(), 'E_SCHEMA');
-    assert.is(dead.m.headers?.[DLQ_HEADERS.sourceTopic]?.toString(), topics.cleanPrices);
-    // The dead letter is written with the batch after the replayed bars: they are processed too.
-    await waitFor('the replay processed', async () => (await db.collection(COLLECTIONS.latest).findOne({ _id: 'LDR' as never }))?.featuresTs === bars[29]!.ts, 60_000, 250);
-    assert.is(await db.collection(COLLECTIONS.bars).countDocuments(), 30, 'one document per bar after the replay');
-    assert.is(await db.collection(COLLECTIONS.features).countDocuments(), 25);
-    const stored = await db.collection(COLLECTIONS.bars).findOne({ _id: `LDR|1d|${bars[7]!.ts}` as never });
-    assert.equal([stored?.close, stored?.volume, stored?.adjFactor], [bars[7]!.close, bars[7]!.volume, 1], 'natural key → the bar');
-    const latest = await db.collection(COLLECTIONS.latest).findOne({ _id: 'LDR' as never });
-    assert.is(latest?.barTs, bars[29]!.ts, 'latest bar in the latest-state document');
-    assert.equal((latest?.features as { values?: number[] } | undefined)?.values, [bars[29]!.close, 1]);
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  } finally {
-    await dlq.stop();
-    await producer.disconnect();
-    await mongo.close();
-  }
-});
+t('the loader process stores each record once by natural key, survives replays and dead-letters bad records', () =>
+  withStack({ services: [], env: { LOG_LEVEL: 'info', KAFKA_SESSION_TIMEOUT_MS: '6000' } }, async (stack) => {
+    const topics = resolveTopics(stack.prefix);
+    await ensureTopics(kafkaClient('loader-test-admin'), stack.prefix);
+    const bars = Array.from({ length: 30 }, (_, i) => {
+      const ts = new Date(Date.UTC(2020, 0, 1 + i)).toISOString();
+      return { symbol: 'LDR', interval: '1d' as const, ts, open: 10 + i, high: 11 + i, low: 9 + i, close: 10.5 + i, volume: 1000 + i, adjFactor: 1, zeroVolume: false, outlier: false };
+    });
+    const messages = [
+      ...bars.map((b) => encode('cleanPrices', makeEnvelope('cleanPrices', { data: b, source: 'test', idParts: [b.symbol, b.interval, b.ts] }))),
+      ...bars.slice(5).map((b) =>
+        encode('features', makeEnvelope('features', { data: { symbol: b.symbol, interval: b.interval, ts: b.ts, close: b.close, schemaVersion: '9.9.9', schemaHash: 'ab'.repeat(32), values: [b.close, 1] }, source: 'test', idParts: [b.ts] })),
+      ),
+    ];
+    const producer = kafkaClient('loader-test').producer();
+    await producer.connect();
+    const mongo = await mongoClient();
+    const dlq = await collect([topics.dlqLoad], 'loader-dlq');
+    try {
+      await producer.send({ topic: topics.cleanPrices, messages: messages.slice(0, bars.length) });
+      await producer.send({ topic: topics.features, messages: messages.slice(bars.length) });
+      stack.sup.start({ name: 'loader', entry: 'services/loader/src/main.ts', env: { HTTP_PORT: '0' } });
+      const db = mongo.db(stack.db);
+      await waitFor('30 bars and 25 feature vectors', async () => (await db.collection(COLLECTIONS.bars).countDocuments()) === 30 && (await db.collection(COLLECTIONS.features).countDocuments()) === 25, 60_000, 250);
+      // Replay everything, plus one record that is not a valid envelope.
+      await producer.send({ topic: topics.cleanPrices, messages: [...messages.slice(0, bars.length), { key: 'LDR', value: '{"not":"an envelope"}' }] });
+      await producer.send({ topic: topics.features, messages: messages.slice(bars.length) });
+      const dead = await waitFor('the invalid record dead-lettered', () => dlq.messages[0], 60_000);
+      assert.is(dead.m.headers?.[DLQ_HEADERS.code]?.toString(), 'E_SCHEMA');
+      assert.is(dead.m.headers?.[DLQ_HEADERS.sourceTopic]?.toString(), topics.cleanPrices);
+      // The dead letter is written with the batch after the replayed bars: they are processed too.
+      await waitFor('the replay processed', async () => (await db.collection(COLLECTIONS.latest).findOne({ _id: 'LDR' as never }))?.featuresTs === bars[29]!.ts, 60_000, 250);
+      assert.is(await db.collection(COLLECTIONS.bars).countDocuments(), 30, 'one document per bar after the replay');
+      assert.is(await db.collection(COLLECTIONS.features).countDocuments(), 25);
+      const stored = await db.collection(COLLECTIONS.bars).findOne({ _id: `LDR|1d|${bars[7]!.ts}` as never });
+      assert.equal([stored?.close, stored?.volume, stored?.adjFactor], [bars[7]!.close, bars[7]!.volume, 1], 'natural key → the bar');
+      const latest = await db.collection(COLLECTIONS.latest).findOne({ _id: 'LDR' as never });
+      assert.is(latest?.barTs, bars[29]!.ts, 'latest bar in the latest-state document');
+      assert.equal((latest?.features as { values?: number[] } | undefined)?.values, [bars[29]!.close, 1]);
+    } finally {
+      await dlq.stop();
+      await producer.disconnect();
+      await mongo.close();
+    }
+  }),
+);
 
 t.after(async () => {
-  await ctx.stack?.stop();
   await ctx.h?.db.dropDatabase().catch(() => {});
   await ctx.h?.close();
 });

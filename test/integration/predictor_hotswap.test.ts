@@ -10,12 +10,11 @@ import * as assert from 'uvu/assert';
 import { encode, makeEnvelope, resolveTopics, type FeatureVector } from '@stock-mlops/contracts';
 import { ModelStore, type ModelArtifacts } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
 import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 import { clients, type Clients } from '../support/predictor/grpc_client.ts';
 
 const t = suite('predictor hot swap under load (real process, Kafka, registry)', { timeoutMs: 150_000 });
-const ctx: { stack?: RunningStack; c?: Clients; close: Array<() => Promise<void>> } = { close: [] };
 
 interface Answer {
   startedAt: number;
@@ -35,31 +34,29 @@ t('a promotion and two broken promotions during a load run: no request fails, th
   new Float32Array(nanWeights.buffer, nanWeights.byteOffset, nanWeights.byteLength / 4).fill(Number.NaN);
   const grpcPort = await freePort();
   const opsPort = await freePort();
-  const stack = startStack({
+  await withStack({
     services: ['predictor'],
     perService: { predictor: { GRPC_PORT: String(grpcPort), WS_PORT: String(await freePort()), HTTP_PORT: String(opsPort), MODEL_POLL_MS: '15000', LOG_LEVEL: 'info' } },
-  });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  const mongo = await mongoClient();
-  ctx.close.push(() => mongo.close());
-  const store = new ModelStore(mongo.db(stack.db));
-  const producer = kafkaClient('hotswap-test').producer();
-  await producer.connect();
-  ctx.close.push(() => producer.disconnect());
-  const publishEvent = (version: number) =>
-    producer.send({
-      topic: topics.modelEvents,
-      messages: [encode('modelEvents', makeEnvelope('modelEvents', { data: { kind: 'promoted', model: { name: 'price', version }, task: 'price' }, source: 'test', idParts: ['price', version] }))],
-    });
-  try {
+  }, async (stack, defer) => {
+    const topics = resolveTopics(stack.prefix);
+    const mongo = await mongoClient();
+    defer(() => mongo.close());
+    const store = new ModelStore(mongo.db(stack.db));
+    const producer = kafkaClient('hotswap-test').producer();
+    await producer.connect();
+    defer(() => producer.disconnect());
+    const publishEvent = (version: number) =>
+      producer.send({
+        topic: topics.modelEvents,
+        messages: [encode('modelEvents', makeEnvelope('modelEvents', { data: { kind: 'promoted', model: { name: 'price', version }, task: 'price' }, source: 'test', idParts: ['price', version] }))],
+      });
     // Model events trigger the swaps; registry polling is the fallback (e.g. an event published
     // before the predictor's consumer joined).
     const v1 = await promote(store, 'price', good1);
     await waitFor('the predictor to listen (it creates the topics)', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
     await publishEvent(v1);
     const c = clients(grpcPort);
-    ctx.c = c;
+    defer(() => c.close());
     await waitFor('predictor serving over gRPC', async () => (await c.health<{ status: number }>('Check', { service: '' }).catch(() => ({ status: 0 }))).status === 1, 90_000, 250);
 
     // Features reach the predictor through Kafka, as in production.
@@ -130,16 +127,10 @@ t('a promotion and two broken promotions during a load run: no request fails, th
     const text = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
     assert.match(text, /stockmlops_model_swaps_total\{[^}]*model="price"[^}]*\} 2/);
     console.log(`  ${answers.length} answers, versions ${[...versions].join(',')}, 0 failures`);
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  }
+  });
 });
 
-t.after(async () => {
-  ctx.c?.close();
-  for (const f of ctx.close.reverse()) await f().catch(() => {});
-  await ctx.stack?.stop();
+t.after(() => {
   exitWhenDone();
 });
 

@@ -12,15 +12,14 @@ import * as assert from 'uvu/assert';
 import { encode, makeEnvelope, resolveTopics, type FeatureVector, type PricePrediction } from '@stock-mlops/contracts';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { collect, freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
 import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 
 const t = suite('predictor rejoins its consumer groups after being evicted', { timeoutMs: 240_000 });
-const ctx: { stack?: RunningStack; close: Array<() => Promise<void>> } = { close: [] };
 const SESSION_TIMEOUT_MS = 6_000;
 
 t('SIGSTOP past the session timeout, SIGCONT: same pid, recovery warning, no fatal, predictions for every new feature', async () => {
-  const stack = startStack({
+  await withStack({
     services: ['predictor'],
     perService: {
       predictor: {
@@ -31,25 +30,24 @@ t('SIGSTOP past the session timeout, SIGCONT: same pid, recovery warning, no fat
         KAFKA_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       },
     },
-  });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  const mongo = await mongoClient();
-  ctx.close.push(() => mongo.close());
-  const kafka = kafkaClient('rejoin-test');
-  const producer = kafka.producer();
-  await producer.connect();
-  ctx.close.push(() => producer.disconnect());
-  const admin = kafka.admin();
-  await admin.connect();
-  ctx.close.push(() => admin.disconnect());
-  const send = (vectors: FeatureVector[]) =>
-    producer.send({ topic: topics.features, messages: vectors.map((fv) => encode('features', makeEnvelope('features', { data: fv, source: 'test', idParts: [fv.symbol, fv.ts] }))) });
-  try {
+    logLines: 120,
+  }, async (stack, defer) => {
+    const topics = resolveTopics(stack.prefix);
+    const mongo = await mongoClient();
+    defer(() => mongo.close());
+    const kafka = kafkaClient('rejoin-test');
+    const producer = kafka.producer();
+    await producer.connect();
+    defer(() => producer.disconnect());
+    const admin = kafka.admin();
+    await admin.connect();
+    defer(() => admin.disconnect());
+    const send = (vectors: FeatureVector[]) =>
+      producer.send({ topic: topics.features, messages: vectors.map((fv) => encode('features', makeEnvelope('features', { data: fv, source: 'test', idParts: [fv.symbol, fv.ts] }))) });
     await promote(new ModelStore(mongo.db(stack.db)), 'price', await (await randomPriceModel(11)).serialize());
     await waitFor('the predictor to listen', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
     const out = await collect([topics.pricePredictions], 'rejoin-out');
-    ctx.close.push(() => out.stop());
+    defer(() => out.stop());
     const predictedAsOf = () => new Set(out.messages.map((m) => (JSON.parse(m.m.value!.toString()) as { data: PricePrediction }).data.asOf));
     const series = featureSeries('AAA', 30, 5);
     const expectAll = async (upTo: number, what: string) => {
@@ -65,7 +63,7 @@ t('SIGSTOP past the session timeout, SIGCONT: same pid, recovery warning, no fat
     // Frozen: no heartbeats. Features arrive meanwhile, so the predictor resumes inside a batch.
     process.kill(pid, 'SIGSTOP');
     let stopped = true;
-    ctx.close.push(async () => {
+    defer(async () => {
       if (stopped) process.kill(pid, 'SIGCONT');
     });
     await send(series.slice(12, 20));
@@ -99,15 +97,10 @@ t('SIGSTOP past the session timeout, SIGCONT: same pid, recovery warning, no fat
     assert.ok(rejoins.every((l) => l.includes('"level":"warn"')));
     if (rejoins.length > 0) assert.ok(stack.logs.some((l) => l.includes('consumer rejoined its group')), 'a crash was followed by a rejoin');
     console.log(`  recovery: ${rejoins.length > 0 ? `runConsumer rejoined after ${rejoins.length} crash(es) (${[...new Set(rejoins.map((l) => /"reason":"(\w+)"/.exec(l)?.[1]))].join(', ')})` : "kafkajs rejoined after the heartbeat's error (no crash)"}`);
-  } catch (err) {
-    dumpLogs(stack, 120);
-    throw err;
-  }
+  });
 });
 
-t.after(async () => {
-  for (const f of ctx.close.reverse()) await f().catch(() => {});
-  await ctx.stack?.stop();
+t.after(() => {
   exitWhenDone();
 });
 

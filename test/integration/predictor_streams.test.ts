@@ -9,11 +9,10 @@ import * as assert from 'uvu/assert';
 import { encode, makeEnvelope, resolveTopics, type CleanNewsArticle, type PricePrediction, type SentimentPrediction } from '@stock-mlops/contracts';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
-import { collect, dumpLogs, freePort, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { collect, freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
 import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, SCHEMA_HASH, sentimentArtifacts } from '../support/predictor/fixtures.ts';
 
 const t = suite('predictor streams: features → price predictions, news → sentiment predictions', { timeoutMs: 150_000 });
-const ctx: { stack?: RunningStack; close: Array<() => Promise<void>> } = { close: [] };
 
 function article(i: number, title: string): CleanNewsArticle {
   return {
@@ -32,21 +31,19 @@ function article(i: number, title: string): CleanNewsArticle {
 t('price predictions from streamed features; news waits for a sentiment model, then is scored', async () => {
   const sentiment = sentimentArtifacts();
   const price = await (await randomPriceModel(7)).serialize();
-  const stack = startStack({ services: ['predictor'], perService: { predictor: { GRPC_PORT: String(await freePort()), WS_PORT: String(await freePort()), MODEL_POLL_MS: '1000', LOG_LEVEL: 'info' } } });
-  ctx.stack = stack;
-  const topics = resolveTopics(stack.prefix);
-  const mongo = await mongoClient();
-  ctx.close.push(() => mongo.close());
-  const store = new ModelStore(mongo.db(stack.db));
-  const producer = kafkaClient('streams-test').producer();
-  await producer.connect();
-  ctx.close.push(() => producer.disconnect());
-  try {
+  await withStack({ services: ['predictor'], perService: { predictor: { GRPC_PORT: String(await freePort()), WS_PORT: String(await freePort()), MODEL_POLL_MS: '1000', LOG_LEVEL: 'info' } } }, async (stack, defer) => {
+    const topics = resolveTopics(stack.prefix);
+    const mongo = await mongoClient();
+    defer(() => mongo.close());
+    const store = new ModelStore(mongo.db(stack.db));
+    const producer = kafkaClient('streams-test').producer();
+    await producer.connect();
+    defer(() => producer.disconnect());
     const vPrice = await promote(store, 'price', price);
     // The predictor creates the topics at start-up.
     await waitFor('the predictor to listen', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
     const out = await collect([topics.pricePredictions, topics.sentimentPredictions], 'streams-out');
-    ctx.close.push(() => out.stop());
+    defer(() => out.stop());
 
     const series = featureSeries('AAA', 12, 3);
     await producer.send({ topic: topics.features, messages: series.map((fv) => encode('features', makeEnvelope('features', { data: fv, source: 'test', idParts: [fv.symbol, fv.ts] }))) });
@@ -94,15 +91,10 @@ t('price predictions from streamed features; news waits for a sentiment model, t
       assert.ok(s.latencyMs >= 0);
       assert.ok(['negative', 'neutral', 'positive'].includes(s.label));
     }
-  } catch (err) {
-    dumpLogs(stack);
-    throw err;
-  }
+  });
 });
 
-t.after(async () => {
-  for (const f of ctx.close.reverse()) await f().catch(() => {});
-  await ctx.stack?.stop();
+t.after(() => {
   exitWhenDone();
 });
 

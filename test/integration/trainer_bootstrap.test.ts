@@ -13,21 +13,20 @@ import type { MongoClient } from 'mongodb';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { mongoClient, waitFor, withStack } from '../support/stack.ts';
 import { metricSum, parseMetrics } from '../../scripts/lib/progress.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('trainer: the first price model from the bundled CSV files', { timeoutMs: 420_000 });
-const ctx: { stack?: RunningStack; mongo?: MongoClient } = {};
+const ctx: { db?: string; mongo?: MongoClient } = {};
 
 t('an empty database: a promoted price version whose lineage names the CSV files', async () => {
   const started = Date.now();
-  const stack = startStack({ services: ['trainer'], perService: { trainer: { TRAIN_SENTIMENT_ON_START: 'false', LOG_LEVEL: 'info' } } });
-  ctx.stack = stack;
-  ctx.mongo = await mongoClient();
-  const db = ctx.mongo.db(stack.db);
-  const store = new ModelStore(db);
-  try {
+  await withStack({ services: ['trainer'], perService: { trainer: { TRAIN_SENTIMENT_ON_START: 'false', LOG_LEVEL: 'info' } } }, async (stack) => {
+    ctx.db = stack.db;
+    ctx.mongo = await mongoClient();
+    const db = ctx.mongo.db(stack.db);
+    const store = new ModelStore(db);
     const alias = await waitFor('a production price model', async () => (await store.getAlias('price', 'production')) ?? undefined, 360_000, 1_000);
     const seconds = (Date.now() - started) / 1000;
     assert.is(await db.collection(COLLECTIONS.features).findOne({}), null, 'no feature vector was ever stored');
@@ -60,15 +59,11 @@ t('an empty database: a promoted price version whose lineage names the CSV files
     console.log(
       `  first model after ${seconds.toFixed(0)} s (${epochs.length} epochs of ${bootstrapCfg.model.epochs}): rmse ${m.rmse?.toFixed(4)} vs movingAverage ${m.baseline_movingAverage_rmse?.toFixed(4)}, zero ${m.baseline_zero_rmse?.toFixed(4)}, persistence ${m.baseline_persistence_rmse?.toFixed(4)}; directional accuracy ${m.directionalAccuracy?.toFixed(3)}; IC ${m.ic?.toFixed(4)} over ${m.n} samples`,
     );
-  } catch (err) {
-    dumpLogs(stack, 60);
-    throw err;
-  }
+  });
 });
 
 t.after(async () => {
-  await ctx.stack?.stop();
-  if (ctx.stack) await ctx.mongo?.db(ctx.stack.db).dropDatabase().catch(() => {});
+  if (ctx.db) await ctx.mongo?.db(ctx.db).dropDatabase().catch(() => {});
   await ctx.mongo?.close();
 });
 

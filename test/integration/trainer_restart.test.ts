@@ -16,11 +16,11 @@ import { initTf } from '@stock-mlops/ml/tf';
 import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
 import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { kafkaClient, mongoClient, waitFor, withStack, type RunningStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('trainer service: start-up training, SIGKILL mid-training, retrain request', { timeoutMs: 300_000 });
-const ctx: { stack?: RunningStack; mongo?: MongoClient; tmp: string } = { tmp: mkdtempSync(path.join(tmpdir(), 'trainer-restart-')) };
+const ctx: { db?: string; mongo?: MongoClient; tmp: string } = { tmp: mkdtempSync(path.join(tmpdir(), 'trainer-restart-')) };
 
 const logged = (stack: RunningStack, pattern: RegExp) => stack.logs.filter((l) => pattern.test(l));
 
@@ -30,7 +30,7 @@ t('SIGKILL mid-training: the run is taken over and re-run, nothing half-register
   const raw = { negative: '0', positive: '1', neutral: '2' } as const;
   const sentimentCsv = path.join(ctx.tmp, 'sentiment.csv');
   writeFileSync(sentimentCsv, ['text,label', ...all.texts.flatMap((text, i) => (i % 4 === 0 ? [`"${text.replace(/"/g, '""')}",${raw[all.labels[i]!]}`] : []))].join('\n'));
-  const stack = startStack({
+  await withStack({
     services: ['trainer'],
     perService: {
       trainer: {
@@ -42,13 +42,13 @@ t('SIGKILL mid-training: the run is taken over and re-run, nothing half-register
         TRAIN_LEASE_MS: '3000',
       },
     },
-  });
-  ctx.stack = stack;
-  ctx.mongo = await mongoClient();
-  const db = ctx.mongo.db(stack.db);
-  const store = new ModelStore(db);
-  const runs = db.collection<TrainingRun>('training_runs');
-  try {
+    logLines: 80,
+  }, async (stack) => {
+    ctx.db = stack.db;
+    ctx.mongo = await mongoClient();
+    const db = ctx.mongo.db(stack.db);
+    const store = new ModelStore(db);
+    const runs = db.collection<TrainingRun>('training_runs');
     // Kill the trainer once the price model has trained two epochs.
     await waitFor('price epoch 2', () => logged(stack, /"model":"price".*"epoch":[2-9]/).length > 0, 180_000, 100);
     const pid = stack.sup.pid('trainer');
@@ -101,15 +101,11 @@ t('SIGKILL mid-training: the run is taken over and re-run, nothing half-register
     const retrain = await waitFor('the retrain run', async () => (await runs.findOne({ model: 'sentiment', reason: /retrain requested: test: drift/, status: 'succeeded' })) ?? undefined, 30_000);
     assert.is(retrain.origin, 'trainer');
     assert.ok(sentiment.version >= 1);
-  } catch (err) {
-    dumpLogs(stack, 80);
-    throw err;
-  }
+  });
 });
 
 t.after(async () => {
-  await ctx.stack?.stop();
-  if (ctx.stack) await ctx.mongo?.db(ctx.stack.db).dropDatabase().catch(() => {});
+  if (ctx.db) await ctx.mongo?.db(ctx.db).dropDatabase().catch(() => {});
   await ctx.mongo?.close();
   rmSync(ctx.tmp, { recursive: true, force: true });
 });

@@ -19,13 +19,13 @@ import { featureRowsFromBars, parsePriceCsv, PRICE_FEATURE_SCHEMA } from '@stock
 import { ensureTopics } from '@stock-mlops/platform';
 import { readFileSync } from 'node:fs';
 import { suite } from '../harness/index.ts';
-import { dbNameFor, dumpLogs, freePort, kafkaClient, mongoClient, requireInfra, startStack, uniqueId, waitFor, type RunningStack } from '../support/stack.ts';
+import { dbNameFor, freePort, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor, withStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const t = suite('trainer → predictor: a rollback is followed by the running predictor', { timeoutMs: 240_000 });
 const prefix = `${uniqueId('rb')}.`;
 const dbName = dbNameFor(prefix, 38);
-const ctx: { stack?: RunningStack; mongo?: MongoClient; client?: grpc.Client } = {};
+const ctx: { mongo?: MongoClient } = {};
 
 type Client = grpc.Client & {
   GetModel: (req: { name: string; version: number }, cb: (err: grpc.ServiceError | null, res: { version: number; serving: boolean; status: string }) => void) => void;
@@ -83,15 +83,13 @@ t('GetModel and Predict report v2, then v1 after `npm run models -- rollback pri
   await ensureTopics(kafkaClient('rollback-test'), prefix);
 
   const grpcPort = await freePort();
-  const stack = startStack({
+  await withStack({
     services: ['predictor'],
     env: { MONGO_DB: dbName, KAFKA_TOPIC_PREFIX: prefix },
     perService: { predictor: { GRPC_PORT: String(grpcPort), WS_PORT: String(await freePort()), MODEL_POLL_MS: '600000', PREDICTOR_INSTANCE_ID: 'rbtest' } },
-  });
-  ctx.stack = stack;
-  try {
+  }, async (stack, defer) => {
     const c = grpcClient(grpcPort);
-    ctx.client = c;
+    defer(() => c.close());
     const serving = await waitFor('the predictor serving v2', async () => {
       const m = await call<{ version: number; serving: boolean; status: string }>((cb) => c.GetModel({ name: 'price', version: 0 }, cb));
       return m.version === 2 && m.serving ? m : undefined;
@@ -123,15 +121,10 @@ t('GetModel and Predict report v2, then v1 after `npm run models -- rollback pri
     assert.is(predicted.prediction.modelVersion, 1);
     assert.ok(Date.now() - t0 < 60_000, 'followed the event, not the 10-minute poll');
     assert.ok(stack.logs.some((l) => /rolled_back/.test(l)), 'the predictor logged the model event');
-  } catch (err) {
-    dumpLogs(stack, 60);
-    throw err;
-  }
+  });
 });
 
 t.after(async () => {
-  ctx.client?.close();
-  await ctx.stack?.stop();
   await ctx.mongo?.db(dbName).dropDatabase().catch(() => {});
   await ctx.mongo?.close();
 });

@@ -148,26 +148,59 @@ export function dumpLogs(stack: RunningStack, lines = 60): void {
   console.error(interesting.slice(-lines).join('\n'));
 }
 
+export interface FailureReport {
+  /** How many lines of the services' logs to print on a failure (default 60). */
+  logLines?: number;
+  /** More diagnosis after the logs on a failure (e.g. what the database holds); its own errors are ignored. */
+  onFailure?: (stack: RunningStack) => Promise<unknown> | unknown;
+}
+
+async function report(stack: RunningStack, opts: FailureReport): Promise<void> {
+  dumpLogs(stack, opts.logLines);
+  await Promise.resolve()
+    .then(() => opts.onFailure?.(stack))
+    .catch(() => undefined);
+}
+
 /**
- * Start a stack, run `fn` with it, and stop the stack however `fn` ends, also when the test times
- * out; when `fn` throws or the test times out, the tail of the services' logs (`logLines`,
- * default 60) is printed first.
+ * Run `fn` against a running stack: when `fn` throws or the test times out, report the failure
+ * (`FailureReport`) and rethrow; `onTimeout` runs after the report when the test times out.
+ * Alone, for a stack shared by the tests of a suite (started in one, stopped in `t.after`);
+ * `withStack` runs every test that has a stack of its own through it.
  */
-export async function withStack<T>(opts: StackOptions & { logLines?: number }, fn: (stack: RunningStack) => Promise<T>): Promise<T> {
-  const stack = startStack(opts);
+export async function reportingFailures<T>(stack: RunningStack, fn: () => Promise<T>, opts: FailureReport & { onTimeout?: () => void } = {}): Promise<T> {
   const signal = testSignal();
-  const onTimeout = () => {
-    dumpLogs(stack, opts.logLines);
-    void stack.stop();
+  const timedOut = () => {
+    void report(stack, opts).finally(opts.onTimeout);
   };
-  signal?.addEventListener('abort', onTimeout, { once: true });
+  signal?.addEventListener('abort', timedOut, { once: true });
   try {
-    return await fn(stack);
+    return await fn();
   } catch (err) {
-    if (!signal?.aborted) dumpLogs(stack, opts.logLines);
+    if (!signal?.aborted) await report(stack, opts);
     throw err;
   } finally {
-    signal?.removeEventListener('abort', onTimeout);
+    signal?.removeEventListener('abort', timedOut);
+  }
+}
+
+/** Registers a clean-up for `withStack` to run before it stops the stack. */
+export type Defer = (cleanup: () => Promise<unknown> | unknown) => void;
+
+/**
+ * Start a stack, run `fn` with it, and stop the stack however `fn` ends, also when the test times
+ * out; when `fn` throws or the test times out, the failure is reported first (`FailureReport`:
+ * the tail of the services' logs, then `onFailure`). Clean-ups `fn` registers with `defer`
+ * (clients, consumers, servers it opened) run last registered first, their errors ignored,
+ * before the stack stops.
+ */
+export async function withStack<T>(opts: StackOptions & FailureReport, fn: (stack: RunningStack, defer: Defer) => Promise<T>): Promise<T> {
+  const stack = startStack(opts);
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  try {
+    return await reportingFailures(stack, () => fn(stack, (c) => void cleanups.push(c)), { ...opts, onTimeout: () => void stack.stop() });
+  } finally {
+    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
     await stack.stop();
   }
 }
