@@ -16,6 +16,7 @@ import { startWsServer, type WsHandle } from '../../services/predictor/src/ws_se
 import { startDashboardServer } from '../../services/dashboard/src/server.ts';
 import { streamSettings } from '../../services/dashboard/src/stream_config.ts';
 import { connectWs } from '../support/ws.ts';
+import { minuteAt, SAMPLE_PREDICTION } from '../support/predictions.ts';
 import { freePort, waitFor } from '../support/stack.ts';
 
 const log = pino({ level: 'silent' });
@@ -24,19 +25,8 @@ const DASHBOARD_TOKEN = 'dashboard-token-0123456789abcdef';
 const t = suite('dashboard: same-origin WebSocket proxy to the predictor', { timeoutMs: 60_000 });
 const open: Array<{ close: () => Promise<void> }> = [];
 
-const base: PricePrediction = {
-  symbol: 'AAA',
-  interval: '1d',
-  asOf: '2024-01-01T00:00:00.000Z',
-  horizon: 1,
-  lastClose: 100,
-  predictedReturn: 0.01,
-  predictedPrice: 101,
-  model: { name: 'price', version: 1 },
-  featureSchemaHash: 'abc',
-  latencyMs: 1,
-};
-const at = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString();
+const base = SAMPLE_PREDICTION;
+const at = minuteAt;
 
 async function predictor(port = 0): Promise<{ core: PredictorCore; ws: WsHandle; url: string }> {
   const core = new PredictorCore(async () => []);

@@ -15,6 +15,7 @@ import { suite } from '../harness/index.ts';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { startWsServer, type WsHandle } from '../../services/predictor/src/ws_server.ts';
 import { connectWs } from '../support/ws.ts';
+import { minuteAt, SAMPLE_PREDICTION } from '../support/predictions.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -23,19 +24,8 @@ const TOKEN = 'a-test-token-of-32-characters-xx';
 const t = suite('predictor WebSocket stream', { timeoutMs: 90_000 });
 const open: Array<{ close: () => Promise<void> }> = [];
 
-const base: PricePrediction = {
-  symbol: 'AAA',
-  interval: '1d',
-  asOf: '2024-01-01T00:00:00.000Z',
-  horizon: 1,
-  lastClose: 100,
-  predictedReturn: 0.01,
-  predictedPrice: 101,
-  model: { name: 'price', version: 1 },
-  featureSchemaHash: 'abc',
-  latencyMs: 1,
-};
-const at = (i: number) => new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString();
+const base = SAMPLE_PREDICTION;
+const at = minuteAt;
 
 async function server(opts: Partial<Parameters<typeof startWsServer>[0]> = {}): Promise<{ core: PredictorCore; ws: WsHandle; url: string }> {
   const core = new PredictorCore(async () => []);

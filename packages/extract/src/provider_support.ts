@@ -37,6 +37,8 @@ export function providerContext(
     secrets?: string[];
     headers?: Record<string, string>;
     onInvalid?: InvalidItemPolicy;
+    /** The provider's documented request budget; `opts.http.rateLimit` overrides it. */
+    rateLimit?: HttpClientOptions['rateLimit'];
   },
 ): ProviderContext {
   const name = opts.name ?? defaults.name;
@@ -44,6 +46,7 @@ export function providerContext(
   if (baseUrl && !URL.canParse(baseUrl)) throw new ExtractError('E_CONFIG', `baseUrl "${baseUrl}" is not a URL`, { provider: name });
   const runtime = resolveRuntime(opts.runtime);
   const client = createHttpClient({
+    rateLimit: defaults.rateLimit,
     ...opts.http,
     headers: { ...defaults.headers, ...opts.http?.headers },
     provider: name,

@@ -231,10 +231,7 @@ export function createOpenDartProvider(opts: OpenDartOptions): FinancialProvider
   const endpoint = opts.endpoint ?? 'fnlttSinglAcnt';
   const reports = opts.reports ?? (['11013', '11012', '11014', '11011'] as DartReportCode[]);
   const fsDivs = endpoint === 'fnlttSinglAcntAll' ? (opts.fsDivs ?? ['CFS']) : [undefined];
-  const ctx = providerContext(
-    { ...opts, http: { rateLimit: { capacity: 5, refillPerSec: 5 }, ...opts.http } },
-    { name, baseUrl: 'https://opendart.fss.or.kr', secrets: [apiKey] },
-  );
+  const ctx = providerContext(opts, { name, baseUrl: 'https://opendart.fss.or.kr', secrets: [apiKey], rateLimit: { capacity: 5, refillPerSec: 5 } });
   const dedupe = opts.dedupe ?? 'filing';
 
   return {

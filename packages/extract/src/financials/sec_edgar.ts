@@ -98,10 +98,7 @@ export function parseCompanyFacts(
 export function createSecEdgarProvider(opts: SecEdgarOptions): FinancialProvider {
   const name = opts.name ?? 'sec-edgar';
   const userAgent = requireOption(opts.userAgent?.trim(), 'userAgent (the SEC requires a User-Agent with contact details)', name);
-  const ctx = providerContext(
-    { ...opts, http: { rateLimit: { capacity: 10, refillPerSec: 10 }, ...opts.http } },
-    { name, baseUrl: 'https://data.sec.gov', headers: { 'user-agent': userAgent } },
-  );
+  const ctx = providerContext(opts, { name, baseUrl: 'https://data.sec.gov', headers: { 'user-agent': userAgent }, rateLimit: { capacity: 10, refillPerSec: 10 } });
   const dedupe = opts.dedupe ?? 'filing';
 
   return {
