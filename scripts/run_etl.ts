@@ -132,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'etl', log });
-  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX);
+  const topics = await ensureTopics(kafka, config.KAFKA_TOPIC_PREFIX, config.KAFKA_TOPIC_REPLICATION);
   const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, log);
   const sink = createKafkaRawSink({ kafka, topics, log, metrics: xm, groupPrefix: config.KAFKA_TOPIC_PREFIX });
   await sink.connect();

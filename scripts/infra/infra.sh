@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Local infrastructure for stock-mlops: a single-node Apache Kafka 3.9.x (KRaft) and a
+# Local infrastructure for stock-mlops: Apache Kafka 3.9.x (KRaft; one node, or a cluster) and a
 # MongoDB-wire server (a real mongod when on PATH, else FerretDB 1.24.2 on SQLite).
 # No Docker needed: Kafka jars come from Maven Central, FerretDB is built with Go.
 #
-#   infra.sh up|down|status|env|provision [kafka|mongo]
+#   infra.sh up [--brokers N] [kafka|mongo]   (N Kafka nodes; 1 = default, 3 = a replicated cluster)
+#   infra.sh down|status|env|provision [kafka|mongo]
 #   infra.sh start|stop|restart <kafka|mongo>
 #   infra.sh down --purge | purge [kafka|mongo]
 #   infra.sh logs <kafka|mongo> [lines]
-#   infra.sh stacks <kafka|mongo>   (thread dump of a stalled server; FerretDB exits after it)
+#   infra.sh stacks <kafka [node]|mongo>   (thread dump of a stalled server; FerretDB exits after it)
+#   infra.sh kafka-node <i> kill|stop|start|pid|port   (one node of a cluster, for chaos tests)
 #   infra.sh kafka-run <main class> [args...]   (runs a class from the Kafka jars)
 #
 # See scripts/infra/README.md for environment variables, cache and state locations.
@@ -33,7 +35,8 @@ DEFAULT_MONGO_PORT=27017
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 MONGO_START_TIMEOUT=${MONGO_START_TIMEOUT:-60}
 STOP_TIMEOUT=${STOP_TIMEOUT:-20}
-KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}
+KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-}            # default: kafka_heap_opts
+BROKERS_ARG=""                                 # --brokers N of this invocation
 
 KAFKA_DIR=$STATE_DIR/kafka
 STARTED_KAFKA=0 # set when this invocation spawned the server
@@ -104,11 +107,11 @@ socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
 PY
 }
 
-# Kafka Metadata (v1) request; succeeds when the broker answers with at least one broker.
-kafka_probe() { # host port
-  python3 - "$1" "$2" <<'PY' >/dev/null 2>&1
+# Kafka Metadata (v1) request; succeeds when the broker answers listing at least `min` brokers.
+kafka_probe() { # host port [min=1]
+  python3 - "$1" "$2" "${3:-1}" <<'PY' >/dev/null 2>&1
 import socket, struct, sys
-host, port = sys.argv[1], int(sys.argv[2])
+host, port, least = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 cid = b"stock-mlops-infra"
 req = struct.pack(">hhih", 3, 1, 4242, len(cid)) + cid + struct.pack(">i", -1)
 s = socket.create_connection((host, port), timeout=3)
@@ -125,7 +128,7 @@ def recv(n):
 size = struct.unpack(">i", recv(4))[0]
 body = recv(size)
 corr, nbrokers = struct.unpack(">ii", body[:8])
-sys.exit(0 if corr == 4242 and nbrokers >= 1 else 1)
+sys.exit(0 if corr == 4242 and nbrokers >= least else 1)
 PY
 }
 
@@ -212,7 +215,7 @@ stray_pids() { # marker
   return 0
 }
 
-kafka_marker() { printf 'kafka.Kafka %s/server.properties' "$KAFKA_DIR"; }
+kafka_marker() { printf 'kafka.Kafka %s/server.properties' "$1"; } # node dir
 mongo_marker() {
   if [[ $(mongo_impl) == mongod ]]; then
     printf -- '--dbpath %s/db' "$MONGO_DIR"
@@ -293,7 +296,7 @@ choose_port() { # recorded_file env_value default label
 kafka_external() {
   [[ -n ${KAFKA_BROKERS:-} ]] || return 1
   # our own env file sourced into the shell is not "external"
-  [[ -f $KAFKA_DIR/port && $KAFKA_BROKERS == "$HOST:$(<"$KAFKA_DIR/port")" ]] && return 1
+  [[ -f $(kafka_node_dir 1)/port && $KAFKA_BROKERS == "$(kafka_local_url)" ]] && return 1
   return 0
 }
 
@@ -466,6 +469,10 @@ provision_mongo() {
 }
 
 # ---------------------------------------------------------------------------- kafka
+#
+# One node (the default): everything in $KAFKA_DIR. A cluster (`up --brokers N`, N > 1): node i in
+# $KAFKA_DIR/node-<i> (node.id i, its own ports and log dir), every node broker+controller, one
+# static controller quorum of all N. $KAFKA_DIR/brokers records N for later commands.
 
 kafka_libs() {
   local v
@@ -473,29 +480,63 @@ kafka_libs() {
   printf '%s/libs\n' "$(kafka_home "$v")"
 }
 
-write_kafka_config() { # port ctrl_port
-  local port=$1 ctrl=$2
-  mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
+# Nodes of the local Kafka: `--brokers` of this invocation, else the recorded count, else 1.
+kafka_size() {
+  if [[ -n $BROKERS_ARG ]]; then
+    printf '%s\n' "$BROKERS_ARG"
+  elif [[ -f $KAFKA_DIR/brokers ]]; then
+    cat "$KAFKA_DIR/brokers"
+  else
+    echo 1
+  fi
+}
+
+kafka_node_dir() { # i
+  if (($(kafka_size) == 1)); then printf '%s\n' "$KAFKA_DIR"; else printf '%s/node-%s\n' "$KAFKA_DIR" "$1"; fi
+}
+
+kafka_nodes() { seq 1 "$(kafka_size)"; }
+
+# Replication settings the broker defaults to (topics we create set theirs explicitly).
+kafka_rf() { local n; n=$(kafka_size); echo $((n < 3 ? n : 3)); }
+kafka_min_isr() { local rf; rf=$(kafka_rf); echo $((rf < 2 ? rf : 2)); }
+
+kafka_voters() {
+  local i out=""
+  for i in $(kafka_nodes); do
+    out+="${out:+,}$i@$HOST:$(<"$(kafka_node_dir "$i")/controller.port")"
+  done
+  printf '%s\n' "$out"
+}
+
+write_kafka_config() { # node
+  local i=$1 dir port ctrl rf isr
+  dir=$(kafka_node_dir "$i")
+  port=$(<"$dir/port")
+  ctrl=$(<"$dir/controller.port")
+  rf=$(kafka_rf)
+  isr=$(kafka_min_isr)
+  mkdir -p "$dir/data" "$dir/logs"
+  cat >"$dir/server.properties" <<EOF
 # generated by scripts/infra/infra.sh, rewritten on every start
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$HOST:$ctrl
+node.id=$i
+controller.quorum.voters=$(kafka_voters)
 listeners=PLAINTEXT://$HOST:$port,CONTROLLER://$HOST:$ctrl
 advertised.listeners=PLAINTEXT://$HOST:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$KAFKA_DIR/data
+log.dirs=$dir/data
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
 auto.create.topics.enable=false
 delete.topic.enable=true
-offsets.topic.replication.factor=1
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=10
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=10
 group.initial.rebalance.delay.ms=0
 num.network.threads=3
@@ -508,7 +549,7 @@ log.segment.bytes=67108864
 log.retention.check.interval.ms=60000
 # message.max.bytes: broker default (1 MiB)
 EOF
-  cat >"$KAFKA_DIR/log4j.properties" <<'EOF'
+  cat >"$dir/log4j.properties" <<'EOF'
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
 log4j.appender.file.File=${kafka.logs.dir}/server.log
@@ -542,94 +583,186 @@ kafka_cluster_id() {
   python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'
 }
 
-kafka_start() { # spawn only; kafka_wait does the readiness check
+# A recorded size other than the requested one, with data on disk, is an error (the nodes'
+# storage is formatted for one quorum).
+kafka_check_size() {
+  [[ -n $BROKERS_ARG && -f $KAFKA_DIR/brokers ]] || return 0
+  local rec
+  rec=$(<"$KAFKA_DIR/brokers")
+  [[ $rec == "$BROKERS_ARG" ]] && return 0
+  if compgen -G "$KAFKA_DIR/data/meta.properties" >/dev/null || compgen -G "$KAFKA_DIR/node-*/data/meta.properties" >/dev/null; then
+    die "kafka: the state dir holds a $rec-broker Kafka; to change to $BROKERS_ARG: $0 down --purge kafka"
+  fi
+}
+
+# Ports of node i: node 1 honours KAFKA_PORT / KAFKA_CONTROLLER_PORT, node i defaults to
+# 9092+2(i-1) / 9093+2(i-1); a port recorded last time is kept.
+kafka_choose_ports() { # node
+  local i=$1 dir port ctrl off
+  dir=$(kafka_node_dir "$i")
+  off=$((2 * (i - 1)))
+  mkdir -p "$dir"
+  if ((i == 1)); then
+    port=$(choose_port "$dir/port" "${KAFKA_PORT:-}" "$DEFAULT_KAFKA_PORT" kafka)
+    ctrl=$(choose_port "$dir/controller.port" "${KAFKA_CONTROLLER_PORT:-}" "$DEFAULT_KAFKA_CONTROLLER_PORT" kafka-controller)
+  else
+    port=$(choose_port "$dir/port" "" $((DEFAULT_KAFKA_PORT + off)) "kafka node $i")
+    ctrl=$(choose_port "$dir/controller.port" "" $((DEFAULT_KAFKA_CONTROLLER_PORT + off)) "kafka node $i controller")
+  fi
+  [[ $ctrl == "$port" ]] && ctrl=$(free_port)
+  printf '%s\n' "$port" >"$dir/port"
+  printf '%s\n' "$ctrl" >"$dir/controller.port"
+}
+
+kafka_start() { # [node...]: spawn only (all nodes by default); kafka_wait does the readiness check
   if kafka_external; then
     log "kafka: external at $KAFKA_BROKERS (not managed here)"
     return 0
   fi
-  local pid port ctrl libs cid stray
-  if pid=$(running_pid "$KAFKA_DIR"); then
-    log "kafka: already running (pid $pid)"
-    return 0
-  fi
-  stray=$(stray_pids "$(kafka_marker)")
-  [[ -z $stray ]] || die "kafka: found a broker of this state dir without pid file (pids: $stray); run '$0 stop kafka'"
+  kafka_check_size
+  local -a todo=() nodes
+  local i dir pid stray libs cid
+  read -r -a nodes <<<"${*:-$(kafka_nodes | tr '\n' ' ')}"
+  for i in "${nodes[@]}"; do
+    dir=$(kafka_node_dir "$i")
+    if pid=$(running_pid "$dir"); then
+      log "kafka${i:+ node $i}: already running (pid $pid)"
+      continue
+    fi
+    stray=$(stray_pids "$(kafka_marker "$dir")")
+    [[ -z $stray ]] || die "kafka: found a broker of $dir without pid file (pids: $stray); run '$0 stop kafka'"
+    todo+=("$i")
+  done
+  ((${#todo[@]} > 0)) || return 0
   provision_kafka
   need java python3
   libs=$(kafka_libs)
   mkdir -p "$KAFKA_DIR"
-  port=$(choose_port "$KAFKA_DIR/port" "${KAFKA_PORT:-}" "$DEFAULT_KAFKA_PORT" kafka)
-  ctrl=$(choose_port "$KAFKA_DIR/controller.port" "${KAFKA_CONTROLLER_PORT:-}" "$DEFAULT_KAFKA_CONTROLLER_PORT" kafka-controller)
-  if [[ $ctrl == "$port" ]]; then
-    ctrl=$(free_port)
-  fi
-  printf '%s\n' "$port" >"$KAFKA_DIR/port"
-  printf '%s\n' "$ctrl" >"$KAFKA_DIR/controller.port"
-  basename -- "$(dirname -- "$libs")" | sed 's/^kafka-//' >"$KAFKA_DIR/version"
-  write_kafka_config "$port" "$ctrl"
-  if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
-    cid=$(kafka_cluster_id)
-    log "kafka: formatting storage (cluster id $cid)"
-    java -cp "$libs/*" -Dlog4j.configuration="file:$(tools_log4j)" kafka.tools.StorageTool format \
-      -t "$cid" -c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/logs/format.log" 2>&1 ||
-      { tail_logs "$KAFKA_DIR/logs/format.log"; die "kafka: storage format failed"; }
-  fi
-  local -a jvm
-  read -r -a jvm <<<"$KAFKA_HEAP_OPTS"
-  rotate_log "$KAFKA_DIR/logs/stdout.log"
-  pid=$(spawn "$KAFKA_DIR" "$KAFKA_DIR/logs/stdout.log" java "${jvm[@]}" \
-    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
-    -cp "$libs/*" kafka.Kafka "$KAFKA_DIR/server.properties")
-  STARTED_KAFKA=1
-  log "kafka: started $(<"$KAFKA_DIR/version") pid $pid on $HOST:$port (controller $ctrl)"
-}
-
-kafka_hostport() {
-  if kafka_external; then external_kafka_hostport; else printf '%s %s\n' "$HOST" "$(cat "$KAFKA_DIR/port" 2>/dev/null || echo "$DEFAULT_KAFKA_PORT")"; fi
-}
-
-kafka_ready() {
-  local h p
-  read -r h p <<<"$(kafka_hostport)"
-  kafka_probe "$h" "$p"
-}
-
-kafka_wait() {
-  local deadline h p pid
-  deadline=$(($(now) + KAFKA_START_TIMEOUT))
-  read -r h p <<<"$(kafka_hostport)"
-  while ! kafka_probe "$h" "$p"; do
-    if ! kafka_external && ! pid=$(running_pid "$KAFKA_DIR"); then
-      tail_logs "$KAFKA_DIR/logs/stdout.log" "$KAFKA_DIR/logs/server.log"
-      die "kafka: the broker process exited during startup (logs above, in $KAFKA_DIR/logs)"
-    fi
-    if (($(now) >= deadline)); then
-      if ! kafka_external; then
-        tail_logs "$KAFKA_DIR/logs/stdout.log" "$KAFKA_DIR/logs/server.log"
-        # do not leave a half-started server behind
-        if ((STARTED_KAFKA)); then kafka_stop; fi
-      fi
-      die "kafka: not ready at $h:$p after ${KAFKA_START_TIMEOUT}s"
-    fi
-    sleep 0.5
+  kafka_size >"$KAFKA_DIR/brokers.tmp"
+  mv "$KAFKA_DIR/brokers.tmp" "$KAFKA_DIR/brokers"
+  # Every node's config names every controller, so all ports are known before any starts.
+  for i in $(kafka_nodes); do
+    dir=$(kafka_node_dir "$i")
+    if [[ " ${todo[*]} " == *" $i "* ]] || [[ ! -f $dir/port || ! -f $dir/controller.port ]]; then kafka_choose_ports "$i"; fi
   done
-  log "kafka: ready at $h:$p"
+  [[ -f $KAFKA_DIR/cluster.id ]] || kafka_cluster_id >"$KAFKA_DIR/cluster.id"
+  cid=$(<"$KAFKA_DIR/cluster.id")
+  local -a jvm
+  read -r -a jvm <<<"$(kafka_heap_opts)"
+  for i in "${todo[@]}"; do
+    dir=$(kafka_node_dir "$i")
+    basename -- "$(dirname -- "$libs")" | sed 's/^kafka-//' >"$dir/version"
+    write_kafka_config "$i"
+    if [[ ! -f $dir/data/meta.properties ]]; then
+      log "kafka node $i: formatting storage (cluster id $cid)"
+      java -cp "$libs/*" -Dlog4j.configuration="file:$(tools_log4j)" kafka.tools.StorageTool format \
+        -t "$cid" -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 ||
+        { tail_logs "$dir/logs/format.log"; die "kafka node $i: storage format failed"; }
+    fi
+    rotate_log "$dir/logs/stdout.log"
+    pid=$(spawn "$dir" "$dir/logs/stdout.log" java "${jvm[@]}" \
+      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+      -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir/logs" \
+      -cp "$libs/*" kafka.Kafka "$dir/server.properties")
+    STARTED_KAFKA=1
+    log "kafka node $i: started $(<"$dir/version") pid $pid on $HOST:$(<"$dir/port") (controller $(<"$dir/controller.port"))"
+  done
 }
 
-kafka_stop() {
+# A smaller heap per node in a cluster (three JVMs on a small machine), unless KAFKA_HEAP_OPTS is set.
+kafka_heap_opts() {
+  if [[ -n $KAFKA_HEAP_OPTS ]]; then
+    printf '%s\n' "$KAFKA_HEAP_OPTS"
+  elif (($(kafka_size) > 1)); then
+    printf '%s\n' '-Xmx384m -Xms64m'
+  else
+    printf '%s\n' '-Xmx512m -Xms128m'
+  fi
+}
+
+kafka_hostport() { # [node] (default 1)
+  if kafka_external; then external_kafka_hostport; else printf '%s %s\n' "$HOST" "$(cat "$(kafka_node_dir "${1:-1}")/port" 2>/dev/null || echo "$DEFAULT_KAFKA_PORT")"; fi
+}
+
+# Every node answers a Metadata request; node 1 (or the external first broker) lists them all.
+kafka_ready() {
+  local h p i
+  if kafka_external; then
+    read -r h p <<<"$(kafka_hostport)"
+    kafka_probe "$h" "$p"
+    return
+  fi
+  for i in $(kafka_nodes); do
+    read -r h p <<<"$(kafka_hostport "$i")"
+    kafka_probe "$h" "$p" "$([[ $i == 1 ]] && kafka_size || echo 1)" || return 1
+  done
+}
+
+kafka_wait() { # [node...]: these nodes answer (all by default: then every node lists all brokers)
+  local deadline h p pid i dir
+  local -a nodes
+  read -r -a nodes <<<"${*:-$(kafka_nodes | tr '\n' ' ')}"
+  deadline=$(($(now) + KAFKA_START_TIMEOUT))
+  for i in "${nodes[@]}"; do
+    read -r h p <<<"$(kafka_hostport "$i")"
+    dir=$(kafka_node_dir "$i")
+    while ! kafka_probe "$h" "$p" "$([[ $# -eq 0 ]] && kafka_size || echo 1)"; do
+      if ! kafka_external && ! pid=$(running_pid "$dir"); then
+        tail_logs "$dir/logs/stdout.log" "$dir/logs/server.log"
+        die "kafka: the broker process exited during startup (logs above, in $dir/logs)"
+      fi
+      if (($(now) >= deadline)); then
+        if ! kafka_external; then
+          tail_logs "$dir/logs/stdout.log" "$dir/logs/server.log"
+          # do not leave a half-started server behind
+          if ((STARTED_KAFKA)); then kafka_stop; fi
+        fi
+        die "kafka: not ready at $h:$p after ${KAFKA_START_TIMEOUT}s"
+      fi
+      sleep 0.5
+    done
+    kafka_external && break
+  done
+  log "kafka: ready at $(kafka_url)"
+}
+
+# SIGTERM (a controlled shutdown: leaders move away first) to the nodes at once, SIGKILL after
+# STOP_TIMEOUT. `kafka_stop KILL <node>` sends SIGKILL right away (a crash).
+kafka_stop() { # [KILL] [node...]
   if kafka_external; then
     log "kafka: external, not stopping it"
     return 0
   fi
-  local pid s
-  if pid=$(running_pid "$KAFKA_DIR"); then
-    kill_group "$pid" kafka
-  fi
-  for s in $(stray_pids "$(kafka_marker)"); do
-    kill_group "$(ps -o pgid= -p "$s" | tr -d ' ')" "kafka (stray pid $s)"
+  local sig=TERM pid s i dir
+  [[ ${1:-} == KILL ]] && { sig=KILL; shift; }
+  local -a nodes pgids=()
+  read -r -a nodes <<<"${*:-$(kafka_nodes | tr '\n' ' ')}"
+  for i in "${nodes[@]}"; do
+    dir=$(kafka_node_dir "$i")
+    if pid=$(running_pid "$dir"); then pgids+=("$pid"); fi
+    for s in $(stray_pids "$(kafka_marker "$dir")"); do
+      s=$(ps -o pgid= -p "$s" | tr -d ' ')
+      [[ -z $s || " ${pgids[*]} " == *" $s "* ]] || pgids+=("$s")
+    done
+    rm -f "$dir/pid"
   done
-  rm -f "$KAFKA_DIR/pid"
+  ((${#pgids[@]} > 0)) || return 0
+  if [[ $sig == KILL ]]; then
+    for pid in "${pgids[@]}"; do
+      log "kafka: kill -9 process group $pid"
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    done
+    for pid in "${pgids[@]}"; do
+      while [[ -n $(group_pids "$pid") ]]; do sleep 0.1; done
+    done
+    return 0
+  fi
+  local -a jobs=()
+  for pid in "${pgids[@]}"; do
+    kill_group "$pid" kafka &
+    jobs+=($!)
+  done
+  wait "${jobs[@]}"
 }
 
 # ---------------------------------------------------------------------------- mongo
@@ -723,8 +856,17 @@ mongo_stop() {
 
 # ---------------------------------------------------------------------------- commands
 
+# host:port of every local node, comma-separated
+kafka_local_url() {
+  local i out=""
+  for i in $(kafka_nodes); do
+    out+="${out:+,}$HOST:$(cat "$(kafka_node_dir "$i")/port" 2>/dev/null || echo "$DEFAULT_KAFKA_PORT")"
+  done
+  printf '%s\n' "$out"
+}
+
 kafka_url() {
-  if kafka_external; then printf '%s\n' "$KAFKA_BROKERS"; else printf '%s:%s\n' "$HOST" "$(cat "$KAFKA_DIR/port" 2>/dev/null || echo "$DEFAULT_KAFKA_PORT")"; fi
+  if kafka_external; then printf '%s\n' "$KAFKA_BROKERS"; else kafka_local_url; fi
 }
 
 mongo_url() {
@@ -733,7 +875,11 @@ mongo_url() {
 
 # Lines for components that are external or were started at least once (port recorded).
 env_lines() {
-  if kafka_external || [[ -f $KAFKA_DIR/port ]]; then kv KAFKA_BROKERS "$(kafka_url)"; fi
+  if kafka_external || [[ -f $(kafka_node_dir 1)/port ]]; then
+    kv KAFKA_BROKERS "$(kafka_url)"
+    # topics the services create: replicated on a local cluster (min.insync.replicas follows)
+    if ! kafka_external && (($(kafka_rf) > 1)); then kv KAFKA_TOPIC_REPLICATION "$(kafka_rf)"; fi
+  fi
   if mongo_external || [[ -f $MONGO_DIR/port ]]; then kv MONGO_URL "$(mongo_url)"; fi
   return 0
 }
@@ -768,22 +914,49 @@ component_status() { # comp -> prints a line; returns 0 when up and answering
       "$( ((ok == 0)) && echo reachable || echo UNREACHABLE)"
     return $ok
   fi
-  local dir
-  dir=$([[ $c == kafka ]] && echo "$KAFKA_DIR" || echo "$MONGO_DIR")
+  [[ $c == kafka ]] && { kafka_status; return; }
+  local dir=$MONGO_DIR
   if pid=$(running_pid "$dir"); then
     read -r h p <<<"$("${c}_hostport")"
     if "${c}_ready"; then ok=0; fi
-    if [[ $c == kafka ]]; then
-      extra="controller=$(cat "$dir/controller.port" 2>/dev/null) version=$(cat "$dir/version" 2>/dev/null)"
-    else
-      extra="impl=$(tr ' ' '-' <"$dir/impl" 2>/dev/null)"
-    fi
+    extra="impl=$(tr ' ' '-' <"$dir/impl" 2>/dev/null)"
     printf '%-7s running   pid=%s  port=%s  %s  %s\n' "$c:" "$pid" "$p" "$extra" \
       "$( ((ok == 0)) && echo ready || echo NOT-READY)"
     return $ok
   fi
   printf '%-7s stopped\n' "$c:"
   return 1
+}
+
+# One line per node; 0 when every node runs and answers (node 1 listing all of them).
+kafka_status() {
+  local i dir pid rc=0 label n
+  n=$(kafka_size)
+  for i in $(kafka_nodes); do
+    dir=$(kafka_node_dir "$i")
+    label=$( ((n == 1)) && echo "kafka:" || echo "kafka-$i:")
+    if pid=$(running_pid "$dir"); then
+      local state=NOT-READY
+      kafka_probe "$HOST" "$(<"$dir/port")" "$([[ $i == 1 ]] && echo "$n" || echo 1)" && state=ready
+      [[ $state == ready ]] || rc=1
+      printf '%-7s running   pid=%s  port=%s  controller=%s version=%s  %s\n' "$label" "$pid" "$(<"$dir/port")" \
+        "$(cat "$dir/controller.port" 2>/dev/null)" "$(cat "$dir/version" 2>/dev/null)" "$state"
+    else
+      printf '%-7s stopped\n' "$label"
+      rc=1
+    fi
+  done
+  return $rc
+}
+
+# Every node of the local Kafka has a live process.
+kafka_running() {
+  local i
+  for i in $(kafka_nodes); do running_pid "$(kafka_node_dir "$i")" >/dev/null || return 1; done
+}
+
+comp_running() { # comp
+  if [[ $1 == kafka ]]; then kafka_running; else running_pid "$MONGO_DIR" >/dev/null; fi
 }
 
 cmd_status() {
@@ -797,11 +970,16 @@ cmd_status() {
 
 cmd_up() {
   local c
+  if [[ ${1:-} == --brokers ]]; then
+    [[ ${2:-} =~ ^[1-9]$ ]] || die "--brokers takes a node count from 1 to 9 (got '${2:-}')"
+    BROKERS_ARG=$2
+    shift 2
+  fi
   init_state
   for c in $(components "${1:-}"); do "provision_$c"; done
   for c in $(components "${1:-}"); do
     if "${c}_external"; then continue; fi
-    if running_pid "$([[ $c == kafka ]] && echo "$KAFKA_DIR" || echo "$MONGO_DIR")" >/dev/null && "${c}_ready"; then
+    if comp_running "$c" && "${c}_ready"; then
       log "$c: already up"
     else
       "${c}_start"
@@ -860,7 +1038,7 @@ cmd_env() {
   local c
   for c in kafka mongo; do
     "${c}_external" && continue
-    running_pid "$([[ $c == kafka ]] && echo "$KAFKA_DIR" || echo "$MONGO_DIR")" >/dev/null ||
+    comp_running "$c" ||
       { log "warning: $c is not running (start it with: $0 up)"; return 3; }
   done
 }
@@ -868,7 +1046,10 @@ cmd_env() {
 cmd_logs() {
   local comp=${1:-} n=${2:-100}
   case $comp in
-    kafka) tail -n "$n" "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log" ;;
+    kafka)
+      local i
+      for i in $(kafka_nodes); do tail -n "$n" "$(kafka_node_dir "$i")/logs/server.log" "$(kafka_node_dir "$i")/logs/stdout.log"; done
+      ;;
     mongo) tail -n "$n" "$MONGO_DIR"/logs/*.log ;;
     *) die "usage: $0 logs <kafka|mongo> [lines]" ;;
   esac
@@ -881,9 +1062,9 @@ cmd_logs() {
 cmd_stacks() {
   local comp=${1:-} pid dir log
   case $comp in
-    kafka) dir=$KAFKA_DIR ;;
+    kafka) dir=$(kafka_node_dir "${2:-1}") ;;
     mongo) dir=$MONGO_DIR ;;
-    *) die "usage: $0 stacks <kafka|mongo>" ;;
+    *) die "usage: $0 stacks <kafka [node]|mongo>" ;;
   esac
   "${comp}_external" && die "$comp is external: no process of ours to dump"
   pid=$(running_pid "$dir") || die "$comp is not running"
@@ -920,6 +1101,28 @@ for (state, frame), n in where.most_common(25):
 PY
 }
 
+# One node of the local Kafka (chaos tests): kill (SIGKILL, a crash), stop (SIGTERM: a controlled
+# shutdown that moves its leaderships away first), start (and wait until it answers), pid, port.
+cmd_kafka_node() {
+  local i=${1:-} action=${2:-} n dir
+  init_state
+  n=$(kafka_size)
+  [[ $i =~ ^[0-9]+$ ]] && ((i >= 1 && i <= n)) || die "usage: $0 kafka-node <1..$n> kill|stop|start|pid|port"
+  kafka_external && die "kafka is external: no node of ours"
+  dir=$(kafka_node_dir "$i")
+  case $action in
+    kill) kafka_stop KILL "$i" ;;
+    stop) kafka_stop "$i" ;;
+    start)
+      kafka_start "$i"
+      kafka_wait "$i"
+      ;;
+    pid) running_pid "$dir" || die "kafka node $i is not running" ;;
+    port) cat "$dir/port" ;;
+    *) die "usage: $0 kafka-node <1..$n> kill|stop|start|pid|port" ;;
+  esac
+}
+
 cmd_kafka_run() {
   [[ $# -ge 1 ]] || die "usage: $0 kafka-run <main class> [args...]"
   provision_kafka
@@ -930,7 +1133,7 @@ cmd_kafka_run() {
 }
 
 usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -951,6 +1154,7 @@ main() {
     logs) cmd_logs "$@" ;;
     stacks) cmd_stacks "$@" ;;
     kafka-run) cmd_kafka_run "$@" ;;
+    kafka-node) cmd_kafka_node "$@" ;;
     -h | --help | help) usage ;;
     *)
       usage >&2

@@ -93,7 +93,7 @@ export async function publishEvents(env: CliEnv, log: Logger, events: { model?: 
   const producer = new BatchingProducer(kafka, { log });
   let connected = false;
   try {
-    const topics = await ensureTopics(kafka, env.KAFKA_TOPIC_PREFIX);
+    const topics = await ensureTopics(kafka, env.KAFKA_TOPIC_PREFIX, env.KAFKA_TOPIC_REPLICATION);
     await producer.connect();
     connected = true;
     const model = (events.model ?? []).map((e) => encode('modelEvents', makeEnvelope('modelEvents', { data: e, source })));

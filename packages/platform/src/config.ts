@@ -29,7 +29,7 @@ export const BaseEnv = z.object({
     .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be a comma-separated list of host:port')
     .default('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: z.string().min(1).optional(),
-  KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1).describe('replication factor for topics a service creates'),
+  KAFKA_TOPIC_REPLICATION: z.coerce.number().int().min(1).max(10).default(1).describe('replication factor for topics a service creates (min.insync.replicas = min(2, it))'),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(0).max(1000).default(0).describe('partitions of the multi-partition topics a service creates (0 = each topic\'s own count in TOPIC_DEFS)'),
   KAFKA_TOPIC_PREFIX: z
     .string()
@@ -58,18 +58,23 @@ export const envBool = bool;
 export const envPort = port;
 
 /**
- * Fill KAFKA_BROKERS / MONGO_URL from the local infrastructure's env file (written by
- * `npm run infra:up`) when they are not set, so CLIs work against the local stack.
+ * Fill KAFKA_BROKERS / MONGO_URL (and KAFKA_TOPIC_REPLICATION, which a local cluster writes) from
+ * the local infrastructure's env file (written by `npm run infra:up`) when they are not set, so
+ * CLIs work against the local stack.
  */
 export function withLocalInfraDefaults(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const stateDir = env.STOCK_MLOPS_STATE ?? path.join(REPO_ROOT, '.infra');
   const file = path.join(stateDir, 'env');
   if (!existsSync(file)) return env;
-  const out: NodeJS.ProcessEnv = { ...env };
+  const local: Record<string, string> = {};
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const m = /^\s*(?:export\s+)?([A-Z_]+)=["']?([^"'\n]*)["']?\s*$/.exec(line);
-    if (m && (m[1] === 'KAFKA_BROKERS' || m[1] === 'MONGO_URL') && !out[m[1]]) out[m[1]] = m[2];
+    if (m) local[m[1]!] = m[2]!;
   }
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const key of ['KAFKA_BROKERS', 'MONGO_URL'] as const) if (!out[key] && local[key] !== undefined) out[key] = local[key];
+  // The replication factor belongs to the local brokers: taken only along with them.
+  if (!env.KAFKA_BROKERS && !out.KAFKA_TOPIC_REPLICATION && local.KAFKA_TOPIC_REPLICATION !== undefined) out.KAFKA_TOPIC_REPLICATION = local.KAFKA_TOPIC_REPLICATION;
   return out;
 }
 

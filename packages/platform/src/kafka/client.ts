@@ -29,13 +29,24 @@ export function createKafka(opts: { brokers: string; clientId: string; log: Logg
   });
 }
 
-/** Create every topic of the contract that is missing (idempotent). */
 /**
- * Creates the missing topics of a prefix. `partitions` (KAFKA_TOPIC_PARTITIONS), when above 0,
+ * The durability settings of a topic with this replication factor: with acks=all, a write is
+ * acknowledged once min(2, RF) replicas have it, so a cluster of RF 3 keeps accepting writes with
+ * one broker down and loses nothing acknowledged when one fails.
+ */
+export function topicReplication(replicationFactor: number): { replicationFactor: number; minInsyncReplicas: number } {
+  if (!Number.isInteger(replicationFactor) || replicationFactor < 1) throw new RangeError(`replication factor must be a positive integer (got ${replicationFactor})`);
+  return { replicationFactor, minInsyncReplicas: Math.min(2, replicationFactor) };
+}
+
+/**
+ * Create every topic of the contract that is missing (idempotent), replicated `replicationFactor`
+ * times with min.insync.replicas = min(2, RF). `partitions` (KAFKA_TOPIC_PARTITIONS), when above 0,
  * replaces the count of every topic that TOPIC_DEFS gives more than one partition; the
  * single-partition topics (model and monitor events, dead letters) keep one, for their order.
  */
 export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor = 1, partitions = 0): Promise<Topics> {
+  const { minInsyncReplicas } = topicReplication(replicationFactor);
   const topics = resolveTopics(prefix);
   const admin = kafka.admin();
   await admin.connect();
@@ -49,7 +60,10 @@ export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor 
           topic: topics[k],
           numPartitions: topicPartitions(TOPIC_DEFS[k].partitions, partitions),
           replicationFactor,
-          configEntries: TOPIC_DEFS[k].compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          configEntries: [
+            { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
+            ...(TOPIC_DEFS[k].compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ],
         })),
       });
     }
