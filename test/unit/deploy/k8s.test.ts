@@ -44,8 +44,10 @@ for (const overlay of OVERLAYS) {
       const errors = lines.filter((l) => l.startsWith('ERROR'));
       assert.equal(errors, [], `kubernetes-validate:\n${errors.join('\n')}`);
       assert.is(r.code, 0, lines.join('\n'));
-      // Only the Strimzi custom resources have no built-in schema (the Kafka test below checks them).
-      const unchecked = lines.filter((l) => l.startsWith('WARN') && !/kind (Kafka|KafkaNodePool|KafkaTopic) with api version kafka\.strimzi\.io\/v1beta2/.test(l));
+      // Only the Strimzi and KEDA custom resources have no built-in schema (the tests below check them).
+      const unchecked = lines.filter(
+        (l) => l.startsWith('WARN') && !/kind (Kafka|KafkaNodePool|KafkaTopic) with api version kafka\.strimzi\.io\/v1beta2|kind ScaledObject with api version keda\.sh\/v1alpha1/.test(l),
+      );
       assert.equal(unchecked, [], 'objects without a schema');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -132,23 +134,46 @@ for (const overlay of OVERLAYS) {
     for (const w of pods) {
       assert.ok(ofKind(docs, 'PodDisruptionBudget').some((pdb) => selects(pdb.spec.selector.matchLabels, w.labels)), `${w.kind}/${w.name} has no PodDisruptionBudget`);
     }
-    const hpas = ofKind(docs, 'HorizontalPodAutoscaler');
-    assert.equal(hpas.map((h) => h.metadata.name).sort(), ['predictor', 'transformer']);
-    for (const h of hpas) {
-      assert.is(h.apiVersion, 'autoscaling/v2');
-      const ref = h.spec.scaleTargetRef;
+    assert.equal(ofKind(docs, 'HorizontalPodAutoscaler'), [], 'no hand-written HPA: KEDA owns the HPA of each ScaledObject');
+  });
+
+  t(`${overlay}: consumers autoscale on lag: a KEDA ScaledObject per consumer stage, at most one replica per partition`, () => {
+    const docs = render(overlay);
+    const deployments = ofKind(docs, 'Deployment');
+    const partitions = (key: keyof typeof TOPIC_DEFS) => ofKind(docs, 'KafkaTopic').find((k) => k.spec.topicName.endsWith(TOPIC_DEFS[key].name)).spec.partitions as number;
+    const brokers = String(ofKind(docs, 'ConfigMap').find((x) => x.data?.KAFKA_BROKERS)?.data.KAFKA_BROKERS ?? '');
+    // Each stage's group and the topic whose partitions bound it (the loader's topics are co-partitioned).
+    const stages: Record<string, { group: string; topic?: string; bound: number }> = {
+      transformer: { group: 'transformer', topic: TOPIC_DEFS.rawPrices.name, bound: partitions('rawPrices') },
+      predictor: { group: 'predictor', topic: TOPIC_DEFS.features.name, bound: partitions('features') },
+      loader: { group: 'loader', bound: partitions('cleanPrices') },
+    };
+    const scaled = ofKind(docs, 'ScaledObject');
+    assert.equal(scaled.map((o) => o.metadata.name).sort(), Object.keys(stages).sort());
+    for (const o of scaled) {
+      const name = o.metadata.name as string;
+      const stage = stages[name]!;
+      assert.is(o.apiVersion, 'keda.sh/v1alpha1');
+      const ref = o.spec.scaleTargetRef;
       assert.is(ref.kind, 'Deployment');
       assert.is(ref.apiVersion, 'apps/v1');
       const target = deployments.find((d) => d.metadata.name === ref.name);
-      assert.ok(target, `HPA ${h.metadata.name} targets missing Deployment ${ref.name}`);
-      assert.is(target.spec.replicas, undefined, `Deployment ${ref.name}: no spec.replicas, the HPA owns them`);
-      assert.ok(h.spec.minReplicas >= 1 && h.spec.minReplicas <= h.spec.maxReplicas, `HPA ${h.metadata.name}: 1 <= min <= max`);
-      const cpu = (target.spec.template.spec.containers as Obj[])[0].resources?.requests?.cpu;
-      assert.ok(cpu, `HPA ${h.metadata.name}: CPU utilization needs a CPU request on ${ref.name}`);
+      assert.ok(target, `ScaledObject ${name} targets missing Deployment ${ref.name}`);
+      assert.is(ref.name, name, `ScaledObject ${name} scales its own Deployment`);
+      assert.is(target.spec.replicas, undefined, `Deployment ${ref.name}: no spec.replicas, KEDA owns them`);
+      assert.ok(o.spec.minReplicaCount >= 1 && o.spec.minReplicaCount <= o.spec.maxReplicaCount, `${name}: 1 <= minReplicaCount <= maxReplicaCount`);
+      assert.ok(o.spec.maxReplicaCount <= stage.bound, `${name}: maxReplicaCount ${o.spec.maxReplicaCount} > ${stage.bound} partitions`);
+      const kafka = (o.spec.triggers as Obj[]).filter((tr) => tr.type === 'kafka');
+      assert.is(kafka.length, 1, `${name}: one kafka (lag) trigger`);
+      const m = kafka[0]!.metadata;
+      assert.is(m.consumerGroup, stage.group, `${name}: the stage's consumer group`);
+      assert.is(m.topic, stage.topic, `${name}: the topic of its lag`);
+      assert.is(m.bootstrapServers, brokers, `${name}: the brokers the services use`);
+      assert.ok(Number(m.lagThreshold) > 0, `${name}: lagThreshold`);
+      assert.is(m.allowIdleConsumers, 'false', `${name}: never more consumers than partitions`);
+      const cpu = (o.spec.triggers as Obj[]).find((tr) => tr.type === 'cpu');
+      if (cpu) assert.ok((target.spec.template.spec.containers as Obj[])[0].resources?.requests?.cpu, `${name}: a CPU trigger needs a CPU request on ${ref.name}`);
     }
-    // More transformer replicas than partitions of its input would sit idle.
-    const raw = ofKind(docs, 'KafkaTopic').find((k) => k.spec.topicName.endsWith(TOPIC_DEFS.rawPrices.name));
-    assert.ok(named(docs, 'HorizontalPodAutoscaler', 'transformer').spec.maxReplicas <= raw.spec.partitions, 'transformer maxReplicas <= partitions of the raw prices topic');
   });
 
   t(`${overlay}: ConfigMap/Secret references resolve`, () => {
@@ -246,8 +271,14 @@ t('dev and prod differ where they should', () => {
   assert.is(replicas(prod), 3);
   const img = (docs: Obj[]) => appDeployments(docs)[0].spec.template.spec.containers[0].image as string;
   assert.is.not(img(dev), img(prod));
-  const hpaMin = (docs: Obj[]) => named(docs, 'HorizontalPodAutoscaler', 'predictor').spec.minReplicas as number;
-  assert.ok(hpaMin(prod) >= 2, 'prod: predictor runs at least 2 replicas');
+  for (const stage of ['predictor', 'transformer', 'loader']) {
+    assert.ok(named(prod, 'ScaledObject', stage).spec.minReplicaCount >= 2, `prod: ${stage} runs at least 2 replicas`);
+  }
+  // Every prod topic survives a broker loss: 3 replicas, and acks=all needs 2 of them.
+  for (const k of ofKind(prod, 'KafkaTopic')) {
+    assert.is(k.spec.replicas, 3, `prod ${k.spec.topicName}: replicas`);
+    assert.is(k.spec.config?.['min.insync.replicas'], 2, `prod ${k.spec.topicName}: min.insync.replicas`);
+  }
   const req = (docs: Obj[]) => named(docs, 'Deployment', 'predictor').spec.template.spec.containers[0].resources.requests.memory as string;
   assert.is.not(req(dev), req(prod));
   const raw = (docs: Obj[]) => ofKind(docs, 'KafkaTopic').find((k) => k.spec.topicName === TOPIC_DEFS.rawPrices.name).spec.partitions as number;
