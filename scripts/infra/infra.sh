@@ -714,8 +714,8 @@ kafka_wait() { # [node...]: these nodes answer (all by default: then every node 
       if (($(now) >= deadline)); then
         if ! kafka_external; then
           tail_logs "$dir/logs/stdout.log" "$dir/logs/server.log"
-          # do not leave a half-started server behind
-          if ((STARTED_KAFKA)); then kafka_stop; fi
+          # do not leave a half-started server behind (only the nodes waited for: a cluster's others stay up)
+          if ((STARTED_KAFKA)); then kafka_stop "${nodes[@]}"; fi
         fi
         die "kafka: not ready at $h:$p after ${KAFKA_START_TIMEOUT}s"
       fi

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import { resolveTopics, TOPIC_DEFS, TOPIC_KEYS, type Topics } from '@stock-mlops/contracts';
 
@@ -55,7 +55,8 @@ export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor 
     const missing = TOPIC_KEYS.filter((k) => !existing.has(topics[k]));
     if (missing.length > 0) {
       await admin.createTopics({
-        waitForLeaders: true,
+        // Waited for below: on a cluster, kafkajs' own wait fails when a broker has not seen the new topic yet.
+        waitForLeaders: false,
         topics: missing.map((k) => ({
           topic: topics[k],
           numPartitions: topicPartitions(TOPIC_DEFS[k].partitions, partitions),
@@ -66,6 +67,7 @@ export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor 
           ],
         })),
       });
+      await waitForLeaders(admin, missing.map((k) => topics[k]));
     }
   } finally {
     await admin.disconnect();
@@ -76,4 +78,20 @@ export async function ensureTopics(kafka: Kafka, prefix = '', replicationFactor 
 /** A topic's partition count under a KAFKA_TOPIC_PARTITIONS override (0 = none). */
 export function topicPartitions(defined: number, override: number): number {
   return override > 0 && defined > 1 ? override : defined;
+}
+
+/** Polls the metadata until every partition of the topics has a leader (30 s at most; a broker that does not know a topic yet is asked again). */
+async function waitForLeaders(admin: Admin, names: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: names });
+      if (meta.topics.length === names.length && meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`topics without a leader after ${timeoutMs} ms: ${names.join(', ')}${last ? ` (${(last as Error).message})` : ''}`);
 }
