@@ -20,7 +20,7 @@ import { COLLECTIONS } from '@stock-mlops/load';
 import { parseYahooCsv, type Bar } from '@stock-mlops/transform';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { kafkaClient, uniqueId, waitFor } from './stack.ts';
-import { barLine, expectedForEvents, featureLine, sha } from './replay.ts';
+import { barLine, expectedForEvents, expectedPredictionsOf, featureLine, predictionsOff, sha } from './replay.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -156,27 +156,7 @@ export async function verifyPipeline(o: VerifyOptions): Promise<Verdict> {
   // 2. What one in-order pass of the pipeline yields for these bars.
   const bars = envelopes.map((e) => ({ ...e.data, source: e.source }) as Bar).sort((a, b) => a.symbol.localeCompare(b.symbol) || a.ts.localeCompare(b.ts));
   const expected = expectedForEvents(bars);
-  const bySymbol = new Map<string, Array<[string, number[]]>>();
-  for (const [k, values] of expected.vectors) {
-    const symbol = k.split('|')[0]!;
-    const list = bySymbol.get(symbol) ?? [];
-    list.push([k, values]);
-    bySymbol.set(symbol, list);
-  }
-  const expectedPredictions = new Map<string, number>();
-  for (const list of bySymbol.values()) {
-    list.sort((a, b) => a[0].localeCompare(b[0]));
-    const windows: number[][][] = [];
-    const keys: string[] = [];
-    for (let i = o.lookback - 1; i < list.length; i++) {
-      windows.push(list.slice(i - o.lookback + 1, i + 1).map((x) => x[1]));
-      keys.push(`${list[i]![0]}|price|${o.version}`);
-    }
-    for (let j = 0; j < windows.length; j += 512) {
-      const out = o.serving.predictReturns(windows.slice(j, j + 512));
-      out.forEach((ret, i) => expectedPredictions.set(keys[j + i]!, ret));
-    }
-  }
+  const expectedPredictions = expectedPredictionsOf(expected.vectors, o.serving, o.version, o.lookback);
   await waitDrained(o.admin, o.prefix, o.drainStallMs, o.drainMaxMs);
 
   // 3. Exactly the expected documents.
@@ -198,15 +178,7 @@ export async function verifyPipeline(o: VerifyOptions): Promise<Verdict> {
   ];
   const barsEqual = sha(storedBars.map((b) => barLine(b as never))) === expected.barSum;
   const featuresEqual = sha(storedFeatures.map((f) => featureLine(f as never))) === expected.featureSum;
-  let worst = 0;
-  let off = 0;
-  for (const p of storedPredictions) {
-    const want = expectedPredictions.get(`${p.symbol}|${p.interval}|${p.asOf}|price|${o.version}`);
-    if (want === undefined) continue;
-    const err = Math.abs((p.predictedReturn as number) - want) / Math.max(1e-6, Math.abs(want));
-    worst = Math.max(worst, err);
-    if (err > 1e-4) off++;
-  }
+  const { off, worst } = predictionsOff(storedPredictions as never, expectedPredictions, o.version);
   const lines = [
     `  events: ${o.replay.rows} raw bars (${o.replay.label}), ${rawDuplicates} duplicated on the raw topic`,
     ...rows.map((x) => `  ${x.name.padEnd(12)} stored ${x.stored} / expected ${x.expected}: lost = ${x.lost}, duplicated = ${x.duplicated}`),

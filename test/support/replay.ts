@@ -110,7 +110,11 @@ export function expectedForEvents(events: readonly PipelineEvent[]): Expected & 
  * what one predictor that saw every vector in order yields (shared with the chaos verifier).
  */
 export function expectedPredictions(vectors: ReadonlyMap<string, number[]>, model: PriceModel, version: number, lookback: number): Map<string, number> {
-  const serving = new ServingPriceModel({ name: 'price', version }, model);
+  return expectedPredictionsOf(vectors, new ServingPriceModel({ name: 'price', version }, model), version, lookback);
+}
+
+/** The same, with a serving model already built (the chaos verifier's). */
+export function expectedPredictionsOf(vectors: ReadonlyMap<string, number[]>, serving: ServingPriceModel, version: number, lookback: number): Map<string, number> {
   const bySymbol = new Map<string, Array<[string, number[]]>>();
   for (const [k, values] of vectors) {
     const symbol = k.split('|')[0]!;
