@@ -42,7 +42,7 @@ import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceSamples, trainPrice, type PriceEvaluationReport } from '@stock-mlops/ml/training/train';
-import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/training/models/naive_bayes';
+import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/models/naive_bayes';
 import {
   loadSentimentCsv,
   SENTIMENT_LABELS,
@@ -51,8 +51,8 @@ import {
   type SentimentConfigOverrides,
   type SentimentLabel,
   type SentimentModel,
-} from '@stock-mlops/ml/training/models/sentiment_analyzer';
-import { classificationReport, expectedCalibrationError, stratifiedSplit } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
+} from '@stock-mlops/ml/models/sentiment_analyzer';
+import { classificationReport, expectedCalibrationError, stratifiedSplit } from '@stock-mlops/ml/models/sentiment_analyzer_metrics';
 import { fmt, type Bench, type BenchSection } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -282,7 +282,7 @@ export function priceMarkdown(rows: readonly PriceBenchRow[], cfgText: string, c
     '',
     'Per ticker, the config above is trained on that ticker alone, as `npm run train -- --task price --data FILE` does: walk-forward split by time (70 % train / 15 % validation for early stopping and the ridge penalty / 15 % test, embargo between them).',
     '"In-sample period" = the training split (the model and the ridge were fitted on these samples: their numbers are optimistic); "out of time" = the test split, after the validation split.',
-    'Every column is scored on the same samples in the same run. Zero = the random walk (IC undefined, RMSE ratio 1 by definition); 1-day reversal = minus the last realized return; 20-day momentum = the mean of the last 20 realized returns; ridge = `packages/ml/src/training/models/ridge.ts` on the as-of feature row.',
+    'Every column is scored on the same samples in the same run. Zero = the random walk (IC undefined, RMSE ratio 1 by definition); 1-day reversal = minus the last realized return; 20-day momentum = the mean of the last 20 realized returns; ridge = `packages/ml/src/models/ridge.ts` on the as-of feature row.',
     'RMSE/zero = RMSE of the predicted price divided by that of the zero return (< 1 = better than the random walk).',
     '',
     ...lines,

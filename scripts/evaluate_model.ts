@@ -17,8 +17,8 @@ import { cliEnv, cliLogger, CliError, parseCli, printResult, runCli, REPO_ROOT }
 import { loadSentimentVersion, evaluateSentimentModel, PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
 import { writePriceReport, writeSentimentReport } from '@stock-mlops/ml/reports/evaluation_report';
 import { initTf } from '@stock-mlops/ml/tf';
-import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
-import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
+import { loadSentimentCsv } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceModel } from '@stock-mlops/ml/training/train';
 import { openRegistry } from '@stock-mlops/ml/registry/open_registry';

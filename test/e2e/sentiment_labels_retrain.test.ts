@@ -16,7 +16,7 @@ import type { MongoClient } from 'mongodb';
 import { sentimentTextHash } from '@stock-mlops/contracts';
 import { evaluateSentimentModel, loadSentimentVersion, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
-import { loadSentimentCsv, type LabelledTexts, type SentimentLabel } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { loadSentimentCsv, type LabelledTexts, type SentimentLabel } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { SENTIMENT_LABELS_COLLECTION, type SentimentLabelDoc } from '@stock-mlops/ml/training/sentiment_label_store';
 import { isHeldBack, type LabelLineage } from '@stock-mlops/ml/training/sentiment_labels';
 import { suite } from '../harness/index.ts';

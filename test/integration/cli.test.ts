@@ -13,7 +13,7 @@ import { PNG } from 'pngjs';
 import type { MongoClient } from 'mongodb';
 import { decode, resolveTopics } from '@stock-mlops/contracts';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
-import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { loadSentimentCsv } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { ensureTopics } from '@stock-mlops/platform';
 import { suite } from '../harness/index.ts';
 import { collect, dbNameFor, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor } from '../support/stack.ts';

@@ -28,7 +28,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { TrainingBusyError, TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf, type Tf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
-import { loadSentimentCsv, type LabelledTexts } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { loadSentimentCsv, type LabelledTexts } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceSamples, predictSamples, trainPrice } from '@stock-mlops/ml/training/train';
 

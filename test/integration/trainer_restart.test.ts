@@ -13,8 +13,8 @@ import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import type { TrainingRun } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';
-import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
-import { loadSentimentCsv } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
+import { loadSentimentCsv } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { suite } from '../harness/index.ts';
 import { kafkaClient, mongoClient, waitFor, withStack, type RunningStack } from '../support/stack.ts';
 

@@ -11,7 +11,7 @@ import { encode, makeEnvelope, mulberry32, resolveTopics } from '@stock-mlops/co
 import { barKey, COLLECTIONS } from '@stock-mlops/load';
 import { PIPELINE_SCHEMA, computePipelineFeatures, parseYahooCsv, type Bar, type PipelineEvent } from '@stock-mlops/transform';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
-import type { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
+import type { PriceModel } from '@stock-mlops/ml/models/price_predictor';
 import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { kafkaClient, waitFor, type RunningStack } from './stack.ts';
 

@@ -13,7 +13,7 @@ import type { GateConfig, PriceTrainConfig, SentimentTrainConfig } from './train
 import { decideSentimentPromotion } from './registry/sentiment_gate.ts';
 import { assembleSentimentData, labelLineage, type StoredLabel } from './training/sentiment_labels.ts';
 import { flattenEvaluation, RIDGE_BASELINE, trainPrice, type PriceEvaluationReport, type PriceTrainingResult } from './training/train.ts';
-import { PriceModel, type EpochLog } from './training/models/price_predictor.ts';
+import { PriceModel, type EpochLog } from './models/price_predictor.ts';
 import {
   SENTIMENT_LABELS,
   SentimentModel,
@@ -21,8 +21,8 @@ import {
   type EpochLog as SentimentEpochLog,
   type LabelledTexts,
   type SentimentConfigOverrides,
-} from './training/models/sentiment_analyzer.ts';
-import { classificationReport, expectedCalibrationError, majorityBaseline, stratifiedSample, stratifiedSplit, type ClassificationReport } from './training/models/sentiment_analyzer_metrics.ts';
+} from './models/sentiment_analyzer.ts';
+import { classificationReport, expectedCalibrationError, majorityBaseline, stratifiedSample, stratifiedSplit, type ClassificationReport } from './models/sentiment_analyzer_metrics.ts';
 
 /**
  * ML service facade used by the trainer service and the CLIs: train → evaluate → register →

@@ -5,7 +5,7 @@
 import { mulberry32, type FeatureVector } from '@stock-mlops/contracts';
 import { initTf } from './tf.ts';
 import { ModelStore, type ModelArtifacts, type RegisterInput } from './registry/model_store.ts';
-import { DEFAULT_PRICE_CONFIG, PriceModel } from './training/models/price_predictor.ts';
+import { DEFAULT_PRICE_CONFIG, PriceModel } from './models/price_predictor.ts';
 
 export const SCHEMA_HASH = 'feedfacecafebeef0123456789abcdef';
 export const LOOKBACK = 5;

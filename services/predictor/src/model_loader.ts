@@ -4,7 +4,7 @@ import { PRICE_MODEL_NAME, SENTIMENT_MODEL_NAME } from '@stock-mlops/ml/inferenc
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
 import { CHALLENGER_ALIAS, PRODUCTION_ALIAS, type ModelArtifacts, type ModelStore, type ModelVersion } from '@stock-mlops/ml/registry/model_store';
-import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
+import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
 import type { Tf } from '@stock-mlops/ml/tf';
 import { PredictError, type PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 

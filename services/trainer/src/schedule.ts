@@ -11,7 +11,7 @@ import { encode, makeEnvelope, type ModelEvent, type MonitorEvent, type Topics }
 import { REPO_ROOT, withDbRetry, type BaseEnv, type BatchingProducer, type Logger, type Metrics, type ServiceContext, type Shutdown } from '@stock-mlops/platform';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { PRICE_MODEL, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
-import { DEFAULT_SENTIMENT_CONFIG } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { DEFAULT_SENTIMENT_CONFIG } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { ModelStore, type ModelTask } from '@stock-mlops/ml/registry/model_store';
 import { TrainingRuns } from '@stock-mlops/ml/registry/training_runs';
 import { initTf } from '@stock-mlops/ml/tf';

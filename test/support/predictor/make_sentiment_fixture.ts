@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sentimentToRegistryArtifacts } from '@stock-mlops/ml/inference/sentiment';
-import { trainSentiment, type SentimentLabel } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import { trainSentiment, type SentimentLabel } from '@stock-mlops/ml/models/sentiment_analyzer';
 
 const out = process.argv[2];
 if (!out) throw new Error('usage: make_sentiment_fixture.ts <output dir>');

@@ -10,7 +10,7 @@ import { makeSupervised } from '@stock-mlops/ml/datasets/supervised';
 import { decidePromotion, higherIsBetter, icTStat } from '@stock-mlops/ml/registry/gate';
 import { priceGateRule } from '@stock-mlops/ml/ml_service';
 import { GateConfig, SentimentGateConfig } from '@stock-mlops/ml/training/config';
-import { classificationReport, majorityBaseline } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
+import { classificationReport, majorityBaseline } from '@stock-mlops/ml/models/sentiment_analyzer_metrics';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceSamples } from '@stock-mlops/ml/training/train';
 

@@ -10,7 +10,7 @@ import { suite } from '../../harness/index.ts';
 import type { FeatureRow } from '@stock-mlops/ml/datasets/supervised';
 import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig } from '@stock-mlops/ml/training/config';
-import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
+import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
 import { trainPrice } from '@stock-mlops/ml/training/train';
 
 const t = suite('ml price architectures train', { timeoutMs: 120_000 });

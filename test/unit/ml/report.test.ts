@@ -12,7 +12,7 @@ import { makeSupervised } from '@stock-mlops/ml/datasets/supervised';
 import { heatmap, histogram, lineChart } from '@stock-mlops/ml/reports/charts';
 import { writePriceReport, writeSentimentReport } from '@stock-mlops/ml/reports/evaluation_report';
 import { COLORS, formatTick, Raster } from '@stock-mlops/ml/reports/raster';
-import { classificationReport } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
+import { classificationReport } from '@stock-mlops/ml/models/sentiment_analyzer_metrics';
 import { loadPriceCsvRows } from '@stock-mlops/ml/training/price_csv';
 import { evaluatePriceSamples } from '@stock-mlops/ml/training/train';
 

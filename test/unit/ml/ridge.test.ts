@@ -10,8 +10,8 @@ import type { FeatureRow } from '@stock-mlops/ml/datasets/supervised';
 import { gateBaselines } from '@stock-mlops/ml/ml_service';
 import { initTf } from '@stock-mlops/ml/tf';
 import { GateConfig, loadPriceTrainConfig } from '@stock-mlops/ml/training/config';
-import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
-import { fitRidge, predictRidge, RIDGE_L2_GRID, solveSpd, standardizeRow } from '@stock-mlops/ml/training/models/ridge';
+import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
+import { fitRidge, predictRidge, RIDGE_L2_GRID, solveSpd, standardizeRow } from '@stock-mlops/ml/models/ridge';
 import { evaluatePriceModel, flattenEvaluation, trainPrice } from '@stock-mlops/ml/training/train';
 
 const t = suite('ml ridge baseline', { timeoutMs: 60_000 });

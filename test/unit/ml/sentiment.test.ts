@@ -12,9 +12,9 @@ import {
   resolveSentimentConfig,
   trainSentiment,
   type SentimentLabel,
-} from '@stock-mlops/ml/training/models/sentiment_analyzer';
-import { classificationReport, majorityBaseline, stratifiedSample, stratifiedSplit } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
-import { loadSharedSentimentDataset, pick } from '@stock-mlops/ml/training/models/sentiment_analyzer_eval';
+} from '@stock-mlops/ml/models/sentiment_analyzer';
+import { classificationReport, majorityBaseline, stratifiedSample, stratifiedSplit } from '@stock-mlops/ml/models/sentiment_analyzer_metrics';
+import { loadSharedSentimentDataset, pick } from '@stock-mlops/ml/models/sentiment_analyzer_eval';
 
 const errorCode = (code: string) => (err: unknown) => (err as { code?: string }).code === code;
 const labelIndex = (l: SentimentLabel) => SENTIMENT_LABELS.indexOf(l);

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { sentimentTextHash } from '@stock-mlops/contracts';
 import { decideSentimentPromotion } from '@stock-mlops/ml/registry/sentiment_gate';
 import { SentimentGateConfig } from '@stock-mlops/ml/training/config';
-import type { SentimentLabel } from '@stock-mlops/ml/training/models/sentiment_analyzer';
+import type { SentimentLabel } from '@stock-mlops/ml/models/sentiment_analyzer';
 import { assembleSentimentData, isHeldBack, labelLineage, labelRetrainDue, labelsWatermark, splitHeldBack, type StoredLabel } from '@stock-mlops/ml/training/sentiment_labels';
 import { suite } from '../../harness/index.ts';
 

@@ -1,8 +1,8 @@
 import * as assert from 'uvu/assert';
 import { suite } from '../../harness/index.ts';
 import { mulberry32 } from '@stock-mlops/ml/datasets/random';
-import { SENTIMENT_LABELS, SentimentModel, trainSentiment, type SentimentLabel } from '@stock-mlops/ml/training/models/sentiment_analyzer';
-import { SentimentFeaturizer } from '@stock-mlops/ml/training/models/sentiment_analyzer_features';
+import { SENTIMENT_LABELS, SentimentModel, trainSentiment, type SentimentLabel } from '@stock-mlops/ml/models/sentiment_analyzer';
+import { SentimentFeaturizer } from '@stock-mlops/ml/models/sentiment_analyzer_features';
 import {
   fitSoftmaxRegression,
   fitTemperature,
@@ -12,11 +12,11 @@ import {
   softmaxRows,
   tfidfRows,
   type SparseRows,
-} from '@stock-mlops/ml/training/models/sentiment_analyzer_linear';
-import { expectedCalibrationError } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
-import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/training/models/naive_bayes';
+} from '@stock-mlops/ml/models/sentiment_analyzer_linear';
+import { expectedCalibrationError } from '@stock-mlops/ml/models/sentiment_analyzer_metrics';
+import { fitNaiveBayes, predictNaiveBayes } from '@stock-mlops/ml/models/naive_bayes';
 import { flattenClassification } from '@stock-mlops/ml/ml_service';
-import { classificationReport } from '@stock-mlops/ml/training/models/sentiment_analyzer_metrics';
+import { classificationReport } from '@stock-mlops/ml/models/sentiment_analyzer_metrics';
 import { fiqaToLabelled, replaceMarkedSection, DOC_END, DOC_START } from '../../../bench/models.bench.ts';
 
 const t = suite('sentiment linear member, calibration and baselines', { timeoutMs: 240_000 });

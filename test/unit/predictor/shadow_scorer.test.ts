@@ -9,7 +9,7 @@ import type { PricePrediction } from '@stock-mlops/contracts';
 import { suite } from '../../harness/index.ts';
 import { ServingPriceModel, type PriceRunner } from '@stock-mlops/ml/inference/predictor';
 import { ShadowScorer, type ShadowDropReason, type ShadowOutput, type ShadowScorerOptions } from '@stock-mlops/ml/inference/shadow_scorer';
-import type { PriceModelMeta } from '@stock-mlops/ml/training/models/price_predictor';
+import type { PriceModelMeta } from '@stock-mlops/ml/models/price_predictor';
 
 const t = suite('predictor: shadow scorer');
 const LOOKBACK = 2;

@@ -9,7 +9,7 @@ import pino from 'pino';
 import type { ModelArtifacts, ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
-import { PriceModel } from '@stock-mlops/ml/training/models/price_predictor';
+import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
 import { initTf } from '@stock-mlops/ml/tf';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';

@@ -1,5 +1,5 @@
 import type { FeatureVector, ModelRef, PricePrediction } from '@stock-mlops/contracts';
-import { packWindows, scaleReturns, type PriceModelMeta } from '../training/models/price_predictor.ts';
+import { packWindows, scaleReturns, type PriceModelMeta } from '../models/price_predictor.ts';
 import { PreprocessError, type InputSpec } from './preprocessor.ts';
 
 /**

@@ -9,7 +9,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { initTf } from '../tf.ts';
-import { PriceModel } from '../training/models/price_predictor.ts';
+import { PriceModel } from '../models/price_predictor.ts';
 import type { WorkerReply, WorkerRequest } from './worker.ts';
 
 const port = parentPort;

@@ -5,7 +5,7 @@ import {
   SentimentModel,
   type SentimentArtifact,
   type SentimentPrediction,
-} from '../training/models/sentiment_analyzer.ts';
+} from '../models/sentiment_analyzer.ts';
 
 /**
  * A loaded, servable sentiment model, and the mapping between the model's own artifact

@@ -19,7 +19,7 @@
 import { Worker } from 'node:worker_threads';
 import { AppError, type ModelRef } from '@stock-mlops/contracts';
 import type { TfBackendName } from '../tf.ts';
-import type { PriceModelMeta } from '../training/models/price_predictor.ts';
+import type { PriceModelMeta } from '../models/price_predictor.ts';
 import { ServingPriceModel, type PriceRunner } from './predictor.ts';
 
 export interface WorkerArtifacts {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SupervisedSample } from '../datasets/supervised.ts';
-import type { ClassificationReport } from '../training/models/sentiment_analyzer_metrics.ts';
+import type { ClassificationReport } from '../models/sentiment_analyzer_metrics.ts';
 import { backtestSamples, baselineReturns, type PriceEvaluationReport } from '../training/train.ts';
 import { groupedBars, heatmap, histogram, lineChart, type Chart } from './charts.ts';
 import { COLORS, formatTick } from './raster.ts';

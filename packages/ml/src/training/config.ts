@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DEFAULT_PRICE_CONFIG } from './models/price_predictor.ts';
+import { DEFAULT_PRICE_CONFIG } from '../models/price_predictor.ts';
 
 /**
  * Training configuration: defaults ← optional JSON config file ← CLI/env overrides.

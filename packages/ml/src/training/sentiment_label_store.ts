@@ -5,7 +5,7 @@
  * `labelledAt`) on its schedule.
  */
 import type { Collection, Db } from 'mongodb';
-import { SENTIMENT_LABELS, type SentimentLabel } from './models/sentiment_analyzer_config.ts';
+import { SENTIMENT_LABELS, type SentimentLabel } from '../models/sentiment_analyzer_config.ts';
 import type { LabelStore, StoredLabel } from './sentiment_labels.ts';
 
 export const SENTIMENT_LABELS_COLLECTION = 'sentiment_labels';

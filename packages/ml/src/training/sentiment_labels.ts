@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { sentimentTextHash } from '@stock-mlops/contracts';
-import type { SentimentLabel } from './models/sentiment_analyzer_config.ts';
-import type { LabelledTexts } from './models/sentiment_analyzer_data.ts';
+import type { SentimentLabel } from '../models/sentiment_analyzer_config.ts';
+import type { LabelledTexts } from '../models/sentiment_analyzer_data.ts';
 
 /** One stored label: the last label per text (its `hash` is `sentimentTextHash(text)`). */
 export interface StoredLabel {

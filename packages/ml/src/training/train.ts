@@ -5,7 +5,7 @@ import { walkForwardFolds, walkForwardSplit } from '../datasets/splits.ts';
 import { assertNoLeakage } from '../datasets/leakage.ts';
 import { backtestLongFlat, maxDrawdown, priceMetrics, type PriceMetrics } from '../evaluation/metrics.ts';
 import { mean, variance } from '../evaluation/stats.ts';
-import { PriceModel, type EpochLog } from './models/price_predictor.ts';
+import { PriceModel, type EpochLog } from '../models/price_predictor.ts';
 import type { PriceTrainConfig } from './config.ts';
 import { scoreFold, summarizeFolds, type FoldScore, type WalkForwardSummary } from './walk_forward_metrics.ts';
 import type { BacktestStats, BaselineKey, PriceEvaluationReport } from './price_report.ts';

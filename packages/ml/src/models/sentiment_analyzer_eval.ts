@@ -1,7 +1,7 @@
 /**
  * Reproducible evaluation of the sentiment analyzer on the shared datasets.
  *
- *   npx tsx packages/ml/src/training/models/sentiment_analyzer_eval.ts \
+ *   npx tsx packages/ml/src/models/sentiment_analyzer_eval.ts \
  *     --dataset phrasebank|twitter [--seed 42] [--test-fraction 0.2] [--val-fraction 0.15] \
  *     [--config '{"epochs":30}'] [--json out.json]
  *
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { loadSentimentCsv, trainSentiment, SENTIMENT_LABELS, type LabelledTexts, type SentimentConfigOverrides } from './sentiment_analyzer.ts';
 import { classificationReport, majorityBaseline, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const sharedDataDir = (): string => process.env.SHARED_DATA_DIR ?? path.resolve(repoRoot, '../shared/data');
 
 export const SENTIMENT_DATASETS = {

@@ -3,7 +3,7 @@
  * one output), the mapping from encoded texts to its input tensors, and batched prediction.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { Tf } from '../../tf.ts';
+import type { Tf } from '../tf.ts';
 import { SENTIMENT_LABELS, SentimentError, type MemberConfig, type SentimentConfig } from './sentiment_analyzer_config.ts';
 import { bagGroups, type BagFeatureConfig, type EncodedBatch, type SentimentFeaturizer } from './sentiment_analyzer_features.ts';
 import { sentimentLayers } from './sentiment_analyzer_layers.ts';

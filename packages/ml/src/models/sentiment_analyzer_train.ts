@@ -4,8 +4,8 @@
  * the ensemble scored on validation, then optionally refitted on train + validation.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { mulberry32, seededShuffle } from '../../datasets/random.ts';
-import { initTf, type Tf, type TfBackendName } from '../../tf.ts';
+import { mulberry32, seededShuffle } from '../datasets/random.ts';
+import { initTf, type Tf, type TfBackendName } from '../tf.ts';
 import {
   resolveSentimentConfig,
   SENTIMENT_LABELS,

@@ -4,7 +4,7 @@
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { initTf, type Tf } from '../../tf.ts';
+import { initTf, type Tf } from '../tf.ts';
 import { SENTIMENT_LABELS, SentimentError, type SentimentConfig, type SentimentLabel } from './sentiment_analyzer_config.ts';
 import { SentimentFeaturizer, type EncodedBatch, type FeaturizerJson } from './sentiment_analyzer_features.ts';
 import { sentimentLayers } from './sentiment_analyzer_layers.ts';

@@ -1,6 +1,6 @@
 /** Labelled texts for the sentiment analyzer, read from a local CSV file. */
 import { readFile } from 'node:fs/promises';
-import { parseCsvTable } from '../../text/csv.ts';
+import { parseCsvTable } from '../text/csv.ts';
 import { SENTIMENT_LABELS, SentimentError, type SentimentLabel } from './sentiment_analyzer_config.ts';
 
 export interface LabelledTexts {

@@ -18,7 +18,7 @@
  * All are registered with tf.serialization so topologies round-trip through JSON.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { Tf } from '../../tf.ts';
+import type { Tf } from '../tf.ts';
 import { tfidfWeights } from './sentiment_analyzer_tfidf.ts';
 
 type Tensor = tfTypes.Tensor;

@@ -2,7 +2,7 @@
  * Multinomial naive Bayes on word n-gram counts (scikit-learn's MultinomialNB with Laplace /
  * Lidstone smoothing `alpha`), a strong, cheap text-classification baseline. Pure functions.
  */
-import { ngrams, tokenize } from '../../text/tokenizer.ts';
+import { ngrams, tokenize } from '../text/tokenizer.ts';
 
 export interface NaiveBayesOptions {
   /** Word n-grams 1..maxN (default 2). */

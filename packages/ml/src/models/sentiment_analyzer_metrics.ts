@@ -2,8 +2,8 @@
  * The sentiment analyzer's view of the classification metrics (computed by evaluation/metrics,
  * on plain label indices) and seeded data splitting. Pure functions, no tfjs.
  */
-import { mulberry32, seededShuffle } from '../../datasets/random.ts';
-import { metricsFromConfusion } from '../../evaluation/metrics.ts';
+import { mulberry32, seededShuffle } from '../datasets/random.ts';
+import { metricsFromConfusion } from '../evaluation/metrics.ts';
 
 export interface ClassMetrics {
   precision: number;

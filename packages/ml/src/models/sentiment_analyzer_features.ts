@@ -7,8 +7,8 @@
  *   a fixed width per group (TF-IDF branch; the idf vector is produced here and stored in the
  *   model as a weight).
  */
-import { charNgrams, ngrams, tokenize, type TokenizerOptions } from '../../text/tokenizer.ts';
-import { Vocabulary, type VocabularyJson } from '../../text/vocabulary.ts';
+import { charNgrams, ngrams, tokenize, type TokenizerOptions } from '../text/tokenizer.ts';
+import { Vocabulary, type VocabularyJson } from '../text/vocabulary.ts';
 
 export interface BagFeatureConfig {
   /** Word n-grams 1..wordNgrams. */

@@ -1,6 +1,6 @@
 import type * as tfjs from '@tensorflow/tfjs';
 import { AppError, mulberry32, shuffleWith } from '@stock-mlops/contracts';
-import type { Tf } from '../../tf.ts';
+import type { Tf } from '../tf.ts';
 import { fitRidge, predictRidge, standardizeRow, type RidgeParams } from './ridge.ts';
 
 /**
