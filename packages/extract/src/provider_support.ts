@@ -1,8 +1,10 @@
 import type { z } from 'zod';
+import { parseCursor } from './cursor.ts';
 import { ExtractError } from './errors.ts';
 import { createHttpClient, type HttpClient, type HttpClientOptions } from './http.ts';
-import type { InvalidItemPolicy } from './provider.ts';
+import type { FetchRequest, FetchResult, InvalidItemPolicy, Provider, ProviderKind } from './provider.ts';
 import { resolveRuntime, type Runtime } from './runtime.ts';
+import { assertSymbol } from './validate.ts';
 
 /** Options every HTTP provider accepts. */
 export interface HttpProviderOptions {
@@ -96,4 +98,22 @@ export function parseShape<S extends z.ZodType>(schema: S, body: unknown, provid
     .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
     .join('; ');
   throw new ExtractError('E_SCHEMA', `unexpected ${what} response: ${issues}`, { provider, symbol });
+}
+
+/** Where a fetch starts (epoch ms): the cursor's time, else `lookbackDays` (default 7) before now. */
+export function fetchStart(ctx: ProviderContext, req: FetchRequest, lookbackDays?: number): number {
+  const since = parseCursor(req.cursor, ctx.name, req.symbol);
+  return since?.time ?? ctx.runtime.now() - (lookbackDays ?? 7) * 86_400_000;
+}
+
+/** A provider named after `ctx` whose `fetchSince` checks the symbol before running `fetch`. */
+export function symbolProvider<T, K extends ProviderKind>(ctx: ProviderContext, kind: K, fetch: (req: FetchRequest) => Promise<FetchResult<T>>): Provider<T, K> {
+  return {
+    name: ctx.name,
+    kind,
+    async fetchSince(req: FetchRequest): Promise<FetchResult<T>> {
+      assertSymbol(ctx.name, req.symbol);
+      return fetch(req);
+    },
+  };
 }

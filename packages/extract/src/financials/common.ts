@@ -1,6 +1,7 @@
 import type { RawFinancialFact } from '@stock-mlops/contracts';
 import { nextCursor, sliceAfter } from '../cursor.ts';
-import type { FetchRequest, FetchResult, InvalidItemPolicy } from '../provider.ts';
+import type { FetchRequest, FetchResult, FinancialProvider, InvalidItemPolicy } from '../provider.ts';
+import { symbolProvider, type ProviderContext } from '../provider_support.ts';
 import { validateFacts, type Candidate } from '../validate.ts';
 
 export interface FactDraft {
@@ -89,4 +90,16 @@ export function finishFacts(
     ),
     warnings: opts.warnings,
   };
+}
+
+/** A financials provider: `fetchSince` checks the symbol, fetches and parses with `fetchFacts`, then dedupes and finishes the facts. */
+export function factProvider(
+  ctx: ProviderContext,
+  dedupe: FactDedupe,
+  fetchFacts: (req: FetchRequest) => Promise<{ facts: FactDraft[]; warnings: string[] }>,
+): FinancialProvider {
+  return symbolProvider(ctx, 'financials', async (req) => {
+    const { facts, warnings } = await fetchFacts(req);
+    return finishFacts(dedupeFacts(facts, dedupe, warnings), req, { provider: ctx.name, onInvalid: ctx.onInvalid, warnings });
+  });
 }

@@ -1,12 +1,11 @@
-import type { RawFinancialFact } from '@stock-mlops/contracts';
 import { z } from 'zod';
 import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
-import type { FetchRequest, FetchResult, FinancialProvider } from '../provider.ts';
+import type { FinancialProvider } from '../provider.ts';
 import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
 import { addDays, compactDate, lastDayOfMonth } from '../time.ts';
-import { assertSymbol, parseExactAmount } from '../validate.ts';
-import { dedupeFacts, finishFacts, makeFact, type FactDedupe, type FactDraft } from './common.ts';
+import { parseExactAmount } from '../validate.ts';
+import { factProvider, makeFact, type FactDedupe, type FactDraft } from './common.ts';
 
 /**
  * OpenDART (금융감독원 전자공시) financial statements: `fnlttSinglAcnt` (단일회사 주요계정, major
@@ -232,49 +231,43 @@ export function createOpenDartProvider(opts: OpenDartOptions): FinancialProvider
   const reports = opts.reports ?? (['11013', '11012', '11014', '11011'] as DartReportCode[]);
   const fsDivs = endpoint === 'fnlttSinglAcntAll' ? (opts.fsDivs ?? ['CFS']) : [undefined];
   const ctx = providerContext(opts, { name, baseUrl: 'https://opendart.fss.or.kr', secrets: [apiKey], rateLimit: { capacity: 5, refillPerSec: 5 } });
-  const dedupe = opts.dedupe ?? 'filing';
 
-  return {
-    name: ctx.name,
-    kind: 'financials',
-    async fetchSince(req: FetchRequest): Promise<FetchResult<RawFinancialFact>> {
-      assertSymbol(ctx.name, req.symbol);
-      const corpCode = opts.corpCodes?.[req.symbol];
-      if (!corpCode || !/^\d{8}$/.test(corpCode)) {
-        throw new ExtractError('E_CONFIG', `no 8-digit corp_code configured for this symbol`, { provider: ctx.name, symbol: req.symbol });
-      }
-      const fye = typeof opts.fiscalYearEndMonth === 'object' ? opts.fiscalYearEndMonth[req.symbol] : opts.fiscalYearEndMonth;
-      const thisYear = new Date(ctx.runtime.now()).getUTCFullYear();
-      const since = parseCursor(req.cursor, ctx.name, req.symbol);
-      // A report for business year Y is filed in Y or Y+1: start one year before the cursor's filing date.
-      const first = since ? new Date(since.time).getUTCFullYear() - 1 : (opts.startYear ?? thisYear - 3);
-      const years = opts.years ?? Array.from({ length: Math.max(0, thisYear - first + 1) }, (_, i) => first + i);
+  return factProvider(ctx, opts.dedupe ?? 'filing', async (req) => {
+    const corpCode = opts.corpCodes?.[req.symbol];
+    if (!corpCode || !/^\d{8}$/.test(corpCode)) {
+      throw new ExtractError('E_CONFIG', `no 8-digit corp_code configured for this symbol`, { provider: ctx.name, symbol: req.symbol });
+    }
+    const fye = typeof opts.fiscalYearEndMonth === 'object' ? opts.fiscalYearEndMonth[req.symbol] : opts.fiscalYearEndMonth;
+    const thisYear = new Date(ctx.runtime.now()).getUTCFullYear();
+    const since = parseCursor(req.cursor, ctx.name, req.symbol);
+    // A report for business year Y is filed in Y or Y+1: start one year before the cursor's filing date.
+    const first = since ? new Date(since.time).getUTCFullYear() - 1 : (opts.startYear ?? thisYear - 3);
+    const years = opts.years ?? Array.from({ length: Math.max(0, thisYear - first + 1) }, (_, i) => first + i);
 
-      const warnings: string[] = [];
-      const facts: FactDraft[] = [];
-      for (const year of years) {
-        for (const reprt of reports) {
-          for (const fsDiv of fsDivs) {
-            const url = ctx.url(`/api/${endpoint}.json`, {
-              crtfc_key: apiKey,
-              corp_code: corpCode,
-              bsns_year: year,
-              reprt_code: reprt,
-              fs_div: fsDiv,
-            });
-            const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), ctx.name, req.symbol, endpoint);
-            const parsed = parseDartStatements(body, {
-              provider: ctx.name,
-              symbol: req.symbol,
-              ...(fsDiv && { fsDiv }),
-              ...(fye && { fiscalYearEndMonth: fye }),
-            });
-            facts.push(...parsed.facts);
-            warnings.push(...parsed.warnings);
-          }
+    const warnings: string[] = [];
+    const facts: FactDraft[] = [];
+    for (const year of years) {
+      for (const reprt of reports) {
+        for (const fsDiv of fsDivs) {
+          const url = ctx.url(`/api/${endpoint}.json`, {
+            crtfc_key: apiKey,
+            corp_code: corpCode,
+            bsns_year: year,
+            reprt_code: reprt,
+            fs_div: fsDiv,
+          });
+          const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), ctx.name, req.symbol, endpoint);
+          const parsed = parseDartStatements(body, {
+            provider: ctx.name,
+            symbol: req.symbol,
+            ...(fsDiv && { fsDiv }),
+            ...(fye && { fiscalYearEndMonth: fye }),
+          });
+          facts.push(...parsed.facts);
+          warnings.push(...parsed.warnings);
         }
       }
-      return finishFacts(dedupeFacts(facts, dedupe, warnings), req, { provider: ctx.name, onInvalid: ctx.onInvalid, warnings });
-    },
-  };
+    }
+    return { facts, warnings };
+  });
 }

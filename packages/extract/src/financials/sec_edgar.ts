@@ -1,10 +1,8 @@
-import type { RawFinancialFact } from '@stock-mlops/contracts';
 import { z } from 'zod';
 import { ExtractError } from '../errors.ts';
-import type { FetchRequest, FetchResult, FinancialProvider } from '../provider.ts';
+import type { FinancialProvider } from '../provider.ts';
 import { parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
-import { assertSymbol } from '../validate.ts';
-import { dedupeFacts, finishFacts, makeFact, type FactDedupe, type FactDraft } from './common.ts';
+import { factProvider, makeFact, type FactDedupe, type FactDraft } from './common.ts';
 
 /**
  * SEC EDGAR XBRL companyfacts (`/api/xbrl/companyfacts/CIK##########.json`).
@@ -99,26 +97,19 @@ export function createSecEdgarProvider(opts: SecEdgarOptions): FinancialProvider
   const name = opts.name ?? 'sec-edgar';
   const userAgent = requireOption(opts.userAgent?.trim(), 'userAgent (the SEC requires a User-Agent with contact details)', name);
   const ctx = providerContext(opts, { name, baseUrl: 'https://data.sec.gov', headers: { 'user-agent': userAgent }, rateLimit: { capacity: 10, refillPerSec: 10 } });
-  const dedupe = opts.dedupe ?? 'filing';
 
-  return {
-    name: ctx.name,
-    kind: 'financials',
-    async fetchSince(req: FetchRequest): Promise<FetchResult<RawFinancialFact>> {
-      assertSymbol(ctx.name, req.symbol);
-      const raw = opts.ciks?.[req.symbol];
-      const cik = raw === undefined ? '' : String(raw).replace(/^CIK/i, '');
-      if (!/^\d{1,10}$/.test(cik)) {
-        throw new ExtractError('E_CONFIG', `no CIK configured (ciks["${req.symbol}"] = ${JSON.stringify(raw)})`, { provider: ctx.name, symbol: req.symbol });
-      }
-      const url = ctx.url(`/api/xbrl/companyfacts/CIK${cik.padStart(10, '0')}.json`);
-      const body = await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal });
-      const { facts, warnings } = parseCompanyFacts(body, {
-        provider: ctx.name,
-        symbol: req.symbol,
-        ...(opts.taxonomies && { taxonomies: opts.taxonomies }),
-      });
-      return finishFacts(dedupeFacts(facts, dedupe, warnings), req, { provider: ctx.name, onInvalid: ctx.onInvalid, warnings });
-    },
-  };
+  return factProvider(ctx, opts.dedupe ?? 'filing', async (req) => {
+    const raw = opts.ciks?.[req.symbol];
+    const cik = raw === undefined ? '' : String(raw).replace(/^CIK/i, '');
+    if (!/^\d{1,10}$/.test(cik)) {
+      throw new ExtractError('E_CONFIG', `no CIK configured (ciks["${req.symbol}"] = ${JSON.stringify(raw)})`, { provider: ctx.name, symbol: req.symbol });
+    }
+    const url = ctx.url(`/api/xbrl/companyfacts/CIK${cik.padStart(10, '0')}.json`);
+    const body = await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal });
+    return parseCompanyFacts(body, {
+      provider: ctx.name,
+      symbol: req.symbol,
+      ...(opts.taxonomies && { taxonomies: opts.taxonomies }),
+    });
+  });
 }

@@ -1,13 +1,10 @@
-import type { RawNewsArticle } from '@stock-mlops/contracts';
 import { z } from 'zod';
-import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
 import { checkAlphaVantageBody } from '../prices/alphavantage.ts';
-import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
-import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
+import type { NewsProvider } from '../provider.ts';
+import { expectObject, fetchStart, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
 import { assertTimeZone, wallClock, zonedTimeToUtc } from '../time.ts';
-import { assertSymbol } from '../validate.ts';
-import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';
+import { draftArticles, newsProvider, type ArticleDraft } from './common.ts';
 
 /**
  * Alpha Vantage NEWS_SENTIMENT.
@@ -65,30 +62,21 @@ export function parseAlphaVantageNews(
   const parsed = parseShape(AvNewsBody, body, ctx.provider, ctx.symbol, 'NEWS_SENTIMENT');
   const timeZone = ctx.timeZone ?? 'UTC';
   const minRelevance = ctx.minRelevance ?? 0;
-  const stats = { droppedTickers: 0, unusable: [] as string[] };
-  const drafts: ArticleDraft[] = [];
-  parsed.feed.forEach((item, i) => {
+  return draftArticles(parsed.feed, (item, i) => {
     const tickers = (item.ticker_sentiment ?? [])
       .filter((t) => minRelevance <= 0 || Number(t.relevance_score ?? 0) >= minRelevance)
       .map((t) => t.ticker);
-    const d = draftArticle(
-      {
-        url: item.url ?? '',
-        publishedAt: parseAvTime(item.time_published ?? '', timeZone),
-        title: item.title ?? '',
-        summary: item.summary ?? '',
-        source: item.source ?? item.source_domain ?? '',
-        tickers,
-        language: 'en',
-        where: `feed[${i}]`,
-      },
-      stats,
-    );
-    if (d) drafts.push(d);
+    return {
+      url: item.url ?? '',
+      publishedAt: parseAvTime(item.time_published ?? '', timeZone),
+      title: item.title ?? '',
+      summary: item.summary ?? '',
+      source: item.source ?? item.source_domain ?? '',
+      tickers,
+      language: 'en',
+      where: `feed[${i}]`,
+    };
   });
-  const warnings: string[] = [];
-  reportDraftStats(stats, warnings);
-  return { drafts, warnings };
 }
 
 export function createAlphaVantageNewsProvider(opts: AlphaVantageNewsOptions): NewsProvider {
@@ -102,31 +90,24 @@ export function createAlphaVantageNewsProvider(opts: AlphaVantageNewsOptions): N
   }
   const ctx = providerContext(opts, { name, baseUrl: 'https://www.alphavantage.co', secrets: [apiKey], onInvalid: 'skip' });
 
-  return {
-    name,
-    kind: 'news',
-    async fetchSince(req: FetchRequest): Promise<FetchResult<RawNewsArticle>> {
-      assertSymbol(name, req.symbol);
-      const since = parseCursor(req.cursor, name, req.symbol);
-      const from = since?.time ?? ctx.runtime.now() - (opts.lookbackDays ?? 7) * 86_400_000;
-      const url = ctx.url('/query', {
-        function: 'NEWS_SENTIMENT',
-        tickers: ctx.remote(req.symbol),
-        time_from: formatAvTime(from, timeZone),
-        time_to: req.until ? formatAvTime(req.until.getTime(), timeZone) : undefined,
-        sort: 'EARLIEST',
-        limit: opts.limit ?? 1000,
-        apikey: apiKey,
-      });
-      const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), name, req.symbol, 'NEWS_SENTIMENT');
-      checkAlphaVantageBody(body, ctx, req.symbol);
-      const { drafts, warnings } = parseAlphaVantageNews(body, {
-        provider: name,
-        symbol: req.symbol,
-        timeZone,
-        ...(opts.minRelevance !== undefined && { minRelevance: opts.minRelevance }),
-      });
-      return finishArticles(drafts, req, { provider: name, onInvalid: ctx.onInvalid, warnings });
-    },
-  };
+  return newsProvider(ctx, async (req) => {
+    const from = fetchStart(ctx, req, opts.lookbackDays);
+    const url = ctx.url('/query', {
+      function: 'NEWS_SENTIMENT',
+      tickers: ctx.remote(req.symbol),
+      time_from: formatAvTime(from, timeZone),
+      time_to: req.until ? formatAvTime(req.until.getTime(), timeZone) : undefined,
+      sort: 'EARLIEST',
+      limit: opts.limit ?? 1000,
+      apikey: apiKey,
+    });
+    const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), name, req.symbol, 'NEWS_SENTIMENT');
+    checkAlphaVantageBody(body, ctx, req.symbol);
+    return parseAlphaVantageNews(body, {
+      provider: name,
+      symbol: req.symbol,
+      timeZone,
+      ...(opts.minRelevance !== undefined && { minRelevance: opts.minRelevance }),
+    });
+  });
 }

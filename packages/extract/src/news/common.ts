@@ -1,6 +1,7 @@
 import { deterministicId, type RawNewsArticle } from '@stock-mlops/contracts';
 import { nextCursor, sliceAfter } from '../cursor.ts';
-import type { FetchRequest, FetchResult, InvalidItemPolicy } from '../provider.ts';
+import type { FetchRequest, FetchResult, InvalidItemPolicy, NewsProvider } from '../provider.ts';
+import { symbolProvider, type ProviderContext } from '../provider_support.ts';
 import { isValidSymbol, validateArticles, type Candidate } from '../validate.ts';
 
 /**
@@ -137,6 +138,26 @@ export function reportDraftStats(stats: { droppedTickers: number; unusable: stri
   if (stats.unusable.length) warnings.push(`left out ${stats.unusable.length} unusable article(s), first: ${stats.unusable[0]}`);
 }
 
+/**
+ * Drafts each item through `toInput` (undefined = left out, not counted as unusable) and reports
+ * the dropped tickers and unusable articles: the shared loop of the JSON news parsers.
+ */
+export function draftArticles<T>(
+  items: readonly T[],
+  toInput: (item: T, i: number) => ArticleInput | undefined,
+): { drafts: ArticleDraft[]; warnings: string[] } {
+  const stats = { droppedTickers: 0, unusable: [] as string[] };
+  const drafts: ArticleDraft[] = [];
+  items.forEach((item, i) => {
+    const input = toInput(item, i);
+    const d = input && draftArticle(input, stats);
+    if (d) drafts.push(d);
+  });
+  const warnings: string[] = [];
+  reportDraftStats(stats, warnings);
+  return { drafts, warnings };
+}
+
 const articleCursor = {
   time: (d: { article: RawNewsArticle }) => d.article.publishedAt,
   key: (d: { article: RawNewsArticle }) => d.article.id,
@@ -171,4 +192,15 @@ export function finishArticles(
     ),
     warnings: opts.warnings,
   };
+}
+
+/** A news provider: `fetchSince` checks the symbol, fetches and parses with `fetchDrafts`, and finishes the drafts. */
+export function newsProvider(
+  ctx: ProviderContext,
+  fetchDrafts: (req: FetchRequest) => Promise<{ drafts: ArticleDraft[]; warnings: string[] }>,
+): NewsProvider {
+  return symbolProvider(ctx, 'news', async (req) => {
+    const { drafts, warnings } = await fetchDrafts(req);
+    return finishArticles(drafts, req, { provider: ctx.name, onInvalid: ctx.onInvalid, warnings });
+  });
 }

@@ -1,11 +1,8 @@
-import type { RawNewsArticle } from '@stock-mlops/contracts';
 import { z } from 'zod';
-import { parseCursor } from '../cursor.ts';
 import { ExtractError } from '../errors.ts';
-import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
-import { expectObject, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
-import { assertSymbol } from '../validate.ts';
-import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';
+import type { NewsProvider } from '../provider.ts';
+import { expectObject, fetchStart, parseShape, providerContext, requireOption, type HttpProviderOptions } from '../provider_support.ts';
+import { draftArticles, newsProvider, type ArticleDraft } from './common.ts';
 
 /**
  * NewsAPI `/v2/everything`. The key travels in the `X-Api-Key` header (never in the URL) and is
@@ -54,32 +51,24 @@ export function parseNewsApi(
     const errCode = /^(rateLimited|maximumResultsReached)$/.test(code) ? 'E_PROVIDER_LIMIT' : /^apiKey/.test(code) ? 'E_PROVIDER_AUTH' : 'E_PROVIDER';
     throw new ExtractError(errCode, `NewsAPI ${code || 'error'}: ${parsed.message ?? ''}`.trim(), { provider, symbol });
   }
-  const stats = { droppedTickers: 0, unusable: [] as string[] };
-  const drafts: ArticleDraft[] = [];
   let removed = 0;
-  (parsed.articles ?? []).forEach((a, i) => {
+  const { drafts, warnings } = draftArticles(parsed.articles ?? [], (a, i) => {
     if (a.title === '[Removed]') {
       removed++;
-      return;
+      return undefined;
     }
-    const d = draftArticle(
-      {
-        url: a.url ?? '',
-        publishedAt: a.publishedAt ? Date.parse(a.publishedAt) : NaN,
-        title: a.title ?? '',
-        summary: a.description ?? '',
-        source: a.source?.name ?? a.source?.id ?? '',
-        tickers: ctx.tickers ?? [],
-        language: ctx.language ?? 'en',
-        where: `articles[${i}]`,
-      },
-      stats,
-    );
-    if (d) drafts.push(d);
+    return {
+      url: a.url ?? '',
+      publishedAt: a.publishedAt ? Date.parse(a.publishedAt) : NaN,
+      title: a.title ?? '',
+      summary: a.description ?? '',
+      source: a.source?.name ?? a.source?.id ?? '',
+      tickers: ctx.tickers ?? [],
+      language: ctx.language ?? 'en',
+      where: `articles[${i}]`,
+    };
   });
-  const warnings: string[] = [];
-  if (removed) warnings.push(`left out ${removed} withdrawn ("[Removed]") article(s)`);
-  reportDraftStats(stats, warnings);
+  if (removed) warnings.unshift(`left out ${removed} withdrawn ("[Removed]") article(s)`);
   return { drafts, warnings, totalResults: parsed.totalResults ?? drafts.length };
 }
 
@@ -97,37 +86,31 @@ export function createNewsApiProvider(opts: NewsApiOptions): NewsProvider {
   const maxPages = opts.maxPages ?? 1;
   const language = opts.language ?? 'en';
 
-  return {
-    name,
-    kind: 'news',
-    async fetchSince(req: FetchRequest): Promise<FetchResult<RawNewsArticle>> {
-      assertSymbol(name, req.symbol);
-      const since = parseCursor(req.cursor, name, req.symbol);
-      const from = new Date(since?.time ?? ctx.runtime.now() - (opts.lookbackDays ?? 7) * 86_400_000);
-      const drafts: ArticleDraft[] = [];
-      const warnings: string[] = [];
-      for (let page = 1; page <= maxPages; page++) {
-        const url = ctx.url('/v2/everything', {
-          q: opts.queries?.[req.symbol] ?? ctx.remote(req.symbol),
-          from: from.toISOString().slice(0, 19),
-          to: req.until?.toISOString().slice(0, 19),
-          language,
-          sortBy: 'publishedAt',
-          pageSize,
-          page,
-        });
-        const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), name, req.symbol, 'NewsAPI');
-        const parsed = parseNewsApi(body, {
-          provider: name,
-          symbol: req.symbol,
-          language,
-          ...(opts.tagRequestSymbol !== false && { tickers: [req.symbol] }),
-        });
-        drafts.push(...parsed.drafts);
-        warnings.push(...parsed.warnings);
-        if (page * pageSize >= parsed.totalResults || parsed.drafts.length === 0) break;
-      }
-      return finishArticles(drafts, req, { provider: name, onInvalid: ctx.onInvalid, warnings });
-    },
-  };
+  return newsProvider(ctx, async (req) => {
+    const from = new Date(fetchStart(ctx, req, opts.lookbackDays));
+    const drafts: ArticleDraft[] = [];
+    const warnings: string[] = [];
+    for (let page = 1; page <= maxPages; page++) {
+      const url = ctx.url('/v2/everything', {
+        q: opts.queries?.[req.symbol] ?? ctx.remote(req.symbol),
+        from: from.toISOString().slice(0, 19),
+        to: req.until?.toISOString().slice(0, 19),
+        language,
+        sortBy: 'publishedAt',
+        pageSize,
+        page,
+      });
+      const body = expectObject(await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal }), name, req.symbol, 'NewsAPI');
+      const parsed = parseNewsApi(body, {
+        provider: name,
+        symbol: req.symbol,
+        language,
+        ...(opts.tagRequestSymbol !== false && { tickers: [req.symbol] }),
+      });
+      drafts.push(...parsed.drafts);
+      warnings.push(...parsed.warnings);
+      if (page * pageSize >= parsed.totalResults || parsed.drafts.length === 0) break;
+    }
+    return { drafts, warnings };
+  });
 }

@@ -1,9 +1,7 @@
-import type { RawNewsArticle } from '@stock-mlops/contracts';
 import { z } from 'zod';
-import type { FetchRequest, FetchResult, NewsProvider } from '../provider.ts';
+import type { NewsProvider } from '../provider.ts';
 import { parseShape, providerContext, type HttpProviderOptions } from '../provider_support.ts';
-import { assertSymbol } from '../validate.ts';
-import { draftArticle, finishArticles, reportDraftStats, type ArticleDraft } from './common.ts';
+import { draftArticles, newsProvider, type ArticleDraft } from './common.ts';
 
 /**
  * Yahoo Finance v1 search (`/v1/finance/search?q=SYMBOL`), news part: `providerPublishTime` is
@@ -33,26 +31,15 @@ export function parseYahooSearchNews(
   ctx: { provider: string; symbol: string; language?: string },
 ): { drafts: ArticleDraft[]; warnings: string[] } {
   const parsed = parseShape(YahooSearchBody, body, ctx.provider, ctx.symbol, 'search');
-  const stats = { droppedTickers: 0, unusable: [] as string[] };
-  const drafts: ArticleDraft[] = [];
-  parsed.news.forEach((n, i) => {
-    const d = draftArticle(
-      {
-        url: n.link ?? '',
-        publishedAt: typeof n.providerPublishTime === 'number' ? n.providerPublishTime * 1000 : NaN,
-        title: n.title ?? '',
-        source: n.publisher ?? '',
-        tickers: n.relatedTickers ?? [],
-        language: ctx.language ?? 'en',
-        where: `news[${i}]`,
-      },
-      stats,
-    );
-    if (d) drafts.push(d);
-  });
-  const warnings: string[] = [];
-  reportDraftStats(stats, warnings);
-  return { drafts, warnings };
+  return draftArticles(parsed.news, (n, i) => ({
+    url: n.link ?? '',
+    publishedAt: typeof n.providerPublishTime === 'number' ? n.providerPublishTime * 1000 : NaN,
+    title: n.title ?? '',
+    source: n.publisher ?? '',
+    tickers: n.relatedTickers ?? [],
+    language: ctx.language ?? 'en',
+    where: `news[${i}]`,
+  }));
 }
 
 export function createYahooSearchNewsProvider(opts: YahooSearchNewsOptions = {}): NewsProvider {
@@ -65,21 +52,15 @@ export function createYahooSearchNewsProvider(opts: YahooSearchNewsOptions = {})
   });
   const lang = opts.lang ?? 'en-US';
 
-  return {
-    name,
-    kind: 'news',
-    async fetchSince(req: FetchRequest): Promise<FetchResult<RawNewsArticle>> {
-      assertSymbol(name, req.symbol);
-      const url = ctx.url('/v1/finance/search', {
-        q: ctx.remote(req.symbol),
-        quotesCount: 0,
-        newsCount: opts.newsCount ?? 20,
-        enableFuzzyQuery: false,
-        lang,
-      });
-      const body = await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal });
-      const { drafts, warnings } = parseYahooSearchNews(body, { provider: name, symbol: req.symbol, language: lang.split('-')[0] ?? 'en' });
-      return finishArticles(drafts, req, { provider: name, onInvalid: ctx.onInvalid, warnings });
-    },
-  };
+  return newsProvider(ctx, async (req) => {
+    const url = ctx.url('/v1/finance/search', {
+      q: ctx.remote(req.symbol),
+      quotesCount: 0,
+      newsCount: opts.newsCount ?? 20,
+      enableFuzzyQuery: false,
+      lang,
+    });
+    const body = await ctx.client.getJson(url, { symbol: req.symbol, signal: req.signal });
+    return parseYahooSearchNews(body, { provider: name, symbol: req.symbol, language: lang.split('-')[0] ?? 'en' });
+  });
 }
