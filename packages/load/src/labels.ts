@@ -8,7 +8,9 @@ export const SENTIMENT_LABELS_COLLECTION = 'sentiment_labels';
 /**
  * The stored label of one text: the winning record's fields (the latest `labelledAt`; on a tie,
  * the later offset), plus where the text's last record was read and how many labels and
- * conflicts it has had. Flat, like every document of the pipeline.
+ * conflicts it has had. Flat, like every document of the pipeline. `labelledAt` is stored in one
+ * form, UTC with milliseconds (`toISOString`), so that readers can compare it as a string (the
+ * trainer counts the labels after a time with an index on it).
  */
 export type SentimentLabelDoc = SentimentLabelRecord & {
   _id: string;
@@ -50,7 +52,7 @@ export function mergeLabel(stored: SentimentLabelDoc | undefined, input: LabelIn
   const { record } = input;
   const conflict = stored !== undefined && stored.label !== record.label && stored.labeller !== record.labeller;
   const wins = stored === undefined || Date.parse(record.labelledAt) >= Date.parse(stored.labelledAt);
-  const fields = wins ? { ...record, _id: input.textHash, eventId: input.eventId } : pickRecord(stored);
+  const fields = wins ? { ...record, labelledAt: new Date(record.labelledAt).toISOString(), _id: input.textHash, eventId: input.eventId } : pickRecord(stored);
   return {
     doc: { ...fields, partition: input.partition, offset: input.offset, labels: (stored?.labels ?? 0) + 1, conflicts: (stored?.conflicts ?? 0) + (conflict ? 1 : 0) },
     changed: true,

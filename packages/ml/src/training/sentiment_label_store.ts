@@ -1,25 +1,14 @@
 /**
  * The stored sentiment labels in MongoDB: the loader keeps the last label per text in
- * `sentiment_labels` as `{ _id: <text hash>, text, label, labeller, labelledAt (Date), articleId?, symbol?, offset? }`.
- * The trainer only reads it: the whole set for a training, and a count after a time (an index on
- * `labelledAt`) on its schedule.
+ * `sentiment_labels` (`SentimentLabelDoc` of @stock-mlops/load: `_id` = text hash, the record's
+ * fields with `labelledAt` as a UTC ISO string, plus offsets and counts). The trainer only reads
+ * it: the whole set for a training, and a count after a time (a string comparison on the
+ * normalised `labelledAt`, with an index) on its schedule.
  */
 import type { Collection, Db } from 'mongodb';
+import { SENTIMENT_LABELS_COLLECTION, type SentimentLabelDoc } from '@stock-mlops/load';
 import { SENTIMENT_LABELS, type SentimentLabel } from '../models/sentiment_analyzer_config.ts';
 import type { LabelStore, StoredLabel } from './sentiment_labels.ts';
-
-export const SENTIMENT_LABELS_COLLECTION = 'sentiment_labels';
-
-export interface SentimentLabelDoc {
-  _id: string;
-  text: string;
-  label: string;
-  labeller: string;
-  labelledAt: Date;
-  articleId?: string;
-  symbol?: string;
-  offset?: string;
-}
 
 export class MongoLabelStore implements LabelStore {
   private readonly col: Collection<SentimentLabelDoc>;
@@ -36,11 +25,11 @@ export class MongoLabelStore implements LabelStore {
   async list(): Promise<StoredLabel[]> {
     const docs = await this.col.find({}, { projection: { text: 1, label: 1, labeller: 1, labelledAt: 1 } }).sort({ _id: 1 }).toArray();
     return docs
-      .filter((d) => typeof d.text === 'string' && SENTIMENT_LABELS.includes(d.label as SentimentLabel) && d.labelledAt instanceof Date)
-      .map((d) => ({ hash: d._id, text: d.text, label: d.label as SentimentLabel, labeller: d.labeller, labelledAt: d.labelledAt }));
+      .filter((d) => typeof d.text === 'string' && SENTIMENT_LABELS.includes(d.label as SentimentLabel) && typeof d.labelledAt === 'string' && Number.isFinite(Date.parse(d.labelledAt)))
+      .map((d) => ({ hash: d._id, text: d.text, label: d.label as SentimentLabel, labeller: d.labeller, labelledAt: new Date(d.labelledAt) }));
   }
 
   async countSince(since: Date | undefined): Promise<number> {
-    return this.col.countDocuments(since ? { labelledAt: { $gt: since } } : {});
+    return this.col.countDocuments(since ? { labelledAt: { $gt: since.toISOString() } } : {});
   }
 }
