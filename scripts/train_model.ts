@@ -1,7 +1,7 @@
 /**
  * npm run train -- --task price|sentiment [--data FILE]... [--config FILE] [--seed N] [--json]
  *                  [--set key.path=value]... [--text-column C] [--label-column C] [--label-map 0=negative,…]
- *                  [--wait-ms N]
+ *                  [--no-stored-labels] [--wait-ms N]
  *
  * Trains in this process, registers the version and promotes it only through the gate, then
  * publishes the model events (so a running predictor follows). Holds the model's training lease
@@ -10,7 +10,8 @@
  *
  * Data: price → --data CSV files (Date,Open,High,Low,Close[,Adj Close],Volume; symbol = file name)
  * or, without --data, the features in MongoDB; sentiment → --data CSV files (default: the bundled
- * Twitter Financial News set). With --json the last stdout line is
+ * Twitter Financial News set) plus, unless --no-stored-labels, the human labels stored in MongoDB
+ * (a held-back slice of them goes to the gate, as in the trainer service). With --json the last stdout line is
  * {"model","version","metrics","promoted","reason"} (one line per model when data.pooling=perSymbol).
  * Progress goes to stderr (bar), logs to stderr (or artifacts/logs/train.log on a terminal).
  * Uses MONGO_URL / KAFKA_BROKERS when set, else the local infrastructure.
@@ -23,6 +24,7 @@ import { initTf } from '@stock-mlops/ml/tf';
 import { loadPriceTrainConfig, loadSentimentTrainConfig } from '@stock-mlops/ml/training/config';
 import { openRegistry } from '@stock-mlops/ml/registry/open_registry';
 import { currentGitSha, eventsOf, runPriceJob, runSentimentJob, type JobContext } from '@stock-mlops/ml/training/jobs';
+import { MongoLabelStore } from '@stock-mlops/ml/training/sentiment_label_store';
 
 const DEFAULT_CONFIG = { price: 'config/training/price.json', sentiment: 'config/training/sentiment.json' } as const;
 const DEFAULT_SENTIMENT_DATA = 'data/sentiment/twitter_financial_news_sentiment.csv';
@@ -39,6 +41,8 @@ const USAGE = `usage: npm run train -- --task price|sentiment [options]
   --text-column C          sentiment: the text column (default text)
   --label-column C         sentiment: the label column (default label)
   --label-map RAW=LABEL,…  sentiment: raw label → negative|neutral|positive (text labels need no map)
+  --no-stored-labels       sentiment: train on the CSVs only (default: add the human labels stored in
+                           MongoDB, sentiment_labels, with a held-back slice for the gate, as the trainer does)
   --wait-ms N              wait up to N ms for a running training of the same model (default 0: fail)
   --json                   print the result as JSON on the last stdout line
   -h, --help               print this help`;
@@ -55,6 +59,7 @@ runCli(async () => {
       'text-column': { type: 'string' },
       'label-column': { type: 'string' },
       'label-map': { type: 'string' },
+      'no-stored-labels': { type: 'boolean', default: false },
       'wait-ms': { type: 'string', default: '0' },
     },
   });
@@ -108,6 +113,7 @@ runCli(async () => {
           reason,
           cfg,
           files,
+          ...(values['no-stored-labels'] ? {} : { labels: new MongoLabelStore(mongo.db) }),
           onEpoch: (e) => {
             log.info({ member: e.member, kind: e.kind, epoch: e.epoch, loss: e.loss, valLoss: e.valLoss, valMacroF1: e.valMacroF1 }, 'epoch');
             done = Math.max(done + 1, e.member * epochs + e.epoch);

@@ -1,11 +1,14 @@
 /**
- * The sentiment loop on real data (issue 15): the trainer alone (real Kafka + MongoDB) starts
- * with a model trained only on the bundled Twitter set; an analyst labels Financial PhraseBank
- * sentences (../shared/data/sentiment, a domain the model has not seen), written as the loader
- * stores them (`sentiment_labels`); once TRAIN_SENTIMENT_NEW_LABELS arrived the trainer retrains
- * on the bundled data plus the labels, the gate (fixed Twitter set + held-back labels) promotes,
- * the new production version's lineage records the labels, and accuracy on a fixed PhraseBank
- * slice that was never labelled rises over the first model's, both measured here.
+ * The sentiment loop on real data (issue 15), on real Kafka + MongoDB with the loader, the
+ * trainer and the predictor: the trainer starts with a model trained only on the bundled Twitter
+ * set, which the predictor serves; three analysts label Financial PhraseBank sentences
+ * (../shared/data/sentiment, a domain the model has not seen) by producing records to
+ * stock.labels.sentiment.v1, as any Kafka producer would; the loader stores them
+ * (`sentiment_labels`); once TRAIN_SENTIMENT_NEW_LABELS are stored the trainer retrains on the
+ * bundled data plus the labels, the gate (fixed Twitter set + held-back labels) promotes, the
+ * predictor hot-swaps to the new version (AnalyzeSentiment answers with it), the version's lineage
+ * records the labels, and accuracy on a fixed PhraseBank slice that was never labelled rises over
+ * the first model's, both measured here.
  */
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
@@ -13,19 +16,20 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MongoClient } from 'mongodb';
-import { sentimentTextHash } from '@stock-mlops/contracts';
+import { encode, makeEnvelope, resolveTopics, sentimentTextHash, type SentimentLabelRecord } from '@stock-mlops/contracts';
+import { freePort } from '@stock-mlops/platform';
+import { SENTIMENT_LABELS_COLLECTION } from '@stock-mlops/load';
 import { evaluateSentimentModel, loadSentimentVersion, SENTIMENT_MODEL } from '@stock-mlops/ml/ml_service';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { loadSentimentCsv, type LabelledTexts, type SentimentLabel } from '@stock-mlops/ml/models/sentiment_analyzer';
-import { SENTIMENT_LABELS_COLLECTION, type SentimentLabelDoc } from '@stock-mlops/ml/training/sentiment_label_store';
 import { isHeldBack, type LabelLineage } from '@stock-mlops/ml/training/sentiment_labels';
 import { suite } from '../harness/index.ts';
-import { dumpLogs, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
+import { clients } from '../support/predictor/grpc_client.ts';
+import { dumpLogs, kafkaClient, mongoClient, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const PHRASEBANK = path.join(ROOT, '..', 'shared', 'data', 'sentiment', 'financial_phrasebank_50agree.train80.csv');
-/** The retrain threshold, below the ~970 labels the analyst submits, so their arrival triggers it. */
-const THRESHOLD = 800;
+const ANALYSTS = 3;
 
 const t = suite('e2e: human labels → retrain → gated promotion, on real data', { timeoutMs: 600_000 });
 const ctx: { stack?: RunningStack; mongo?: MongoClient } = {};
@@ -66,17 +70,23 @@ async function phraseBank(): Promise<{ evalSlice: LabelledTexts; labels: Array<{
   return { evalSlice, labels: [...byHash.entries()].filter(([h]) => !evalHashes.has(h)).map(([, l]) => l) };
 }
 
-t('labelled PhraseBank sentences retrain the Twitter-only model; the gate promotes; PhraseBank accuracy rises', async () => {
+t('PhraseBank labels on the labels topic retrain the Twitter-only model; the gate promotes; the predictor swaps; PhraseBank accuracy rises', async () => {
   const started = Date.now();
+  const { evalSlice, labels } = await phraseBank();
+  const grpcPort = await freePort();
   const stack = startStack({
-    services: ['trainer'],
+    services: ['loader', 'trainer', 'predictor'],
+    env: { KAFKA_SESSION_TIMEOUT_MS: '6000' },
     perService: {
+      loader: { LOG_LEVEL: 'info' },
+      predictor: { LOG_LEVEL: 'info', GRPC_PORT: String(grpcPort), WS_PORT: String(await freePort()) },
       trainer: {
         LOG_LEVEL: 'info',
         TRAIN_ON_START: 'false',
         TRAIN_SENTIMENT_DATA: path.join(ROOT, 'data/sentiment/twitter_financial_news_sentiment.csv'),
         TRAIN_SENTIMENT_CONFIG: fastConfig(),
-        TRAIN_SENTIMENT_NEW_LABELS: String(THRESHOLD),
+        // Every label the analysts submit: the retrain starts once all of them are stored.
+        TRAIN_SENTIMENT_NEW_LABELS: String(labels.length),
         TRAIN_SENTIMENT_LABELS_POLL_MS: '1000',
       },
     },
@@ -85,19 +95,35 @@ t('labelled PhraseBank sentences retrain the Twitter-only model; the gate promot
   ctx.mongo = await mongoClient();
   const db = ctx.mongo.db(stack.db);
   const store = new ModelStore(db);
+  const c = clients(grpcPort);
+  const producer = kafkaClient('labels-analysts').producer({ idempotent: true, maxInFlightRequests: 1 });
+  /** The version the predictor answers AnalyzeSentiment with (undefined while it serves none). */
+  const served = () =>
+    c
+      .domain<{ modelVersion: number }>('AnalyzeSentiment', { texts: ['Shares rose after the earnings beat'] }, { deadlineMs: 5_000 })
+      .then((r) => r.modelVersion, () => undefined);
   try {
-    const { evalSlice, labels } = await phraseBank();
     const first = await waitFor('the Twitter-only production model', async () => (await store.getAlias(SENTIMENT_MODEL, 'production')) ?? undefined, 240_000, 1_000);
     const v1 = await store.get(SENTIMENT_MODEL, first.version);
     assert.is((v1.lineage.labels as LabelLineage).count, 0, 'the first model saw no label');
+    await waitFor(`the predictor serving v${first.version}`, async () => (await served()) === first.version || undefined, 180_000, 1_000);
     const before = await loadSentimentVersion(store, first.version);
     const accBefore = (await evaluateSentimentModel(before, evalSlice)).accuracy;
     before.dispose();
 
-    // The analyst's labels, as the loader stores them (last label per text, keyed by text hash).
+    // The analysts' labels, produced to the labels topic keyed by text hash, as a labeller's
+    // producer (or kcat) would; the loader stores the last label per text.
     const t0 = Date.now();
-    const docs: SentimentLabelDoc[] = labels.map((l, i) => ({ _id: sentimentTextHash(l.text), text: l.text, label: l.label, labeller: `analyst-${i % 3}`, labelledAt: new Date(t0 + i) }));
-    await db.collection<SentimentLabelDoc>(SENTIMENT_LABELS_COLLECTION).insertMany(docs);
+    const records: SentimentLabelRecord[] = labels.map((l, i) => ({ text: l.text, label: l.label, labeller: `analyst-${i % ANALYSTS}`, labelledAt: new Date(t0 + i).toISOString() }));
+    const topic = resolveTopics(stack.prefix).sentimentLabels;
+    await producer.connect();
+    for (let i = 0; i < records.length; i += 200) {
+      // encode() keys each record by its text hash (the topic's contract).
+      const messages = records.slice(i, i + 200).map((r) => encode('sentimentLabels', makeEnvelope('sentimentLabels', { data: r, source: 'e2e-analyst', idParts: [r.text, r.labeller, r.labelledAt], eventTime: r.labelledAt })));
+      await producer.send({ topic, messages });
+    }
+    const hashes = records.map((r) => sentimentTextHash(r.text));
+    await waitFor('the loader to store every label', async () => ((await db.collection(SENTIMENT_LABELS_COLLECTION).countDocuments()) === records.length ? true : undefined), 120_000, 1_000);
 
     const v2 = await waitFor(
       'the retrained sentiment version, gated',
@@ -118,15 +144,18 @@ t('labelled PhraseBank sentences retrain the Twitter-only model; the gate promot
     assert.match(String(v2.lineage.reason), /new labels since/);
 
     // Lineage: exactly the labels not held back, with their hash range and digest.
-    const trained = docs.map((d) => d._id).filter((h) => !isHeldBack(h)).sort();
+    const trained = hashes.filter((h) => !isHeldBack(h)).sort();
     const lineage = v2.lineage.labels as LabelLineage;
     assert.is(lineage.count, trained.length);
-    assert.is(lineage.heldBack, docs.length - trained.length);
+    assert.is(lineage.heldBack, hashes.length - trained.length);
     assert.is(lineage.minHash, trained[0]);
     assert.is(lineage.maxHash, trained[trained.length - 1]);
     assert.is(lineage.digest, createHash('sha256').update(trained.join('\n')).digest('hex'));
-    assert.is(lineage.latestLabelledAt, new Date(t0 + docs.length - 1).toISOString());
+    assert.is(lineage.latestLabelledAt, new Date(t0 + records.length - 1).toISOString());
     assert.ok(v2.metrics.heldback_accuracy! > v2.metrics.production_heldback_accuracy!, 'better on the held-back labels');
+
+    // The predictor follows the promotion (model event, or its registry poll) without a restart.
+    await waitFor(`the predictor hot-swapping to v${v2.version}`, async () => (await served()) === v2.version || undefined, 120_000, 1_000);
 
     const after = await loadSentimentVersion(store, v2.version);
     const accAfter = (await evaluateSentimentModel(after, evalSlice)).accuracy;
@@ -143,6 +172,9 @@ t('labelled PhraseBank sentences retrain the Twitter-only model; the gate promot
   } catch (err) {
     dumpLogs(stack, 80);
     throw err;
+  } finally {
+    c.close();
+    await producer.disconnect();
   }
 });
 
