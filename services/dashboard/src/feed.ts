@@ -6,7 +6,7 @@ import type { DashboardQueries } from './queries.ts';
  * Keeps the chart store current: one read of the stored bars and price predictions at start
  * (history, and whatever was written without passing through the topics), then the clean
  * prices and price predictions topics from their beginning, under a consumer group of this
- * instance only. Both sources overwrite by natural key, so their overlap is harmless and no bar
+ * instance only (`dashboard-<instance id>`: stable across restarts, so groups do not pile up). Both sources overwrite by natural key, so their overlap is harmless and no bar
  * written between the read and the consumer's start is missed.
  */
 export interface ChartFeed {

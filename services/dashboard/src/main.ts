@@ -5,7 +5,6 @@
  * takes live predictions from the predictor's WebSocket stream, by default proxied on the
  * dashboard's own origin (`/ws`, see stream_config.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { startService } from '@stock-mlops/platform';
@@ -28,7 +27,9 @@ const assets = loadAssets(path.resolve(import.meta.dirname, '..', 'public'), {
 });
 const queries = createQueries(svc.mongo!.db);
 const store = new ChartStore();
-const feed = await startChartFeed({ svc, queries, store, instance: randomBytes(4).toString('hex') });
+// The chart feed's consumer group is named by the stable instance id (INSTANCE_ID, the pod name, or
+// a reclaimed local slot), so restarts reuse one group instead of leaving one behind per start.
+const feed = await startChartFeed({ svc, queries, store, instance: svc.instanceId });
 shutdown.add('chart-feed', feed.stop);
 // Readiness does not wait for the stored chart history: reading it costs what the database holds
 // (bench/startup: > 60 s at 500k bars), so it loads in the background while the topics feed the store.
