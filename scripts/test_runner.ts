@@ -27,9 +27,9 @@ const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 50 * 60_000);
 const CLEANUP_TIMEOUT_MS = 120_000;
 const ORDER = ['unit', 'integration', 'e2e', 'chaos'];
 /**
- * Folders run only when a filter names them (not in a plain `npm test`): `test/cluster/` holds the
- * scale-out tests (broker failover on its own three-broker cluster, about 20 minutes here; replicas
- * of every stage), run by `npm run test:cluster` until they have verified runs.
+ * Folders run only when a filter names them (not in a plain `npm test`): `test/cluster/` holds
+ * broker failover on its own three-broker cluster (about 20 minutes here), run by
+ * `npm run test:cluster` until it has verified runs.
  */
 const OPT_IN = ['cluster'];
 

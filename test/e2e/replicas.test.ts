@@ -1,8 +1,8 @@
 /**
  * Replicas of every stage: two transformers, two loaders and two predictors share 12-partition
  * topics (KAFKA_TOPIC_PARTITIONS=12). Real daily bars are replayed in three parts:
- *   1. the first part; once predictions are stored, one instance of each stage is SIGKILLed (the
- *      supervisor brings it back) and
+ *   1. the first part (the warm-up, the model's window and 20 bars more per symbol); once
+ *      predictions are stored, one instance of each stage is SIGKILLed (the supervisor brings it back) and
  *   2. the second part is produced while they restart;
  *   3. with every instance back, WebSocket clients connect to both predictors and the last part
  *      is produced.
@@ -18,11 +18,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { COLLECTIONS } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
-import { PIPELINE_SCHEMA, type Bar } from '@stock-mlops/transform';
+import { PIPELINE_SCHEMA, WARMUP_BARS, type Bar } from '@stock-mlops/transform';
 import { suite } from '../harness/index.ts';
 import { freePort, kafkaClient, mongoClient, waitFor, withStack, type RunningStack } from '../support/stack.ts';
 import {
-  chunks,
   createTopics,
   expectedFor,
   expectedPredictions,
@@ -65,7 +64,12 @@ t('outputs equal one instance; every WebSocket client sees every prediction; Pre
   const series: Bar[][] = symbols.map(({ file, symbol }, i) => sharedBars(file, BARS, 200 * (i % COPIES)).map((b) => ({ ...b, symbol })));
   const messages = interleave(series).map(rawPriceMessage);
   const expected = expectedFor(series.flat());
-  const [part1 = [], part2 = [], part3 = []] = chunks(messages, 3, symbols.length);
+  // Part 1 must hold the transformer's warm-up and the model's window (WARMUP_BARS + LOOKBACK,
+  // 71 bars) and then some, so that predictions are stored before the kills; parts 2 and 3 split the rest.
+  const firstBars = WARMUP_BARS + LOOKBACK + 20;
+  const rest = Math.ceil((BARS - firstBars) / 2);
+  const cut = (bars: number) => bars * symbols.length;
+  const [part1, part2, part3] = [messages.slice(0, cut(firstBars)), messages.slice(cut(firstBars), cut(firstBars + rest)), messages.slice(cut(firstBars + rest))];
   const part3Keys = new Set(part3.map((m) => JSON.parse(m.value) as { data: { symbol: string; interval: string; ts: string } }).map((e) => predictionKey({ ...e.data, asOf: e.data.ts })));
   const lastTs = new Map(series.map((bars) => [bars[0]!.symbol, bars.at(-1)!.ts]));
   const slots = mkdtempSync(path.join(tmpdir(), 'stock-mlops-slots-'));
