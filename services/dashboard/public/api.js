@@ -30,9 +30,17 @@ export function dashboardToken() {
 
 export async function getJson(path, params = {}, { signal } = {}) {
   const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== ''));
-  const url = `${path}${qs.size ? `?${qs}` : ''}`;
+  return request(`${path}${qs.size ? `?${qs}` : ''}`, { signal });
+}
+
+/** POST a JSON body (the labelling panel's `/api/labels`). */
+export async function postJson(path, body) {
+  return request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function request(url, { headers = {}, ...init }) {
   const token = sessionStorage.getItem(TOKEN_KEY);
-  const res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal, cache: 'no-store' });
+  const res = await fetch(url, { ...init, headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) }, cache: 'no-store' });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new ApiError(res.status, body?.error?.code ?? 'E_HTTP', body?.error?.message ?? `${res.status} ${res.statusText}`);
   return body;

@@ -68,6 +68,10 @@ const ROUTES = {
     query: z.strictObject({ limit: limit(20, 200) }),
     run: (q: { limit: number }, d: ApiDeps) => d.queries.monitoring(q.limit),
   },
+  '/api/labels/queue': {
+    query: z.strictObject({ limit: limit(10, 50) }),
+    run: (q: { limit: number }, d: ApiDeps) => d.labelQueue(q.limit),
+  },
 } as const;
 
 export type ApiPath = keyof typeof ROUTES;
@@ -76,6 +80,8 @@ export const API_PATHS = Object.keys(ROUTES) as ApiPath[];
 export interface ApiDeps {
   queries: DashboardQueries;
   publicConfig: PublicConfig;
+  /** The labelling panel's queue (label_desk.ts; POST /api/labels is served by server.ts's `post` routes). */
+  labelQueue: (limit: number) => Promise<unknown>;
   /** Bars, predictions and the symbol list, served from memory once the stored history is loaded. */
   chart: { store: ChartStore; loaded: Promise<void>; isLoaded: () => boolean };
   /** How long a request waits for that history before answering with what memory holds (default 5 s). */

@@ -1,17 +1,19 @@
 /**
- * dashboard: a read-only web page over the system. Serves the page and a small JSON API: bars,
+ * dashboard: a web page over the system. Serves the page and a small JSON API: bars,
  * predictions and symbols from memory (stored history read once, then the clean prices and
- * price predictions topics), registry, news with sentiment and monitoring from MongoDB; the page
+ * price predictions topics), registry, news with sentiment and monitoring from MongoDB, and the
+ * labelling panel (label_desk.ts: its queue, and POST /api/labels onto the labels topic); the page
  * takes live predictions from the predictor's WebSocket stream, by default proxied on the
  * dashboard's own origin (`/ws`, see stream_config.ts).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { startService } from '@stock-mlops/platform';
+import { createLabelPublisher, startService } from '@stock-mlops/platform';
 import { createApi } from './api.ts';
 import { ChartStore } from './chart_store.ts';
 import { DashboardEnv } from './config.ts';
 import { startChartFeed } from './feed.ts';
+import { createLabelDesk } from './label_desk.ts';
 import { createDashboardMetrics } from './metrics.ts';
 import { createQueries } from './queries.ts';
 import { loadAssets, startDashboardServer } from './server.ts';
@@ -31,10 +33,12 @@ const store = new ChartStore();
 // a reclaimed local slot), so restarts reuse one group instead of leaving one behind per start.
 const feed = await startChartFeed({ svc, queries, store, instance: svc.instanceId });
 shutdown.add('chart-feed', feed.stop);
+const labels = createLabelDesk({ db: svc.mongo!.db, publish: createLabelPublisher(svc.producer, svc.topics, 'dashboard') });
 // Readiness does not wait for the stored chart history: reading it costs what the database holds
 // (bench/startup: > 60 s at 500k bars), so it loads in the background while the topics feed the store.
 const api = createApi({
   queries,
+  labelQueue: labels.queue,
   chart: { store, loaded: feed.loaded, isLoaded: feed.isLoaded },
   publicConfig: stream.publicConfig,
 });
@@ -43,7 +47,7 @@ const wsProxy =
   stream.mode === 'proxy'
     ? { path: STREAM_PATH, upstreamUrl: config.PREDICTOR_WS_URL, upstreamToken: config.PREDICTOR_WS_TOKEN, maxBufferedBytes: config.DASHBOARD_WS_MAX_BUFFERED_BYTES }
     : undefined;
-const server = await startDashboardServer({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, log, api, assets, token: config.DASHBOARD_TOKEN, requestSeconds: dashboardMetrics.requestSeconds, wsProxy });
+const server = await startDashboardServer({ host: config.DASHBOARD_HOST, port: config.DASHBOARD_PORT, log, api, assets, post: { '/api/labels': labels.submit }, token: config.DASHBOARD_TOKEN, requestSeconds: dashboardMetrics.requestSeconds, wsProxy });
 dashboardMetrics.countStreamClients(server.streamClients);
 shutdown.add('dashboard-http', server.close);
 svc.setReady('http', true);

@@ -6,12 +6,14 @@ import path from 'node:path';
 import type { Histogram } from 'prom-client';
 import { sameSecret, type Logger } from '@stock-mlops/platform';
 import { API_PATHS, ApiError, type ApiResult } from './api.ts';
+import { readJsonBody } from './request_body.ts';
 import { attachWsProxy, type WsProxyOptions } from './ws_proxy.ts';
 
 /**
  * The dashboard's HTTP server: the static page (an allow-list of files read at start, so no
  * request path ever reaches the file system), the charting library from node_modules, the
- * JSON API behind an optional bearer token (GET and HEAD only), and, when `wsProxy` is given,
+ * JSON API behind an optional bearer token (GET and HEAD, and POST on the `post` routes only: a
+ * JSON body, request_body.ts), and, when `wsProxy` is given,
  * the predictor's WebSocket stream on the same origin (ws_proxy.ts, same token).
  */
 export interface StaticAsset {
@@ -26,6 +28,8 @@ export interface DashboardServerOptions {
   port: number;
   log: Logger;
   api: (path: string, params: URLSearchParams) => Promise<ApiResult>;
+  /** The API paths that take a POST (and only a POST), each with its handler of the JSON body. */
+  post?: Record<string, (body: unknown) => Promise<ApiResult>>;
   assets: Map<string, StaticAsset>;
   token?: string | undefined;
   requestSeconds?: Histogram<'route' | 'status'>;
@@ -94,10 +98,12 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       return 'invalid';
     }
     const isApi = url.pathname === '/api' || url.pathname.startsWith('/api/');
-    const route = !isApi ? 'static' : (API_PATHS as string[]).includes(url.pathname) ? url.pathname : 'api_unknown';
-    if (req.method !== 'GET' && !head) {
-      res.setHeader('allow', 'GET, HEAD');
-      sendJson(res, 405, { error: { code: 'E_METHOD_NOT_ALLOWED', message: 'the dashboard is read-only: GET and HEAD only' } }, false);
+    const post = isApi && opts.post && Object.hasOwn(opts.post, url.pathname) ? opts.post[url.pathname] : undefined;
+    const route = !isApi ? 'static' : post || (API_PATHS as string[]).includes(url.pathname) ? url.pathname : 'api_unknown';
+    if (post ? req.method !== 'POST' : req.method !== 'GET' && !head) {
+      res.setHeader('allow', post ? 'POST' : 'GET, HEAD');
+      const message = post ? `${url.pathname} takes POST only` : 'the dashboard is read-only here: GET and HEAD only';
+      sendJson(res, 405, { error: { code: 'E_METHOD_NOT_ALLOWED', message } }, head);
       return route;
     }
     if (!isApi) {
@@ -123,7 +129,7 @@ export async function startDashboardServer(opts: DashboardServerOptions): Promis
       }
     }
     try {
-      const r = await opts.api(url.pathname, url.searchParams);
+      const r = post ? await post(await readJsonBody(req)) : await opts.api(url.pathname, url.searchParams);
       sendJson(res, r.status, r.body, head);
       return route;
     } catch (err) {
