@@ -1,13 +1,13 @@
 /**
  * The `challenger` alias of the registry: set and cleared by hand with events, never the
- * production version, cleared when it is promoted (by hand, or by `promoteChallenger` with a
- * compare-and-set on the version the decision was about). The registry runs on an in-memory
+ * production version, cleared when it is promoted (by hand, or by `ModelStore.promoteChallenger`
+ * with a compare-and-set on the versions the decision was about). The registry runs on an in-memory
  * stub of the database.
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../../harness/index.ts';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
-import { challengerVersion, clearChallenger, promoteChallenger, setChallenger } from '@stock-mlops/ml/registry/challenger';
+import { challengerVersion, clearChallenger, setChallenger } from '@stock-mlops/ml/registry/challenger';
 import { promoteVersion } from '@stock-mlops/ml/ml_service';
 import { registerInput } from '@stock-mlops/ml/synthetic';
 import { memoryDbStub } from '../../support/memory_db_stub.ts';
@@ -63,20 +63,22 @@ t('promoting the challenger by hand clears the alias and says so in the events',
   assert.is((await store.get('price', 2)).status, 'production');
 });
 
-t('promoteChallenger promotes the version the decision was about, clears the alias, and fails with a code otherwise', async () => {
+t('ModelStore.promoteChallenger promotes the version the decision was about, clears the alias, and refuses a stale decision', async () => {
   const store = await registry();
-  assert.is(await codeOf(promoteChallenger(store, 'price', { expectVersion: 2, reason: 'x' })), 'E_NO_CHALLENGER');
+  assert.is(await codeOf(store.promoteChallenger('price', { challenger: 2 }, 'x')), 'E_ALIAS_CHANGED', 'no challenger: nothing to promote');
   await setChallenger(store, 'price', 2, 'try v2');
   await setChallenger(store, 'price', 3, 'try v3 instead');
-  assert.is(await codeOf(promoteChallenger(store, 'price', { expectVersion: 2, reason: 'evidence about v2' })), 'E_CHALLENGER_CHANGED');
+  assert.is(await codeOf(store.promoteChallenger('price', { challenger: 2, production: 1 }, 'evidence about v2')), 'E_ALIAS_CHANGED');
+  assert.is(await codeOf(store.promoteChallenger('price', { challenger: 3, production: 2 }, 'evidence against v2')), 'E_ALIAS_CHANGED', 'production moved since');
   assert.is((await store.getAlias('price', 'production'))!.version, 1, 'nothing promoted on a stale decision');
   assert.is(await challengerVersion(store, 'price'), 3, 'the challenger stays');
-  const r = await promoteChallenger(store, 'price', { expectVersion: 3, reason: 'live evidence' });
-  assert.equal([r.version, r.previous], [3, 1]);
-  assert.equal(r.events.map((e) => [e.kind, e.model.version, e.previous?.version]), [['promoted', 3, 1], ['challenger_cleared', 3, undefined]]);
-  assert.is((await store.getAlias('price', 'production'))!.version, 3);
+  const r = await store.promoteChallenger('price', { challenger: 3, production: 1 }, 'live evidence');
+  assert.equal(r, { previous: 1 });
+  const production = (await store.getAlias('price', 'production'))!;
+  assert.equal([production.version, production.history, production.reason], [3, [1], 'live evidence']);
   assert.is((await store.get('price', 1)).status, 'archived');
-  assert.is(await challengerVersion(store, 'price'), undefined);
-  assert.is(await codeOf(promoteChallenger(store, 'price', { expectVersion: 3, reason: 'twice' })), 'E_NO_CHALLENGER');
+  assert.is((await store.get('price', 3)).status, 'production');
+  assert.is(await challengerVersion(store, 'price'), undefined, 'the promoted challenger is cleared');
+  assert.is(await codeOf(store.promoteChallenger('price', { challenger: 3 }, 'twice')), 'E_ALIAS_CHANGED');
 });
 t.run();

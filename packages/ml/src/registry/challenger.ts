@@ -4,10 +4,11 @@ import { CHALLENGER_ALIAS, PRODUCTION_ALIAS, type ModelStore } from './model_sto
 /**
  * The `challenger` alias: at most one per model name, next to `production`. The predictor scores
  * the challenger in the shadow of production (its predictions go to the shadow topic, never to
- * clients); promoting it to production clears the alias. Every change returns the model events
- * to publish; transports stay in the callers.
+ * clients); promoting it to production clears the alias (`ModelStore.setAlias`; the live
+ * promotion's compare-and-set is `ModelStore.promoteChallenger`). Every change returns the model
+ * events to publish; transports stay in the callers.
  */
-export type ChallengerErrorCode = 'E_NO_CHALLENGER' | 'E_CHALLENGER_CHANGED' | 'E_CHALLENGER_IS_PRODUCTION';
+export type ChallengerErrorCode = 'E_CHALLENGER_IS_PRODUCTION';
 
 export class ChallengerError extends AppError<ChallengerErrorCode> {
   constructor(code: ChallengerErrorCode, message: string, details?: Record<string, unknown>) {
@@ -37,44 +38,6 @@ export async function clearChallenger(store: ModelStore, name: string, reason: s
   if (!(await store.deleteAlias(name, CHALLENGER_ALIAS, cur.version))) return undefined; // cleared or moved meanwhile
   const v = await store.get(name, cur.version);
   return { kind: 'challenger_cleared', model: { name, version: cur.version }, task: v.task, alias: CHALLENGER_ALIAS, reason };
-}
-
-export interface PromoteChallengerOptions {
-  /** The challenger version the decision was made about: the call fails with E_CHALLENGER_CHANGED if the alias moved since. */
-  expectVersion: number;
-  reason: string;
-}
-
-export interface PromoteChallengerResult {
-  version: number;
-  /** The production version it replaced. */
-  previous?: number;
-  /** `promoted` (alias production) and `challenger_cleared`, to publish on the model events topic. */
-  events: ModelEvent[];
-}
-
-/**
- * Make the challenger production and clear the alias. The alias is removed first with a compare
- * and delete on `expectVersion`, so a concurrent `challenge`/`unchallenge` makes this fail with
- * E_CHALLENGER_CHANGED instead of promoting a version nobody evaluated.
- */
-export async function promoteChallenger(store: ModelStore, name: string, opts: PromoteChallengerOptions): Promise<PromoteChallengerResult> {
-  const cur = await store.getAlias(name, CHALLENGER_ALIAS);
-  if (!cur) throw new ChallengerError('E_NO_CHALLENGER', `model ${name} has no challenger`, { expectVersion: opts.expectVersion });
-  const changed = () => new ChallengerError('E_CHALLENGER_CHANGED', `the challenger of ${name} is no longer v${opts.expectVersion}`, { expectVersion: opts.expectVersion, current: cur.version });
-  if (cur.version !== opts.expectVersion) throw changed();
-  if (!(await store.deleteAlias(name, CHALLENGER_ALIAS, opts.expectVersion))) throw changed();
-  const v = await store.get(name, cur.version);
-  const { previous } = await store.setAlias(name, PRODUCTION_ALIAS, cur.version, opts.reason);
-  const model = { name, version: cur.version };
-  return {
-    version: cur.version,
-    ...(previous !== undefined ? { previous } : {}),
-    events: [
-      { kind: 'promoted', model, task: v.task, alias: PRODUCTION_ALIAS, reason: opts.reason, ...(previous !== undefined ? { previous: { name, version: previous } } : {}) },
-      { kind: 'challenger_cleared', model, task: v.task, alias: CHALLENGER_ALIAS, reason: `promoted to production: ${opts.reason}`.slice(0, 2000) },
-    ],
-  };
 }
 
 /** The `challenger_cleared` event for a version that `setAlias(production)` took from the challenger alias. */

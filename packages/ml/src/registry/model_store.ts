@@ -277,17 +277,16 @@ export class ModelStore {
    * E_ALIAS_CHANGED otherwise, and nothing moves.
    */
   async promoteChallenger(name: string, expected: { challenger: number; production?: number }, reason: string): Promise<{ previous: number | undefined }> {
-    const [challenger, production] = await Promise.all([this.getAlias(name, 'challenger'), this.getAlias(name, 'production')]);
+    const [challenger, production] = await Promise.all([this.getAlias(name, CHALLENGER_ALIAS), this.getAlias(name, PRODUCTION_ALIAS)]);
     if (challenger?.version !== expected.challenger) {
       throw new RegistryError('E_ALIAS_CHANGED', `${name}@challenger is ${challenger ? `v${challenger.version}` : 'unset'}, not v${expected.challenger}: the decision is stale`);
     }
     if (expected.production !== undefined && production?.version !== expected.production) {
       throw new RegistryError('E_ALIAS_CHANGED', `${name}@production is ${production ? `v${production.version}` : 'unset'}, not v${expected.production}: the decision is stale`);
     }
-    const moved = await this.setAlias(name, 'production', expected.challenger, reason);
-    // Only the challenger we promoted is cleared: one set meanwhile stays.
-    await this.deleteAlias(name, 'challenger', expected.challenger);
-    return moved;
+    // setAlias clears `challenger` only while it still names the promoted version: one set meanwhile stays.
+    const { previous } = await this.setAlias(name, PRODUCTION_ALIAS, expected.challenger, reason);
+    return { previous };
   }
 
   /** Move `alias` back to the version it pointed at before. */
