@@ -1,7 +1,8 @@
 /**
  * Loader on the real database and broker: idempotent upserts on natural keys (insert first,
  * replace only changed content), the latest-state document per symbol under concurrent writers,
- * and the loader process end to end (documents, replays, dead letters, latest state).
+ * and the loader process end to end (documents, replays, dead letters, latest state; the
+ * challenger's shadow predictions in their own collection).
  */
 import * as assert from 'uvu/assert';
 import pino from 'pino';
@@ -112,6 +113,47 @@ t('the loader process stores each record once by natural key, survives replays a
       assert.equal((latest?.features as { values?: number[] } | undefined)?.values, [bars[29]!.close, 1]);
     } finally {
       await dlq.stop();
+      await producer.disconnect();
+      await mongo.close();
+    }
+  }),
+);
+
+t('shadow predictions: stored once per natural key in their own collection, apart from production and the latest state', () =>
+  withStack({ services: [], env: { LOG_LEVEL: 'info', KAFKA_SESSION_TIMEOUT_MS: '6000' } }, async (stack) => {
+    const topics = resolveTopics(stack.prefix);
+    await ensureTopics(kafkaClient('loader-shadow-admin'), stack.prefix);
+    const prediction = (i: number, version: number, r: number) => {
+      const asOf = new Date(Date.UTC(2020, 0, 1 + i)).toISOString();
+      const lastClose = 100 + i;
+      return { symbol: 'SHD', interval: '1d' as const, asOf, horizon: 1, lastClose, predictedReturn: r, predictedPrice: lastClose * (1 + r), model: { name: 'price', version }, featureSchemaHash: 'ab'.repeat(8), latencyMs: 2 };
+    };
+    const production = Array.from({ length: 12 }, (_, i) => makeEnvelope('pricePredictions', { data: prediction(i, 1, 0.001), source: 'test', idParts: ['SHD', i] }));
+    // The challenger's prediction of each event carries the production event id (as the predictor's shadow scorer does).
+    const shadow = production.map((p, i) => makeEnvelope('pricePredictionsShadow', { data: prediction(i, 2, -0.002 * (i + 1)), source: 'test', eventId: p.eventId, eventTime: p.data.asOf }));
+    const producer = kafkaClient('loader-shadow').producer();
+    await producer.connect();
+    const mongo = await mongoClient();
+    try {
+      await producer.send({ topic: topics.pricePredictions, messages: production.map((e) => encode('pricePredictions', e)) });
+      await producer.send({ topic: topics.pricePredictionsShadow, messages: shadow.map((e) => encode('pricePredictionsShadow', e)) });
+      stack.sup.start({ name: 'loader', entry: 'services/loader/src/main.ts', env: { HTTP_PORT: '0' } });
+      const db = mongo.db(stack.db);
+      const counts = async () => [await db.collection(COLLECTIONS.predictions).countDocuments(), await db.collection(COLLECTIONS.shadowPredictions).countDocuments()];
+      await waitFor('12 production and 12 shadow predictions', async () => (await counts()).join() === '12,12', 60_000, 250);
+      // A redelivery of the shadow topic, plus one new shadow prediction behind it: still one document per key.
+      const extra = makeEnvelope('pricePredictionsShadow', { data: prediction(12, 2, 0.003), source: 'test', idParts: ['SHD', 12] });
+      await producer.send({ topic: topics.pricePredictionsShadow, messages: [...shadow, extra].map((e) => encode('pricePredictionsShadow', e)) });
+      await waitFor('the shadow replay processed', async () => (await db.collection(COLLECTIONS.shadowPredictions).findOne({ _id: `SHD|1d|${extra.data.asOf}|price|2` as never })) !== null, 60_000, 250);
+      assert.equal(await counts(), [12, 13], 'one document per key after the replay; production untouched');
+      const stored = await db.collection(COLLECTIONS.shadowPredictions).find({}).sort({ asOf: 1 }).toArray();
+      assert.equal(stored.slice(0, 12).map((d) => [d._id, d.eventId, d.predictedReturn, d.model.version]), shadow.map((e) => [`SHD|1d|${e.data.asOf}|price|2`, e.eventId, e.data.predictedReturn, 2]));
+      assert.equal(stored.slice(0, 12).map((d) => d.eventId), production.map((e) => e.eventId), 'paired with production by event id');
+      const latest = await db.collection(COLLECTIONS.latest).findOne({ _id: 'SHD' as never });
+      assert.equal([latest?.predictionTs, (latest?.prediction as { model?: { version?: number } } | undefined)?.model?.version], [production.at(-1)!.data.asOf, 1], 'the latest state holds production only');
+      const indexes = (await db.collection(COLLECTIONS.shadowPredictions).indexes()).map((i) => JSON.stringify(i.key));
+      assert.ok(indexes.includes(JSON.stringify({ symbol: 1, asOf: 1 })), `indexes ${indexes.join(' ')}`);
+    } finally {
       await producer.disconnect();
       await mongo.close();
     }

@@ -25,6 +25,8 @@ export const COLLECTIONS = {
   bars: 'bars',
   features: 'features',
   predictions: 'price_predictions',
+  /** The challenger's shadow predictions (topic `pricePredictionsShadow`), keyed like `predictions`. */
+  shadowPredictions: 'price_predictions_shadow',
   sentiment: 'sentiment_predictions',
   news: 'news',
   financials: 'financial_facts',
@@ -119,6 +121,7 @@ export class Database {
     await this.db.collection(COLLECTIONS.bars).createIndex({ symbol: 1, ts: 1 });
     await this.db.collection(COLLECTIONS.features).createIndex({ symbol: 1, ts: 1 });
     await this.db.collection(COLLECTIONS.predictions).createIndex({ symbol: 1, asOf: 1 });
+    await this.db.collection(COLLECTIONS.shadowPredictions).createIndex({ symbol: 1, asOf: 1 });
     await this.db.collection(COLLECTIONS.news).createIndex({ symbol: 1, publishedAt: 1 });
     await this.db.collection(COLLECTIONS.financials).createIndex({ symbol: 1, filed: 1 });
   }

@@ -1,6 +1,7 @@
 /**
  * The loader's writes: a consumed batch becomes documents keyed by their natural key (`_id`),
- * upserted in bulk (see Database.upsertMany), then the latest-state document per symbol; both
+ * upserted in bulk (see Database.upsertMany; the challenger's shadow predictions into their own
+ * collection), then the latest-state document per symbol (production only); both
  * retried with backoff while the database is down. Sentiment labels go to load_labels.ts. No Kafka here: main.ts subscribes the consumer.
  */
 import type { Db } from 'mongodb';
@@ -11,9 +12,9 @@ import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, L
 import type { LoaderConfig } from './config.ts';
 import { createLabelLoader } from './load_labels.ts';
 
-export type LoadedKey = 'cleanPrices' | 'features' | 'pricePredictions' | 'sentimentPredictions' | 'cleanNews' | 'cleanFinancials';
+export type LoadedKey = 'cleanPrices' | 'features' | 'pricePredictions' | 'pricePredictionsShadow' | 'sentimentPredictions' | 'cleanNews' | 'cleanFinancials';
 export type SubscribedKey = LoadedKey | 'sentimentLabels';
-export const SUBSCRIBE: readonly SubscribedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'sentimentPredictions', 'cleanNews', 'cleanFinancials', 'sentimentLabels'];
+export const SUBSCRIBE: readonly SubscribedKey[] = ['cleanPrices', 'features', 'pricePredictions', 'pricePredictionsShadow', 'sentimentPredictions', 'cleanNews', 'cleanFinancials', 'sentimentLabels'];
 
 /** Pure mapping from a consumed record to its document (natural key as `_id`). */
 function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array<{ _id: string } & Record<string, unknown>> } {
@@ -31,6 +32,9 @@ function toDocs(batch: Consumed<LoadedKey>[]): { collection: string; docs: Array
       return { collection: COLLECTIONS.features, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof featureKey>[0] & object; return withMeta(featureKey(d), d, m); }) };
     case 'pricePredictions':
       return { collection: COLLECTIONS.predictions, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof predictionKey>[0]; return withMeta(predictionKey(d), d, m); }) };
+    // The challenger's predictions: their own collection, same key; never the latest state (clients get production only).
+    case 'pricePredictionsShadow':
+      return { collection: COLLECTIONS.shadowPredictions, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof predictionKey>[0]; return withMeta(predictionKey(d), d, m); }) };
     case 'sentimentPredictions':
       return { collection: COLLECTIONS.sentiment, docs: batch.map((m) => { const d = m.envelope.data as Parameters<typeof sentimentKey>[0]; return withMeta(sentimentKey(d), d, m); }) };
     case 'cleanNews':
