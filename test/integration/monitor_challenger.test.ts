@@ -164,6 +164,11 @@ t('a better challenger is promoted on live evidence; a worse one is kept and pro
     console.log(`  promoted v2 over v1: ${show(e.evidence)}; kept v3 against v2: ${show(k.evidence)}`);
     assert.is((await registry.getAlias('price', 'challenger'))?.version, 3, 'the challenger stays registered');
     assert.is(events.messages.filter((m) => m.topic === topics.modelEvents).length, 1, 'no promotion event');
+    // Both decisions are stored with their evidence (the dashboard's panel reads them).
+    const stored = await mongo.db(stack.db).collection('promotion_decisions').find({}).sort({ decidedAtMs: 1 }).toArray();
+    assert.equal(stored.map((d) => [d.kind, d.action, d.productionVersion, d.challengerVersion]), [['challenger_promoted', 'promote', 1, 2], ['challenger_kept', 'keep', 2, 3]]);
+    assert.equal(Object.fromEntries((stored[0]!.evidenceNames as string[]).map((n, i) => [n, (stored[0]!.evidenceValues as number[])[i]])), e.evidence);
+    assert.is(stored[1]!.reason, k.reason);
 
     // A decision taken on aliases that moved since is refused, and nothing moves.
     try {

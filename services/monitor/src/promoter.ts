@@ -6,6 +6,8 @@
  *   evidence and a `promoted` model event (the predictor hot-swaps on it, the trainer's and the
  *   CLI's promotions publish the same) are published;
  * - `keep`: a `challenger_kept` monitor event with the evidence; the aliases stay.
+ * Each decision carried out is also stored with its evidence (`promotion_decisions`, after its
+ * event), for the dashboard's champion-versus-challenger panel.
  * The registry moves before the events are published: a crash in between loses the events, not
  * the promotion (the predictor also polls the registry).
  */
@@ -14,7 +16,7 @@ import { withDbRetry, type BatchingProducer, type Logger } from '@stock-mlops/pl
 import type { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import type { PromotionDecision } from '@stock-mlops/monitor';
 import type { createMonitorMetrics } from './metrics.ts';
-import type { MonitorStore } from './store.ts';
+import type { MonitorStore, PromotionDecisionDoc } from './store.ts';
 
 export interface PromoterDeps {
   registry: ModelStore;
@@ -29,13 +31,26 @@ export interface PromoterDeps {
 export type Applied = 'promoted' | 'kept' | 'stale' | 'none';
 
 export function createPromoter({ registry, store, producer, topics, log, metrics }: PromoterDeps) {
-  async function publish(kind: MonitorEvent['kind'], d: PromotionDecision, nowMs: number): Promise<void> {
-    const env = makeEnvelope('monitorEvents', {
-      data: { kind, task: 'price', model: d.challenger, reason: d.reason.slice(0, 2000), evidence: d.evidence },
-      source: 'monitor',
-      idParts: [kind, d.challenger!.name, d.challenger!.version, nowMs],
-    });
+  async function publish(kind: PromotionDecisionDoc['kind'], d: PromotionDecision, nowMs: number): Promise<void> {
+    const data: MonitorEvent = { kind, task: 'price', model: d.challenger, reason: d.reason.slice(0, 2000), evidence: d.evidence };
+    const idParts = [kind, d.challenger!.name, d.challenger!.version, nowMs] as const;
+    const env = makeEnvelope('monitorEvents', { data, source: 'monitor', idParts: [...idParts] });
     await producer.send(topics.monitorEvents, [encode('monitorEvents', env)]);
+    const doc: PromotionDecisionDoc = {
+      _id: idParts.join('|'),
+      kind,
+      action: kind === 'challenger_promoted' ? 'promote' : 'keep',
+      task: 'price',
+      modelName: d.challenger!.name,
+      productionVersion: d.production!.version,
+      challengerVersion: d.challenger!.version,
+      reason: data.reason,
+      evidenceNames: Object.keys(d.evidence),
+      evidenceValues: Object.values(d.evidence),
+      decidedAt: new Date(nowMs).toISOString(),
+      decidedAtMs: nowMs,
+    };
+    await withDbRetry(() => store.saveDecision(doc), { log });
   }
 
   async function apply(d: PromotionDecision, nowMs: number): Promise<Applied> {

@@ -36,7 +36,25 @@ export const MONITOR_COLLECTIONS = {
   features: 'monitor_features',
   sentiment: 'monitor_sentiment',
   state: 'monitor_state',
+  /** Live promotion decisions carried out (promoted or kept), with their evidence: one per `challenger_promoted` / `challenger_kept` event. */
+  promotions: 'promotion_decisions',
 } as const;
+
+export interface PromotionDecisionDoc {
+  /** `<kind>|<model>|<challenger version>|<decidedAtMs>`: the monitor event's id parts. */
+  _id: string;
+  kind: 'challenger_promoted' | 'challenger_kept';
+  action: 'promote' | 'keep';
+  task: 'price';
+  modelName: string;
+  productionVersion: number;
+  challengerVersion: number;
+  reason: string;
+  evidenceNames: string[];
+  evidenceValues: number[];
+  decidedAt: string;
+  decidedAtMs: number;
+}
 
 export interface AlertDoc {
   _id: string;
@@ -119,6 +137,7 @@ export class MonitorStore {
   async ensureIndexes(): Promise<void> {
     await this.col(MONITOR_COLLECTIONS.reports).createIndex({ task: 1, row: 1, evaluatedAtMs: -1 });
     await this.col(MONITOR_COLLECTIONS.reports).createIndex({ reportId: 1 });
+    await this.col(MONITOR_COLLECTIONS.promotions).createIndex({ modelName: 1, decidedAtMs: -1 });
   }
 
   saveBars(bars: ReadonlyArray<{ symbol: string; interval: string; ts: string; close: number }>): Promise<void> {
@@ -176,6 +195,11 @@ export class MonitorStore {
 
   savePromotionState(state: PromotionState): Promise<void> {
     return this.write(MONITOR_COLLECTIONS.state, upsert([defined({ _id: `promotion|${state.modelName}`, ...state })]));
+  }
+
+  /** A decision carried out (after its event was published): what the dashboard shows as the latest decision. */
+  async saveDecision(doc: PromotionDecisionDoc): Promise<void> {
+    await this.insert(MONITOR_COLLECTIONS.promotions, [doc]);
   }
 
   async saveReport(report: MonitoringReport): Promise<void> {
