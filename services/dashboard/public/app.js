@@ -1,6 +1,7 @@
 // Dashboard page: state, wiring of the JSON API and the live stream to the chart and panels.
 import { dashboardToken, getJson } from './api.js';
 import { PriceChart } from './chart.js';
+import { challengerPanel } from './challenger.js';
 import { $, h, fmtInt, fmtPct, fmtPrice, fmtTs, setText, signClass, syntheticBadge } from './dom.js';
 import { LiveStream, resolveStreamUrl } from './live.js';
 import { feedRow, renderModels, renderMonitoring, renderNews } from './panels.js';
@@ -22,6 +23,7 @@ const state = {
 };
 
 const chart = new PriceChart($('chart'));
+const challenger = challengerPanel(chart);
 
 // ---- notices -------------------------------------------------------------------------------
 function notice(message) {
@@ -111,12 +113,14 @@ async function select(symbol) {
   const preds = await guarded('predictions', () => getJson('/api/predictions', { symbol, limit: HISTORY }));
   if (preds && state.selected === symbol) chart.addPredictions(preds.predictions);
   renderFigures();
+  await challenger.select(symbol);
 }
 
 async function loadBars(symbol) {
   const r = await guarded('bars', () => getJson('/api/bars', { symbol, limit: HISTORY }));
   if (!r || state.selected !== symbol) return;
   chart.setBars(r.bars);
+  challenger.redraw();
   $('chart-empty').hidden = r.bars.length > 0;
   renderFigures();
 }
@@ -326,6 +330,7 @@ async function main() {
   every(REFRESH_MS.symbols, refreshSymbols);
   every(REFRESH_MS.models, refreshModels);
   every(REFRESH_MS.monitoring, refreshMonitoring);
+  every(REFRESH_MS.monitoring, () => challenger.refresh());
   every(REFRESH_MS.news, refreshNews);
   every(REFRESH_MS.bars, () => state.selected && loadBars(state.selected));
   setInterval(renderStatus, 1_000);

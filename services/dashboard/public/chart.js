@@ -154,18 +154,23 @@ export class PriceChart {
     return out;
   }
 
-  redrawPredictions() {
-    if (!this.bars.length) return;
+  /** Line points of predictions, each at the bar it predicts, from the first bar on ([] before bars). */
+  predictionPoints(predictions) {
+    if (!this.bars.length) return [];
     const firstTime = this.bars[0].time;
     const points = new Map();
-    for (const p of this.predictions.values()) {
+    for (const p of predictions) {
       if (toTime(p.asOf) < firstTime) continue;
       points.set(this.targetTime(p), { p, value: p.predictedPrice });
     }
-    const data = [...points.entries()]
+    return [...points.entries()]
       .sort((a, b) => a[0] - b[0])
       .map(([time, { p, value }]) => (p.synthetic === true ? { time, value, color: COLORS.syntheticPred } : { time, value }));
-    this.pred.setData(data);
+  }
+
+  redrawPredictions() {
+    if (!this.bars.length) return;
+    this.pred.setData(this.predictionPoints(this.predictions.values()));
     const live = this.liveAsOf ? this.predictions.get(this.liveAsOf) : undefined;
     this.markers.setMarkers(
       live ? [{ time: this.targetTime(live), position: 'inBar', color: COLORS.live, shape: 'circle', size: 1.4, text: 'live' }] : [],

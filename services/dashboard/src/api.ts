@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Interval, Symbol } from '@stock-mlops/contracts';
 import { AppError } from '@stock-mlops/platform';
 import type { ChartStore } from './chart_store.ts';
+import { challengerView, type ChallengerDeps } from './challenger.ts';
 import type { DashboardQueries } from './queries.ts';
 
 /**
@@ -72,6 +73,10 @@ const ROUTES = {
     query: z.strictObject({ limit: limit(10, 50) }),
     run: (q: { limit: number }, d: ApiDeps) => d.labelQueue(q.limit),
   },
+  '/api/challenger': {
+    query: z.strictObject({ symbol: Symbol, limit: limit(500, 5000) }),
+    run: async (q: { symbol: string; limit: number }, d: ApiDeps) => challengerView(d.challenger, q.symbol, q.limit, (await chart(d)).historyComplete),
+  },
 } as const;
 
 export type ApiPath = keyof typeof ROUTES;
@@ -84,6 +89,8 @@ export interface ApiDeps {
   labelQueue: (limit: number) => Promise<unknown>;
   /** Bars, predictions and the symbol list, served from memory once the stored history is loaded. */
   chart: { store: ChartStore; loaded: Promise<void>; isLoaded: () => boolean };
+  /** The champion-versus-challenger panel (challenger.ts): its queries and the shadow predictions in memory. */
+  challenger: ChallengerDeps;
   /** How long a request waits for that history before answering with what memory holds (default 5 s). */
   loadWaitMs?: number;
 }

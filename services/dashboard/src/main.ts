@@ -1,7 +1,8 @@
 /**
  * dashboard: a web page over the system. Serves the page and a small JSON API: bars,
  * predictions and symbols from memory (stored history read once, then the clean prices and
- * price predictions topics), registry, news with sentiment and monitoring from MongoDB, and the
+ * price predictions topics; the challenger's shadow predictions likewise), registry, news with
+ * sentiment, monitoring and the champion-versus-challenger comparison from MongoDB, and the
  * labelling panel (label_desk.ts: its queue, and POST /api/labels onto the labels topic); the page
  * takes live predictions from the predictor's WebSocket stream, by default proxied on the
  * dashboard's own origin (`/ws`, see stream_config.ts).
@@ -10,6 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createLabelPublisher, startService } from '@stock-mlops/platform';
 import { createApi } from './api.ts';
+import { createChallengerQueries } from './challenger.ts';
 import { ChartStore } from './chart_store.ts';
 import { DashboardEnv } from './config.ts';
 import { startChartFeed } from './feed.ts';
@@ -31,7 +33,8 @@ const queries = createQueries(svc.mongo!.db);
 const store = new ChartStore();
 // The chart feed's consumer group is named by the stable instance id (INSTANCE_ID, the pod name, or
 // a reclaimed local slot), so restarts reuse one group instead of leaving one behind per start.
-const feed = await startChartFeed({ svc, queries, store, instance: svc.instanceId });
+const challenger = { queries: createChallengerQueries(svc.mongo!.db), shadow: new ChartStore() };
+const feed = await startChartFeed({ svc, queries, store, instance: svc.instanceId, shadow: { store: challenger.shadow, eachPrediction: challenger.queries.eachShadowPrediction } });
 shutdown.add('chart-feed', feed.stop);
 const labels = createLabelDesk({ db: svc.mongo!.db, publish: createLabelPublisher(svc.producer, svc.topics, 'dashboard') });
 // Readiness does not wait for the stored chart history: reading it costs what the database holds
@@ -40,6 +43,7 @@ const api = createApi({
   queries,
   labelQueue: labels.queue,
   chart: { store, loaded: feed.loaded, isLoaded: feed.isLoaded },
+  challenger,
   publicConfig: stream.publicConfig,
 });
 const dashboardMetrics = createDashboardMetrics(metrics.registry);

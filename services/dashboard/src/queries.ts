@@ -120,8 +120,7 @@ export function createQueries(db: Db): DashboardQueries {
     },
 
     eachPrediction(onBatch) {
-      const projection = Object.fromEntries([['_id', 0], ...PREDICTION_FIELDS.map((f) => [f, 1])]);
-      return eachPage(col(COLLECTIONS.predictions), projection, onBatch as (d: Document[]) => void);
+      return eachPage(col(COLLECTIONS.predictions), PREDICTION_PROJECTION, onBatch as (d: Document[]) => void);
     },
 
     async models(limit) {
@@ -192,7 +191,7 @@ const SNAPSHOT_PAGE = 40_000;
  * previous one, which FerretDB answers with a scan: this read runs in the background (readiness
  * does not wait for it).
  */
-async function eachPage(collection: Collection<Document>, projection: Document, onBatch: (docs: Document[]) => void): Promise<number> {
+export async function eachPage(collection: Collection<Document>, projection: Document, onBatch: (docs: Document[]) => void): Promise<number> {
   let n = 0;
   let last: unknown;
   for (;;) {
@@ -208,6 +207,8 @@ async function eachPage(collection: Collection<Document>, projection: Document, 
 }
 
 const PREDICTION_FIELDS = ['symbol', 'interval', 'asOf', 'horizon', 'lastClose', 'predictedReturn', 'predictedPrice', 'model', 'latencyMs', 'synthetic'] as const;
+/** What the chart needs of a stored price prediction (production or shadow). */
+export const PREDICTION_PROJECTION: Document = Object.fromEntries([['_id', 0], ...PREDICTION_FIELDS.map((f) => [f, 1])]);
 
 const ROW_KEYS = new Set(['_id', 'reportId', 'row', 'task', 'evaluatedAtMs', 'scope']);
 
@@ -220,7 +221,7 @@ function rest(d: Document): Scalars {
   return Object.fromEntries(Object.entries(d).filter(([k]) => !ROW_KEYS.has(k)));
 }
 
-function evidence(d: Document): Record<string, number> {
+export function evidence(d: Document): Record<string, number> {
   const names = Array.isArray(d.evidenceNames) ? (d.evidenceNames as unknown[]) : [];
   const values = Array.isArray(d.evidenceValues) ? (d.evidenceValues as unknown[]) : [];
   return Object.fromEntries(names.map((n, i) => [String(n), values[i]]).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
