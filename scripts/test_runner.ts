@@ -26,12 +26,6 @@ const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 50 * 60_000);
 /** A file's cleanup never holds up the run longer than this. */
 const CLEANUP_TIMEOUT_MS = 120_000;
 const ORDER = ['unit', 'integration', 'e2e', 'chaos'];
-/**
- * Folders run only when a filter names them (not in a plain `npm test`): `test/cluster/` holds
- * broker failover on its own three-broker cluster (about 20 minutes here), run by
- * `npm run test:cluster` until it has verified runs.
- */
-const OPT_IN = ['cluster'];
 
 function listTests(dir: string): string[] {
   const out: string[] = [];
@@ -166,7 +160,7 @@ async function main(): Promise<void> {
     console.log(typecheckFailed ? '✘ typecheck failed' : '✔ typecheck');
   }
   const files = listTests(path.join(root, 'test'))
-    .filter((f) => (filters.length === 0 ? !OPT_IN.includes(path.relative(path.join(root, 'test'), f).split(path.sep)[0] ?? '') : filters.some((x) => f.includes(x))))
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
     .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   const needsInfra = files.some((f) => rank(f) > 0);
   const { env, started } = needsInfra ? infraEnv() : { env: { ...process.env }, started: false };

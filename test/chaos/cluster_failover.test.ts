@@ -5,7 +5,8 @@
  * dir, beside the runner's single broker) and uses the runner's database. Topics are created with
  * replication factor 3 and min.insync.replicas 2; every producer sends with acks=all. The
  * extractor, transformer, loader and predictor run as processes while the extractor replays the
- * bundled real prices (4 files × 2 symbol names ≈ 26,500 bars, paced over CLUSTER_REPLAY_S). Mid-replay:
+ * bundled real prices (4 files × CLUSTER_COPIES symbol names, default 1: 13,257 bars, paced over
+ * CLUSTER_REPLAY_S, default 120 s). Mid-replay:
  *   1. kill -9 the node that leads most of the busiest partitions;
  *   2. start it again (it catches up and rejoins the in-sync replicas);
  *   3. a controlled shutdown (SIGTERM) of another node that leads busy partitions;
@@ -37,9 +38,9 @@ import { busiestLeader, fullyReplicated, stageProgress, STAGES, timeToResume, ty
 import { promote, randomPriceModel } from '../support/predictor/fixtures.ts';
 
 const FILES = ['AAPL', 'GOOG', 'MSFT', 'SPY'];
-const COPIES = Number(process.env.CLUSTER_COPIES ?? 2);
+const COPIES = Number(process.env.CLUSTER_COPIES ?? 1);
 /** How long the paced replay lasts: long enough that every fault lands while it runs. */
-const REPLAY_S = Number(process.env.CLUSTER_REPLAY_S ?? 200);
+const REPLAY_S = Number(process.env.CLUSTER_REPLAY_S ?? 120);
 const BROKERS = 3;
 const LOOKBACK = 10;
 /** A stage that neither progressed nor ran out of work this long after a fault has not resumed (liveness, not speed). */
