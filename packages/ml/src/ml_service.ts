@@ -14,6 +14,8 @@ import { decideSentimentPromotion } from './registry/sentiment_gate.ts';
 import { assembleSentimentData, labelLineage, type StoredLabel } from './training/sentiment_labels.ts';
 import { flattenEvaluation, RIDGE_BASELINE, trainPrice, type PriceEvaluationReport, type PriceTrainingResult } from './training/train.ts';
 import { PriceModel, type EpochLog } from './models/price_predictor.ts';
+import { zeroReturnPriceModel } from './models/price_variants.ts';
+import { decideBaselineFallback, ZERO_RETURN_BASELINE } from './registry/price_baseline.ts';
 import {
   SENTIMENT_LABELS,
   SentimentModel,
@@ -175,7 +177,57 @@ export async function registerAndGatePrice(input: PriceRunInput, training: Price
   });
   await input.onRegistered?.(version.version);
   const outcome = await applyDecision(input.store, name, 'price', version.version, decision, pickMetrics(metrics, PRICE_EVENT_METRICS), input.promoteAs);
+  outcome.events.push(...(await serveZeroReturnBaseline(input, training, outcome)));
   return { ...outcome, training };
+}
+
+/**
+ * When the gate rejected the candidate and the model has no production version, point
+ * `production` at the zero-return baseline (registry/price_baseline.ts): an ordinary version
+ * predicting 0 for every window, marked `params.baseline = 'zero-return'`, registered once per
+ * feature schema and reused afterwards. Returns the events to publish (`promoted` and, should the
+ * baseline have been the challenger, `challenger_cleared`); none when production exists.
+ */
+export async function serveZeroReturnBaseline(input: PriceRunInput, training: PriceTrainingResult, outcome: RunResult): Promise<ModelEvent[]> {
+  const name = input.modelName ?? PRICE_MODEL;
+  const production = await input.store.getAlias(name, PRODUCTION_ALIAS);
+  const baselines = production ? [] : (await input.store.list(name)).filter((v) => v.params.baseline === ZERO_RETURN_BASELINE);
+  const fallback = decideBaselineFallback({
+    passed: outcome.decision.promote,
+    production: production?.version,
+    baselines,
+    featureSchemaHash: input.featureSchemaHash,
+  });
+  if (fallback.action === 'none') return [];
+  let version: number;
+  if (fallback.action === 'reuse') version = fallback.version;
+  else {
+    const lookback = training.model.meta.config.lookback;
+    const zero = zeroReturnPriceModel(input.tf, { nFeatures: training.model.meta.nFeatures, featureSchemaHash: input.featureSchemaHash, lookback });
+    let artifacts;
+    try {
+      artifacts = await zero.serialize();
+    } finally {
+      zero.dispose();
+    }
+    await input.beforeRegister?.();
+    const zeroMetrics: Record<string, number> = { ...training.evaluation.baselines.zero };
+    const registered = await input.store.register({
+      name,
+      task: 'price',
+      metrics: Object.fromEntries(Object.entries(zeroMetrics).filter(([, x]) => Number.isFinite(x))),
+      params: { baseline: ZERO_RETURN_BASELINE, arch: 'mlp', lookback, horizon: input.cfg.model.horizon },
+      featureSchemaHash: input.featureSchemaHash,
+      normalization: null,
+      reference: null,
+      dataWindow: null,
+      lineage: { baselineAfter: { name, version: outcome.version.version }, featureNames: input.featureNames ?? [] },
+      gitSha: input.gitSha,
+      artifacts,
+    });
+    version = registered.version;
+  }
+  return promoteVersion(input.store, name, version, fallback.reason);
 }
 
 /**

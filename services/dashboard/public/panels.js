@@ -26,7 +26,7 @@ function metricChips(metrics = {}) {
   });
 }
 
-/** Registry table: each model's versions (newest first) with status, aliases and key metrics. */
+/** Registry table: each model's versions (newest first) with status, baseline marker (`params.baseline`), aliases and key metrics. */
 export function renderModels(container, { versions = [], aliases = [] }) {
   if (!versions.length) {
     container.replaceChildren(h('p', { class: 'empty' }, 'No models registered yet: the trainer registers one after the first training run.'));
@@ -51,6 +51,7 @@ export function renderModels(container, { versions = [], aliases = [] }) {
           { class: 'version-head' },
           h('span', { class: 'ver' }, `v${v.version}`),
           h('span', { class: `badge ${v.status}`, title: v.statusReason ?? '' }, v.status),
+          ...(v.params?.baseline ? [h('span', { class: 'badge baseline', title: 'a baseline, not a trained model (served while no model has passed the gate)' }, `baseline: ${v.params.baseline}`)] : []),
           ...(aliasOf.get(`${v.name}@${v.version}`) ?? []).filter((a) => a !== v.status).map((a) => h('span', { class: 'badge alias' }, a)),
           h('span', { class: 'muted small reason', title: v.statusReason ?? '' }, v.statusReason ?? ''),
           h('span', { class: 'muted small nowrap when', title: v.createdAt }, fmtAgo(v.createdAt)),

@@ -5,6 +5,7 @@ import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { ServingSentimentModel } from '@stock-mlops/ml/inference/sentiment';
 import { CHALLENGER_ALIAS, PRODUCTION_ALIAS, type ModelArtifacts, type ModelStore, type ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
+import { modelKind } from '@stock-mlops/ml/registry/price_baseline';
 import type { Tf } from '@stock-mlops/ml/tf';
 import { PredictError, type PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 
@@ -178,6 +179,7 @@ export class ModelCatalog {
       createdAt: v.createdAt,
       metrics: Object.fromEntries(Object.entries(v.metrics).filter(([, x]) => Number.isFinite(x))),
       serving: served === v.version,
+      kind: modelKind(v.params),
     };
   }
 

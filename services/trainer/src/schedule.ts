@@ -134,6 +134,9 @@ export async function createTrainingSchedule({ db, config, log, metrics, produce
     for (const r of results) {
       trainings.inc({ task, outcome: r.promoted ? 'promoted' : r.decision.promote ? 'challenger' : 'rejected' });
       log.info({ model: r.version.name, version: r.version.version, promoted: r.promoted, reason: r.decision.reason, metrics: r.events[0]?.metrics, ms: Date.now() - t0 }, 'training finished');
+      // ml_service serveZeroReturnBaseline: a rejected candidate and no production price model.
+      const baseline = r.events.find((e) => e.kind === 'promoted' && e.model.version !== r.version.version);
+      if (baseline) log.warn({ model: baseline.model.name, version: baseline.model.version }, 'no price model has passed the gate; serving the zero-return baseline');
     }
   }
 

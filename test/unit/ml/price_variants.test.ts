@@ -1,7 +1,8 @@
 /**
  * Price versions that are not trained (models/price_variants.ts): the persistence forecast as MLP
  * weights predicts the as-of bar's ret_1, through the artifact round trip and the serving wrapper
- * the predictor uses; a rescaled copy predicts factor × the original. Windows are real AAPL
+ * the predictor uses; a rescaled copy predicts factor × the original; the zero-return baseline
+ * predicts exactly 0 for every window. Windows are real AAPL
  * feature rows computed by the transformer's code.
  */
 import * as assert from 'uvu/assert';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { suite } from '../../harness/index.ts';
 import { initTf } from '@stock-mlops/ml/tf';
 import { PriceModel } from '@stock-mlops/ml/models/price_predictor';
-import { persistencePriceModel, rescaledPriceArtifacts } from '@stock-mlops/ml/models/price_variants';
+import { persistencePriceModel, rescaledPriceArtifacts, zeroReturnPriceModel } from '@stock-mlops/ml/models/price_variants';
 import { ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { featureRowsFromBars, parsePriceCsv, PRICE_FEATURE_SCHEMA } from '@stock-mlops/ml/training/price_csv';
 
@@ -65,6 +66,22 @@ t('a rescaled copy predicts factor × the original; other artifacts and factors 
   assert.throws(() => rescaledPriceArtifacts(artifacts, 0), (e: { code?: string }) => e.code === 'E_INPUT_VALUE');
   base.dispose();
   flipped.dispose();
+});
+
+t('the zero-return model predicts exactly 0 for every window, also after the round trip and in the serving wrapper', async () => {
+  const { tf } = await initTf();
+  const model = zeroReturnPriceModel(tf, { nFeatures: names.length, featureSchemaHash: PRICE_FEATURE_SCHEMA.hash, lookback: LOOKBACK });
+  const w = windows(100);
+  assert.ok(w.every((x) => x.length === LOOKBACK) && w.some((x) => x.at(-1)![RET_1] !== 0), 'real, non-zero windows');
+  const got = model.predict(w);
+  assert.is(got.length, w.length);
+  got.forEach((g, i) => assert.ok(g === 0, `#${i}: ${g}`));
+  const serving = new ServingPriceModel({ name: 'price', version: 1 }, await PriceModel.deserialize(tf, await model.serialize()));
+  await serving.warmup();
+  serving.predictReturns(w).forEach((g, i) => assert.ok(g === 0, `served #${i}: ${g}`));
+  assert.throws(() => zeroReturnPriceModel(tf, { nFeatures: 0, featureSchemaHash: 'x' }), (e: { code?: string }) => e.code === 'E_INPUT_SHAPE');
+  model.dispose();
+  serving.retire();
 });
 
 t.run();

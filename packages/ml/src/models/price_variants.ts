@@ -11,7 +11,11 @@
  * - `rescaledPriceArtifacts`: a copy of a model's artifacts whose outputs are multiplied by a
  *   factor (the stored `targetScale`); −10 gives a sign-flipped, far too confident model.
  *
- * Both serve as champions and challengers of known quality for the live promotion (e.g. the
+ * - `zeroReturnPriceModel`: the random walk, a return of exactly 0 for every window (all weights
+ *   zero), served as the explicit baseline version while no model has passed the gate
+ *   (registry/price_baseline.ts).
+ *
+ * The first two serve as champions and challengers of known quality for the live promotion (e.g. the
  * champion/challenger end-to-end test).
  */
 import type { Tf } from '../tf.ts';
@@ -68,6 +72,34 @@ export function persistencePriceModel(tf: Tf, opts: PersistenceOptions): PriceMo
     pm.model.setWeights(tensors);
   } finally {
     tf.dispose(tensors);
+  }
+  return pm;
+}
+
+export interface ZeroReturnOptions {
+  nFeatures: number;
+  featureSchemaHash: string;
+  lookback?: number;
+}
+
+/** The zero-return forecast (the random walk) as an MLP whose weights are all zero: exactly 0 for every window. */
+export function zeroReturnPriceModel(tf: Tf, opts: ZeroReturnOptions): PriceModel {
+  if (!(Number.isInteger(opts.nFeatures) && opts.nFeatures > 0)) throw new PriceModelError('E_INPUT_SHAPE', 'nFeatures must be a positive integer');
+  const lookback = opts.lookback ?? DEFAULT_PRICE_CONFIG.lookback;
+  const config = { ...DEFAULT_PRICE_CONFIG, arch: 'mlp' as const, lookback, hidden: 2, dropout: 0, l2: 0, epochs: 0 };
+  const meta: Omit<PriceModelMeta, 'config'> = {
+    nFeatures: opts.nFeatures,
+    featureSchemaHash: opts.featureSchemaHash,
+    featureMean: new Array<number>(opts.nFeatures).fill(0),
+    featureStd: new Array<number>(opts.nFeatures).fill(1),
+    targetScale: 1,
+  };
+  const pm = PriceModel.build(tf, config, meta);
+  const zeros = pm.model.getWeights().map((w) => tf.zerosLike(w));
+  try {
+    pm.model.setWeights(zeros);
+  } finally {
+    tf.dispose(zeros);
   }
   return pm;
 }
