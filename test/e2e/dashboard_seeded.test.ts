@@ -88,14 +88,14 @@ async function seed(): Promise<void> {
     { _id: 'MSFT', symbol: 'MSFT', bar: lastMsft, barTs: lastMsft.ts, prediction: (({ _id, ...p }) => p)(preds.at(-1)!), updatedAt: new Date().toISOString() },
     { _id: 'AAPL', symbol: 'AAPL', bar: aapl.at(-1), barTs: aapl.at(-1)!.ts, updatedAt: new Date().toISOString() },
   ] as never[]);
-  const version = (name: string, v: number, status: string, createdAt: string, metrics: Record<string, number>) => ({
+  const version = (name: string, v: number, status: string, createdAt: string, metrics: Record<string, number>, params: Record<string, unknown> = { arch: 'lstm', epochs: 20 }) => ({
     name,
     version: v,
     task: name === 'price' ? 'price' : 'sentiment',
     status,
     statusReason: status === 'production' ? 'beats production and baselines' : status === 'archived' ? `replaced by v${v + 1}` : 'registered',
     metrics,
-    params: { arch: 'lstm', epochs: 20 },
+    params,
     featureSchemaHash: 'abcdef0123456789',
     normalization: { featureMean: [1, 2], featureStd: [1, 1] },
     reference: { big: Array.from({ length: 500 }, (_, i) => i) },
@@ -106,7 +106,8 @@ async function seed(): Promise<void> {
     artifactBytes: 123_456,
   });
   await db.collection('model_versions').insertMany([
-    version('price', 1, 'archived', '2026-01-01T10:00:00.000Z', { rmse: 0.0151, mae: 0.0112, directionalAccuracy: 0.512, baseline_zero_rmse: 0.0149 }),
+    // v1: the zero-return baseline served until v2 passed the gate.
+    version('price', 1, 'archived', '2026-01-01T10:00:00.000Z', { rmse: 0.0149, mae: 0.0112, directionalAccuracy: 0.512 }, { baseline: 'zero-return', arch: 'mlp', lookback: 20 }),
     version('price', 2, 'production', '2026-01-02T10:00:00.000Z', { rmse: 0.0139, mae: 0.0101, directionalAccuracy: 0.547, backtest_sharpe: 0.81, baseline_zero_rmse: 0.0149 }),
     version('sentiment', 1, 'candidate', '2026-01-03T10:00:00.000Z', { accuracy: 0.78, macroF1: 0.71 }),
   ] as never[]);
@@ -309,6 +310,8 @@ t('page: renders chart, registry, news (escaped) and stream status; the token le
   // Registry.
   assert.is(await page.locator('#models li[data-model="price"][data-status="production"]').getAttribute('data-version'), '2');
   assert.match((await page.textContent('#serving-model'))!, /price v2/);
+  assert.is((await page.textContent('#models li[data-model="price"][data-version="1"] .badge.baseline'))!.trim(), 'baseline: zero-return', 'the baseline version is marked');
+  assert.is(await page.locator('#models li[data-model="price"][data-version="2"] .badge.baseline').count(), 0, 'a trained version is not');
   // News: untrusted text stays text.
   const newsText = (await page.textContent('#news-list'))!;
   assert.match(newsText, /<img src=x onerror="window.__xss=1">Apple & suppliers <b>ramp<\/b> production/);
