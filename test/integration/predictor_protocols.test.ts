@@ -240,10 +240,10 @@ t('domain API: AnalyzeSentiment, GetModel and ListModels', async () => {
   assert.is(await statusOf(domain('AnalyzeSentiment', { texts: [] })), grpc.status.INVALID_ARGUMENT);
   assert.is(await statusOf(domain('AnalyzeSentiment', { texts: ['x'.repeat(10_001)] })), grpc.status.INVALID_ARGUMENT);
 
-  const m = await domain<{ name: string; version: number; serving: boolean; aliases: string[]; status: string }>('GetModel', { name: 'price' });
-  assert.equal([m.name, m.version, m.serving, m.aliases, m.status], ['price', 1, true, ['production'], 'production']);
-  const list = await domain<{ models: Array<{ name: string; version: number; serving: boolean }> }>('ListModels', {});
-  assert.equal(list.models.map((x) => [x.name, x.version, x.serving]), [['price', 1, true], ['sentiment', 1, true]]);
+  const m = await domain<{ name: string; version: number; serving: boolean; aliases: string[]; status: string; kind: string }>('GetModel', { name: 'price' });
+  assert.equal([m.name, m.version, m.serving, m.aliases, m.status, m.kind], ['price', 1, true, ['production'], 'production', 'model']);
+  const list = await domain<{ models: Array<{ name: string; version: number; serving: boolean; kind: string }> }>('ListModels', {});
+  assert.equal(list.models.map((x) => [x.name, x.version, x.serving, x.kind]), [['price', 1, true, 'model'], ['sentiment', 1, true, 'model']]);
   assert.is(await statusOf(domain('GetModel', { name: 'price', version: 42 })), grpc.status.NOT_FOUND);
   assert.is(await statusOf(domain('GetModel', { name: 'nope' })), grpc.status.NOT_FOUND);
   assert.is(await statusOf(domain('ListModels', { name: '$where' })), grpc.status.INVALID_ARGUMENT);
