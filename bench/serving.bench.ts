@@ -1,8 +1,7 @@
 /**
  * Serving: gRPC Predict throughput and latency at concurrency 1, 8 and 32, without and with
- * dynamic micro-batching, beside the in-process model's throughput at the same batch sizes; and
- * the stream path's throughput with and without a shadow-scored challenger, in the same run
- * (`BENCH_SERVING_PART=challenger` runs only that part).
+ * dynamic micro-batching, beside the in-process model's throughput at the same batch sizes (the
+ * stream path with and without a shadow-scored challenger is bench/shadow.bench.ts).
  *
  * The server (the predictor's real core, queue and gRPC server, LSTM(32) over 20×8 windows, the
  * default price architecture) runs in this process, with the price model in an inference worker
@@ -26,10 +25,8 @@ import { initTf } from '@stock-mlops/ml/tf';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
 import { startGrpcServer } from '@stock-mlops/predictor/grpc_server';
 import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';
-import { ShadowScorer } from '@stock-mlops/ml/inference/shadow_scorer';
-import { featureSeries, randomPriceModel, SCHEMA_HASH } from '@stock-mlops/ml/synthetic';
-import type { FeatureVector } from '@stock-mlops/contracts';
-import { fmt, median, type Bench, type BenchSection } from './lib.ts';
+import { featureSeries, randomPriceModel } from '@stock-mlops/ml/synthetic';
+import { fmt, median, type Bench } from './lib.ts';
 
 const LOOKBACK = 20;
 const N_FEATURES = 8;
@@ -84,107 +81,8 @@ function meanOf(h: Histogram): Promise<number> {
   });
 }
 
-/**
- * Champion and challenger on the stream path (the path shadow scoring is on): feature batches of
- * one vector per symbol go through `core.onFeatures` (the production predictions, through the
- * shared queue and the inference worker) in a closed loop, and each batch's predictions are then
- * offered to the shadow scorer, as the predictor's feature consumer does after publishing
- * (publishing is a no-op here). Rows alternate within each repeat: no challenger, a challenger in
- * the same inference worker as production (what the predictor does), a challenger in a second
- * worker thread.
- */
-async function challengerSection(ctx: Parameters<Bench>[0], backend: string): Promise<BenchSection> {
-  const arch = { arch: 'lstm' as const, hidden: 32, lookback: LOOKBACK, nFeatures: N_FEATURES };
-  const worker = await InferenceWorker.start();
-  const second = await InferenceWorker.start();
-  const champion = await worker.loadPrice({ name: 'price', version: 1 }, await (await randomPriceModel(1, arch)).serialize());
-  const challengerArtifacts = await (await randomPriceModel(2, arch)).serialize();
-  const sameWorker = await worker.loadPrice({ name: 'price', version: 2 }, challengerArtifacts);
-  const ownWorker = await second.loadPrice({ name: 'price', version: 2 }, challengerArtifacts);
-  for (const m of [champion, sameWorker, ownWorker]) await m.warmup();
-  const modes: Array<{ name: string; challenger: ServingPriceModel | undefined }> = [
-    { name: 'no challenger', challenger: undefined },
-    { name: 'challenger in the same inference worker (the predictor)', challenger: sameWorker },
-    { name: 'challenger in a second worker thread', challenger: ownWorker },
-  ];
-  const runs = new Map<string, Array<{ rate: number; shadowRate: number; dropped: number }>>();
-  let day = 0;
-  const vector = (symbol: string, i: number): FeatureVector => ({
-    symbol,
-    interval: '1d',
-    ts: new Date(Date.UTC(2000, 0, 1) + day * 86_400_000).toISOString(),
-    close: 100 + (day % 50),
-    schemaVersion: 'bench',
-    schemaHash: SCHEMA_HASH,
-    values: Array.from({ length: N_FEATURES }, (_, j) => Math.sin(day * 0.37 + i + j)),
-  });
-  for (let r = 0; r < ctx.repeats; r++) {
-    for (const mode of modes) {
-      const inference = createPriceInference({ maxBatch: 64, maxDelayMs: 2, maxQueue: 4096, pipelined: true });
-      const core = new PredictorCore(inference.run);
-      core.swap(champion);
-      champion.retain(); // shared by every run: keep it alive across swaps
-      if (mode.challenger) {
-        core.swapChallenger(mode.challenger);
-        mode.challenger.retain();
-      }
-      let shadowed = 0;
-      let dropped = 0;
-      const scorer = new ShadowScorer({
-        maxQueue: 4096,
-        timeoutMs: 5_000,
-        maxFailures: 3,
-        challenger: () => core.challenger,
-        window: (m, symbol, asOf) => core.windowAt(m, symbol, asOf),
-        publish: async (out) => void (shadowed += out.length),
-        onDropped: (_reason, n) => void (dropped += n),
-        onChallengerFailed: () => {},
-      });
-      for (let k = 0; k < LOOKBACK; k++, day++) await core.onFeatures(SYMBOLS.map(vector)).catch(() => undefined);
-      let predicted = 0;
-      const t0 = performance.now();
-      while (performance.now() - t0 < DURATION_MS) {
-        const { predictions } = await core.onFeatures(SYMBOLS.map(vector));
-        day++;
-        predicted += predictions.length;
-        scorer.offer(predictions.map((p, i) => ({ prediction: p, eventId: `e${day}-${i}` })));
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      const shadowIn = shadowed;
-      scorer.close();
-      await scorer.idle();
-      inference.close();
-      const list = runs.get(mode.name) ?? [];
-      list.push({ rate: predicted / seconds, shadowRate: shadowIn / seconds, dropped });
-      runs.set(mode.name, list);
-      ctx.log(`challenger bench, ${mode.name}: ${fmt(predicted / seconds, 0)} production predictions/s, ${fmt(shadowIn / seconds, 0)} shadow predictions/s, ${dropped} dropped`);
-    }
-  }
-  await worker.close();
-  await second.close();
-  const base = median(runs.get(modes[0]!.name)!.map((x) => x.rate));
-  const rows = modes.map((m) => {
-    const rs = runs.get(m.name)!;
-    const rate = median(rs.map((x) => x.rate));
-    return `| ${m.name} | ${fmt(rate, 0)} | ${fmt((100 * rate) / base, 0)} % | ${fmt(median(rs.map((x) => x.shadowRate)), 0)} | ${rs.reduce((a, x) => a + x.dropped, 0)} | ${rs.map((x) => fmt(x.rate, 0)).join(', ')} |`;
-  });
-  const markdown = [
-    `Stream path (feature batches of ${SYMBOLS.length} vectors, one per symbol, through the predictor's core, micro-batching queue (max 64, delay 2 ms) and inference worker; closed loop, ${DURATION_MS / 1000} s per run, rows alternating within each of ${ctx.repeats} repeats, median), tfjs backend \`${backend}\`.`,
-    'Production and challenger: LSTM(32) over 20×8 windows with random weights. After each batch its predictions are offered to the shadow scorer (bounded queue of 4,096, one challenger batch at a time; publishing is a no-op), as the predictor does after publishing.',
-    '',
-    '| challenger | production predictions/s | of no challenger (target ≥ 90 %) | shadow predictions/s | shadow predictions dropped (all runs) | runs |',
-    '| --- | ---: | ---: | ---: | ---: | --- |',
-    ...rows,
-    '',
-    `Machine load average (1 min) at the end: ${fmt(os.loadavg()[0]!, 1)}; the 2 cores are shared with other work.`,
-    'On a saturated closed loop the challenger adds a second forward pass for every production one on the same cores, and the scorer\'s bounded queue sheds nothing as long as the challenger keeps up, so this measures the full cost of shadow scoring; production is never blocked on it (offers return at once), but it shares the CPU. A live stream runs far below saturation (one bar per symbol per interval).',
-  ].join('\n');
-  return { title: 'Serving: champion and challenger (shadow scoring on the stream path)', markdown };
-}
-
 const bench: Bench = async (ctx) => {
   const { backend } = await initTf();
-  if (process.env.BENCH_SERVING_PART === 'challenger') return challengerSection(ctx, backend);
   const priceModel = await randomPriceModel(1, { arch: 'lstm', hidden: 32, lookback: LOOKBACK, nFeatures: N_FEATURES });
   const model = new ServingPriceModel({ name: 'price', version: 1 }, priceModel);
   // The worker loads the same weights from the registry artifacts, as the predictor does.
@@ -306,7 +204,7 @@ const bench: Bench = async (ctx) => {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...budget,
   ].join('\n');
-  return [{ title: 'Serving: gRPC Predict with and without micro-batching', markdown }, await challengerSection(ctx, backend)];
+  return { title: 'Serving: gRPC Predict with and without micro-batching', markdown };
 };
 
 export default bench;

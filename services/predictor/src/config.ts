@@ -31,8 +31,8 @@ export const PredictorEnv = z.object({
   WS_ALLOWED_ORIGINS: z.string().optional(),
   PREDICTOR_INSTANCE_ID: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/).optional(),
   MODEL_POLL_MS: z.coerce.number().int().positive().default(10_000),
-  SHADOW_QUEUE_MAX: z.coerce.number().int().positive().default(4096).describe('production predictions waiting to be shadow-scored by the challenger; beyond, they are dropped'),
-  SHADOW_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000).describe('longest a challenger batch may take before it counts as failed'),
+  SHADOW_QUEUE_MAX: z.coerce.number().int().positive().default(4096).describe('production predictions waiting to be shadow-scored by the challenger; beyond, the oldest are dropped'),
+  SHADOW_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000).describe('longest a challenger batch may run (not counting its wait for idle time) before it counts as failed'),
   SHADOW_MAX_FAILURES: z.coerce.number().int().positive().default(3).describe('failing challenger batches in a row after which the challenger is dropped'),
   KAFKA_SESSION_TIMEOUT_MS: KafkaSessionTimeoutMs.describe('group session timeout of the predictor\'s consumers (broker minimum 6 s)'),
 });

@@ -5,7 +5,8 @@
  * - the price prediction stream in broadcast (one group per replica) → gRPC StreamPredictions
  *   and WebSocket subscribers of every replica;
  * - model events (one group per replica) and registry polling → hot swaps;
- * - a registry challenger, if any, scores the same features off the production path → shadow topic.
+ * - a registry challenger, if any, scores the same features in the inference queue's idle lane
+ *   (production first; dropped, counted, under saturation) → shadow topic.
  * gRPC (domain API + Open Inference Protocol + health + reflection) and WebSocket on their ports;
  * SubmitSentimentLabels publishes human labels to the labels topic;
  * every price inference goes through one micro-batching queue.
@@ -22,7 +23,7 @@ import { startWsServer } from './ws_server.ts';
 
 const svc = await startService({ name: 'predictor', env: PredictorEnv, mongo: true, instanceIdAliases: ['PREDICTOR_INSTANCE_ID'] });
 const { config, log, shutdown } = svc;
-const { core, catalog, checkpoint } = await startServing(svc);
+const { core, whenIdle, catalog, checkpoint } = await startServing(svc);
 
 const grpc = await startGrpcServer({
   host: config.GRPC_HOST,
@@ -47,7 +48,7 @@ const onServing = () => {
   svc.setReady('model', true);
   grpc.setServing(true);
 };
-const shadow = startShadow({ svc, core, catalog });
+const shadow = startShadow({ svc, core, catalog, whenIdle });
 const streams = await startStreams({ svc, core, catalog, checkpoint, onServing, shadow });
 shutdown.add('poll', streams.stopPolling);
 // Runs early in shutdown (hooks run last-in first-out): load balancers and health probes stop sending.

@@ -1,6 +1,6 @@
 /**
  * What the predictor serves from: TensorFlow, the price-model worker thread, the micro-batching
- * inference queue, the core (models, feature history, latest predictions), the model catalog
+ * inference queue (and its idle lane for shadow scoring), the core (models, feature history, latest predictions), the model catalog
  * (hot swaps, counted) and the feature-history checkpoints, seeded from MongoDB at start.
  */
 import client from 'prom-client';
@@ -11,13 +11,15 @@ import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
 import { initTf } from '@stock-mlops/ml/tf';
 import type { PredictorEnv } from './config.ts';
 import { PredictorCore } from '@stock-mlops/ml/inference/predictor_core';
-import { createPriceInference } from '@stock-mlops/ml/inference/price_inference';
+import { createPriceInference, type WhenIdle } from '@stock-mlops/ml/inference/price_inference';
 import { HistoryCheckpoint } from './history_checkpoint.ts';
 import { mongoCheckpointStore } from './checkpoint_store.ts';
 import { ModelCatalog } from './model_loader.ts';
 
 export interface Serving {
   core: PredictorCore;
+  /** The inference queue's idle lane (shadow scoring runs there, production first). */
+  whenIdle: WhenIdle;
   catalog: ModelCatalog;
   checkpoint: HistoryCheckpoint;
 }
@@ -78,5 +80,5 @@ export async function startServing(svc: ServiceContext<PredictorEnv>): Promise<S
     source: checkpointStore,
   });
   for (const vectors of await withDbRetry(() => checkpointStore.loadAll(), { log })) core.history.replace(vectors[0]!.symbol, vectors);
-  return { core, catalog, checkpoint };
+  return { core, whenIdle: inference.whenIdle, catalog, checkpoint };
 }

@@ -1,8 +1,9 @@
 /**
  * The predictor's Kafka streams:
  * - features (shared consumer group: replicas split the work) → price predictions topic, with
- *   the feature history checkpointed before the commit; then, off that path, the challenger's
- *   shadow predictions of the same features → the shadow topic (shadow.ts);
+ *   the feature history checkpointed before the commit; then, off that path (in the inference
+ *   queue's idle lane: production first), the challenger's shadow predictions of the same
+ *   features → the shadow topic (shadow.ts);
  * - clean news (shared group) → sentiment predictions topic, once a sentiment model exists;
  * - the price prediction stream in broadcast (one group per replica) → the core's latest
  *   predictions (gRPC StreamPredictions and WebSocket subscribers of every replica);
@@ -24,7 +25,7 @@ function traceHeaders(traceId: string | undefined): Record<string, string> {
   return traceId ? { [TRACE_HEADER]: traceId } : {};
 }
 
-export interface StreamsDeps extends Serving {
+export interface StreamsDeps extends Omit<Serving, 'whenIdle'> {
   svc: ServiceContext<PredictorEnv>;
   /** A price model is serving (called after each sync that finds one). */
   onServing: () => void;
@@ -88,7 +89,7 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing, 
             return env;
           });
           await producer.send(topics.pricePredictions, envelopes.map((env) => ({ ...encode('pricePredictions', env), headers: traceHeaders(env.traceId) })));
-          // Published: the challenger may score the same features now, off this path (bounded queue, never awaited).
+          // Published: the challenger scores the same features once the inference queue is idle (bounded drop-oldest queue, never awaited).
           shadow.offer(envelopes.map((env) => ({ prediction: env.data, eventId: env.eventId, traceId: env.traceId })));
           // Predictions acknowledged → checkpoint the history → the runner commits the offsets.
           await withDbRetry(() => checkpoint.save(vectors), { log, isStopping: ctx.isStopping });

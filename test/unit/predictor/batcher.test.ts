@@ -209,6 +209,88 @@ t('close rejects queued and waiting items and refuses new ones', async () => {
   assert.is(await codeOf(b.submit(3)), 'E_BATCHER_CLOSED');
 });
 
+t('idle lane: a background task waits while batches run or are queued, and runs once the queue is idle', async () => {
+  const log: string[] = [];
+  const g = gatedRun(log);
+  const { b, sched } = setup({ maxBatch: 10, maxDelayMs: 5, maxQueue: 100 }, g.run);
+  const p1 = b.submit(1);
+  const bg = b.whenIdle(() => {
+    log.push('background');
+    return 'done';
+  });
+  await sched.advance(0);
+  assert.equal(log, [], 'an item is queued (waiting for its delay): not idle');
+  await sched.advance(5);
+  assert.equal(log, ['run 1'], 'the batch runs first');
+  const p2 = b.submit(2); // arrives while batch 1 runs
+  g.complete();
+  await p1;
+  await sched.advance(5);
+  assert.equal(log, ['run 1', 'run 2'], 'the batch queued meanwhile goes before the background task');
+  g.complete();
+  await p2;
+  await sched.advance(0);
+  assert.equal(log, ['run 1', 'run 2', 'background']);
+  assert.is(await bg, 'done');
+});
+
+t('idle lane: a caller that submits again as soon as it is answered (closed loop) always goes first', async () => {
+  const { b, sched, calls } = setup({ maxBatch: 4, maxDelayMs: 0, maxQueue: 100 });
+  let backgroundRan = -1;
+  const bg = b.whenIdle(() => (backgroundRan = calls.length));
+  const loop = (async () => {
+    for (let i = 0; i < 5; i++) await b.submitMany([i, i, i, i]);
+  })();
+  for (let i = 0; i < 20; i++) await sched.advance(0);
+  await loop;
+  await bg;
+  assert.is(backgroundRan, 5, 'the background task ran after all 5 batches of the loop');
+});
+
+t('idle lane: a batch that becomes due while a background task runs waits for it; tasks run one at a time, a failing one rejects only itself', async () => {
+  const log: string[] = [];
+  let finish: () => void = () => {};
+  const { b, sched } = setup({ maxBatch: 10, maxDelayMs: 0, maxQueue: 100 }, (xs) => {
+    log.push(`run ${xs.join(',')}`);
+    return xs;
+  });
+  const t1 = b.whenIdle(async () => {
+    log.push('task 1 start');
+    await new Promise<void>((r) => (finish = r));
+    log.push('task 1 end');
+  });
+  const t2 = codeOf(
+    b.whenIdle(() => {
+      log.push('task 2');
+      throw Object.assign(new Error('challenger failed'), { code: 'E_TASK' });
+    }),
+  );
+  await sched.advance(0);
+  const p = b.submit(7);
+  await sched.advance(0);
+  assert.equal(log, ['task 1 start'], 'the batch waits for the running task');
+  finish();
+  await t1;
+  await sched.advance(0);
+  assert.is((await p).value, 7);
+  await sched.advance(0);
+  assert.equal(log, ['task 1 start', 'task 1 end', 'run 7', 'task 2'], 'the batch goes before the next task');
+  assert.is(await t2, 'E_TASK');
+  const after = b.submit(8);
+  await sched.advance(0);
+  assert.is((await after).value, 8, 'production goes on after a failing task');
+});
+
+t('idle lane: close rejects the waiting background tasks and refuses new ones', async () => {
+  const { b, sched } = setup({ maxBatch: 1, maxDelayMs: 100, maxQueue: 10 });
+  const queued = codeOf(b.submit(1));
+  const bg = codeOf(b.whenIdle(() => 'never'));
+  b.close();
+  await sched.advance(200);
+  assert.equal([await queued, await bg], ['E_BATCHER_CLOSED', 'E_BATCHER_CLOSED']);
+  assert.is(await codeOf(b.whenIdle(() => 'never')), 'E_BATCHER_CLOSED');
+});
+
 t('invalid options are refused up front', () => {
   for (const o of [{ maxBatch: 0, maxDelayMs: 1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: -1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 0.5 }]) {
     assert.throws(() => new MicroBatcher<number, number>(o, (x) => x), /invalid batcher options/);

@@ -16,6 +16,14 @@
  * completed batch's callers are answered, so the model thread goes straight on while this thread
  * answers. Items arriving while a batch runs still wait and form the next batch.
  *
+ * Idle lane (`whenIdle`, for shadow scoring): background tasks run one at a time, and only while
+ * the queue is idle: no batch running, none queued, no group waiting for room. Idleness is checked
+ * on a later turn of the event loop than the one that left the queue idle, so a caller that
+ * submits again as soon as it has its answer (a closed loop, the stream path under backlog) always
+ * goes first and a saturated queue never runs a background task. A task is not preempted: a batch
+ * that becomes due while one runs waits for it (at most one task), so tasks should be short and
+ * bounded (the shadow scorer's timeout).
+ *
  * Pure logic: no transport, and the timer is injectable for tests.
  */
 import { AppError } from '@stock-mlops/contracts';
@@ -96,6 +104,12 @@ interface Waiter<I, O> {
   entries: Entry<I, O>[];
 }
 
+interface Background {
+  task: () => unknown;
+  resolve: (v: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
   const ok = (x: number, min: number) => Number.isInteger(x) && x >= min;
   if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0)) {
@@ -107,6 +121,8 @@ export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
 export class MicroBatcher<I, O> {
   private readonly queue: Entry<I, O>[] = [];
   private readonly waiters: Waiter<I, O>[] = [];
+  private readonly background: Background[] = [];
+  private cancelIdleCheck: (() => void) | undefined;
   private running = false;
   private closed = false;
   private cancelTimer: (() => void) | undefined;
@@ -169,14 +185,59 @@ export class MicroBatcher<I, O> {
     this.pump();
   }
 
+  /**
+   * Run `task` once the queue is idle (see "Idle lane" above); resolves or rejects with what the
+   * task returns or throws. Tasks run one at a time, in order of arrival.
+   */
+  whenIdle<T>(task: () => T | Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new BatchError('E_BATCHER_CLOSED', 'the batcher is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.background.push({ task, resolve: resolve as (v: unknown) => void, reject });
+      this.scheduleIdleCheck();
+    });
+  }
+
   /** Reject everything queued or waiting and refuse new work. */
   close(): void {
     this.closed = true;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
+    this.cancelIdleCheck?.();
+    this.cancelIdleCheck = undefined;
     const err = new BatchError('E_BATCHER_CLOSED', 'the batcher is closed');
     for (const e of this.queue.splice(0)) e.reject(err);
     for (const w of this.waiters.splice(0)) for (const e of w.entries) e.reject(err);
+    for (const b of this.background.splice(0)) b.reject(err);
+  }
+
+  private get idle(): boolean {
+    return !this.running && this.queue.length === 0 && this.waiters.length === 0;
+  }
+
+  /** Check for idleness on a later turn (a caller answered in this one may submit again first). */
+  private scheduleIdleCheck(): void {
+    if (this.cancelIdleCheck || this.closed || this.background.length === 0 || !this.idle) return;
+    this.cancelIdleCheck = this.scheduler.schedule(() => {
+      this.cancelIdleCheck = undefined;
+      void this.runBackground();
+    }, 0);
+  }
+
+  /** One background task, if the queue is still idle; batches due meanwhile wait for it. */
+  private async runBackground(): Promise<void> {
+    if (this.closed || !this.idle) return; // checked again when the queue next goes idle
+    const b = this.background.shift();
+    if (!b) return;
+    this.running = true;
+    try {
+      b.resolve(await b.task());
+    } catch (err) {
+      b.reject(err);
+    } finally {
+      this.running = false;
+    }
+    this.pump();
+    this.scheduleIdleCheck();
   }
 
   /** Move waiting groups into the queue, in arrival order, while they fit. */
@@ -226,6 +287,7 @@ export class MicroBatcher<I, O> {
     if (live.length === 0) {
       if (dropped) this.onBatch({ size: 0, oldestWaitMs: 0, runMs: 0, dropped, failed: false });
       this.pump();
+      this.scheduleIdleCheck();
       return;
     }
     this.running = true;
@@ -254,5 +316,6 @@ export class MicroBatcher<I, O> {
     if (failed) for (const e of live) e.reject(error);
     else live.forEach((e, i) => e.resolve({ value: out![i]!, queuedMs: started - e.enqueuedAt, runMs, batchSize: live.length }));
     this.pump();
+    this.scheduleIdleCheck();
   }
 }

@@ -8,9 +8,13 @@ import { runPriceJobs, type PriceJob } from './predictor.ts';
  * Each job holds its model until its batch has run (a hot swap frees the old model afterwards).
  */
 export type RunPriceJobs = (jobs: PriceJob[], opts?: SubmitOptions) => Promise<Outcome<number>[]>;
+/** Runs a task only while the inference queue is idle, so that it never delays production work by more than the task itself (MicroBatcher.whenIdle). */
+export type WhenIdle = <T>(task: () => T | Promise<T>) => Promise<T>;
 
 export interface PriceInference {
   run: RunPriceJobs;
+  /** The queue's idle lane: shadow scoring runs there, after every production batch. */
+  whenIdle: WhenIdle;
   depth: () => number;
   close: () => void;
 }
@@ -53,6 +57,7 @@ export function createPriceInference(options: BatcherOptions, registry?: client.
         for (const j of jobs) j.model.release();
       }
     },
+    whenIdle: (task) => batcher.whenIdle(task),
     depth: () => batcher.depth,
     close: () => batcher.close(),
   };

@@ -1,18 +1,28 @@
 import { AppError, type PricePrediction } from '@stock-mlops/contracts';
 import type { ServingPriceModel } from './predictor.ts';
+import type { WhenIdle } from './price_inference.ts';
 
 /**
- * Shadow scoring of the challenger, off the production path. The stream adapter offers each
- * batch's production predictions (with their event ids) *after* they were published; the scorer
- * queues them (bounded: beyond `maxQueue` waiting predictions an offer is dropped, never waited
- * for), and one batch at a time cuts the challenger's windows for the same symbols and as-of
- * times, runs the challenger (at most `timeoutMs`) and hands the shadow predictions — same event
- * ids, the challenger's model ref — to `publish`.
+ * Shadow scoring of the challenger, production first. The stream adapter offers each batch's
+ * production predictions (with their event ids) *after* they were published; the scorer queues
+ * them and returns at once. The queue is bounded (`maxQueue` waiting predictions): when an offer
+ * does not fit, the *oldest* queued batches are dropped to make room (reason `overflow`), so
+ * what is scored is the freshest and an offer never waits.
  *
- * A batch that fails or times out is dropped and counted; after `maxFailures` failing batches in
- * a row the challenger itself is dropped (`onChallengerFailed`: the caller unloads it and does not
- * load that version again). Production never waits on any of this. Transport-free: publishing,
- * logging and metrics are the caller's callbacks.
+ * The challenger's work runs in the inference queue's idle lane (`whenIdle`: MicroBatcher's
+ * idle lane, see batcher.ts): one batch at a time, only when no production batch is running,
+ * queued or waiting, and it starts with the oldest batch still queued. Its windows are cut only
+ * then (from the same feature history, the challenger's own lookback), so a batch dropped under
+ * load costs nothing. Production thus goes first: under saturation the shadow stream thins out
+ * (counted drops), with headroom every production prediction gets its shadow prediction. A
+ * challenger call is not preempted: a production batch that becomes due meanwhile waits for it,
+ * at most `timeoutMs`.
+ *
+ * A batch that fails or takes longer than `timeoutMs` (its run, not its wait for the idle lane)
+ * is dropped and counted; after `maxFailures` failing batches in a row the challenger itself is
+ * dropped (`onChallengerFailed`: the caller unloads it and does not load that version again), with
+ * what is still queued for it. Transport-free: publishing, logging and metrics are the caller's
+ * callbacks.
  */
 export interface ShadowEntry {
   /** The production prediction, as published. */
@@ -24,18 +34,20 @@ export interface ShadowEntry {
 
 export type ShadowOutput = ShadowEntry;
 
-/** Why shadow predictions were not produced: queue full, challenger too slow or failing, publish failed, challenger dropped. */
+/** Why shadow predictions were not produced: queue full (the oldest batches made room), challenger too slow or failing, publish failed, challenger dropped. */
 export type ShadowDropReason = 'overflow' | 'timeout' | 'error' | 'publish' | 'challenger_dropped';
 
 export interface ShadowScorerOptions {
   /** Production predictions waiting to be shadow-scored, at most. */
   maxQueue: number;
-  /** Longest a challenger batch may take before it counts as failed. */
+  /** Longest a challenger batch may run (its wait for the idle lane not counted) before it counts as failed. */
   timeoutMs: number;
   /** Failing (error or timeout) batches in a row after which the challenger is dropped. */
   maxFailures: number;
   /** The challenger being served, if any. */
   challenger: () => ServingPriceModel | undefined;
+  /** Where the challenger's work runs: the inference queue's idle lane (`PriceInference.whenIdle`); default: at once. */
+  whenIdle?: WhenIdle;
   /** The window `model` needs for the prediction of `symbol` as of `asOf`; undefined when it cannot be cut (history too short). */
   window: (model: ServingPriceModel, symbol: string, asOf: string) => number[][] | undefined;
   publish: (out: ShadowOutput[]) => Promise<void>;
@@ -43,6 +55,13 @@ export interface ShadowScorerOptions {
   onChallengerFailed: (model: ServingPriceModel, reason: 'timeout' | 'error', err: unknown) => void;
   /** Called after each published batch (metrics). */
   onScored?: (count: number, ms: number) => void;
+  /** Called for each offer taken while a challenger is served (metrics: shadow completeness = scored / offered). */
+  onOffered?: (count: number) => void;
+}
+
+interface Scored {
+  out: ShadowOutput[];
+  t0: number;
 }
 
 interface Queued {
@@ -65,25 +84,30 @@ export class ShadowScorer {
   private failing: ServingPriceModel | undefined;
   private readonly failed = new WeakSet<ServingPriceModel>();
   private closed = false;
+  private readonly whenIdle: WhenIdle;
 
-  constructor(private readonly opts: ShadowScorerOptions) {}
+  constructor(private readonly opts: ShadowScorerOptions) {
+    this.whenIdle = opts.whenIdle ?? (async (task) => task());
+  }
 
   /** Predictions waiting to be shadow-scored. */
   get depth(): number {
     return this.queued;
   }
 
-  /** Queue production predictions for the challenger; returns at once (drops them when the queue is full). */
+  /** Queue production predictions for the challenger; returns at once (drops the oldest queued batches when the queue is full). */
   offer(entries: readonly ShadowEntry[]): void {
     const model = this.opts.challenger();
     if (!model || entries.length === 0 || this.closed || this.failed.has(model)) return;
-    if (this.queued + entries.length > this.opts.maxQueue) {
-      this.opts.onDropped('overflow', entries.length);
-      return;
-    }
+    this.opts.onOffered?.(entries.length);
+    const { maxQueue } = this.opts;
+    let dropped = Math.max(0, entries.length - maxQueue);
+    const kept = entries.slice(dropped);
+    while (this.queued + kept.length > maxQueue) dropped += this.dropOldest();
+    if (dropped > 0) this.opts.onDropped('overflow', dropped);
     model.retain();
-    this.queue.push({ model, entries: [...entries] });
-    this.queued += entries.length;
+    this.queue.push({ model, entries: kept });
+    this.queued += kept.length;
     this.running ??= this.drain().finally(() => (this.running = undefined));
   }
 
@@ -95,27 +119,49 @@ export class ShadowScorer {
   /** Stop taking offers; what is queued is dropped. */
   close(): void {
     this.closed = true;
-    for (const q of this.queue.splice(0)) {
-      this.queued -= q.entries.length;
+    while (this.queue.length > 0) this.dropOldest();
+  }
+
+  /** Removes the oldest queued batch; returns its size. */
+  private dropOldest(): number {
+    const q = this.queue.shift()!;
+    this.queued -= q.entries.length;
+    q.model.release();
+    return q.entries.length;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      let scored: Scored | undefined;
+      try {
+        scored = await this.whenIdle(() => this.scoreOldest());
+      } catch {
+        // The inference queue was closed (shutdown): nothing queued can run any more.
+        this.close();
+        return;
+      }
+      if (scored) await this.publish(scored);
+    }
+  }
+
+  /** In the idle lane: the oldest queued batch, scored by the challenger it was queued for. */
+  private async scoreOldest(): Promise<Scored | undefined> {
+    const q = this.queue.shift();
+    if (!q) return undefined;
+    this.queued -= q.entries.length;
+    try {
+      return await this.score(q);
+    } finally {
       q.model.release();
     }
   }
 
-  private async drain(): Promise<void> {
-    for (let q = this.queue.shift(); q; q = this.queue.shift()) {
-      this.queued -= q.entries.length;
-      try {
-        await this.score(q);
-      } finally {
-        q.model.release();
-      }
+  private async score({ model, entries }: Queued): Promise<Scored | undefined> {
+    if (this.failed.has(model)) {
+      this.opts.onDropped('challenger_dropped', entries.length);
+      return undefined;
     }
-  }
-
-  private async score({ model, entries }: Queued): Promise<void> {
-    if (this.failed.has(model)) return this.opts.onDropped('challenger_dropped', entries.length);
     const t0 = performance.now();
-    let out: ShadowOutput[];
     try {
       const kept: ShadowEntry[] = [];
       const windows: number[][][] = [];
@@ -126,25 +172,42 @@ export class ShadowScorer {
           windows.push(w);
         }
       }
-      if (kept.length === 0) return;
+      if (kept.length === 0) return undefined;
       const returns = await withTimeout(model, windows, this.opts.timeoutMs);
       const latencyMs = performance.now() - t0;
-      out = kept.map((e, i) => ({ ...e, prediction: model.toPrediction(itemOf(e.prediction), returns[i]!, latencyMs) }));
+      this.failures = 0;
+      return { t0, out: kept.map((e, i) => ({ ...e, prediction: model.toPrediction(itemOf(e.prediction), returns[i]!, latencyMs) })) };
     } catch (err) {
-      const reason = err instanceof ShadowTimeoutError ? 'timeout' : 'error';
-      this.opts.onDropped(reason, entries.length, err);
-      // Failures in a row of this challenger: another version starts from zero.
-      if (this.failing !== model) {
-        this.failing = model;
-        this.failures = 0;
-      }
-      if (++this.failures >= this.opts.maxFailures && !this.failed.has(model)) {
-        this.failed.add(model);
-        this.opts.onChallengerFailed(model, reason, err);
-      }
-      return;
+      this.onFailure(model, entries.length, err);
+      return undefined;
     }
-    this.failures = 0;
+  }
+
+  private onFailure(model: ServingPriceModel, count: number, err: unknown): void {
+    const reason = err instanceof ShadowTimeoutError ? 'timeout' : 'error';
+    this.opts.onDropped(reason, count, err);
+    // Failures in a row of this challenger: another version starts from zero.
+    if (this.failing !== model) {
+      this.failing = model;
+      this.failures = 0;
+    }
+    if (++this.failures < this.opts.maxFailures || this.failed.has(model)) return;
+    this.failed.add(model);
+    this.opts.onChallengerFailed(model, reason, err);
+    // What is still queued for it will not be scored.
+    let dropped = 0;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const q = this.queue[i]!;
+      if (q.model !== model) continue;
+      this.queue.splice(i, 1);
+      this.queued -= q.entries.length;
+      dropped += q.entries.length;
+      q.model.release();
+    }
+    if (dropped > 0) this.opts.onDropped('challenger_dropped', dropped);
+  }
+
+  private async publish({ out, t0 }: Scored): Promise<void> {
     try {
       await this.opts.publish(out);
       this.opts.onScored?.(out.length, performance.now() - t0);
