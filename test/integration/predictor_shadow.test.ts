@@ -5,7 +5,8 @@
  * on the shadow topic, the challenger's predictions with the same event ids and the challenger's
  * version; gRPC answers stay production's. Then a challenger that fails on every batch (its feature
  * schema is not the stream's) is set with a `challenger_set` event: it is dropped after
- * SHADOW_MAX_FAILURES batches with a log line and a metric, and production keeps predicting.
+ * SHADOW_MAX_FAILURES batches with a log line and a metric, and production keeps predicting. With
+ * this headroom nothing is dropped for room (production first): every offered prediction is scored.
  */
 import * as assert from 'uvu/assert';
 import type { KafkaMessage } from 'kafkajs';
@@ -109,6 +110,11 @@ t('the challenger scores the same features on the shadow topic with the producti
       assert.match(metrics, /^stockmlops_challenger_dropped_total\{[^}]*reason="error"[^}]*\} 1$/m);
       assert.match(metrics, /^stockmlops_shadow_dropped_total\{[^}]*reason="error"[^}]*\} [1-9]/m);
       assert.match(metrics, new RegExp(`^stockmlops_shadow_predictions_total(\\{[^}]*\\})? ${expected}$`, 'm'));
+      // Production first leaves the challenger every prediction when there is headroom: nothing dropped for room, all offered.
+      assert.not.match(metrics, /^stockmlops_shadow_dropped_total\{[^}]*reason="overflow"/m);
+      const offered = Number(/^stockmlops_shadow_offered_total(?:\{[^}]*\})? (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(offered >= expected, `${offered} production predictions offered to the challengers`);
+      assert.ok(stack.logs.some((l) => l.includes('shadow predictions dropped; production keeps serving') && /"dropped":\{"error":[1-9]/.test(l)), 'the (rate-limited) drop line counts the failed batch');
       const drop = stack.logs.find((l) => l.includes('challenger dropped after failing'))!;
       assert.match(drop, /"code":"E_SCHEMA_MISMATCH"/);
       assert.is((await c.domain<{ prediction: { modelVersion: number } }>('Predict', { symbol: 'BBB' })).prediction.modelVersion, v1, 'gRPC still answers');
