@@ -15,8 +15,8 @@ import type { WhenIdle } from './price_inference.ts';
  * then (from the same feature history, the challenger's own lookback), so a batch dropped under
  * load costs nothing. Production thus goes first: under saturation the shadow stream thins out
  * (counted drops), with headroom every production prediction gets its shadow prediction. A
- * challenger call is not preempted: a production batch that becomes due meanwhile waits for it,
- * at most `timeoutMs`.
+ * challenger call is not preempted: a production batch that becomes due meanwhile waits for it
+ * (the queue at most `timeoutMs`; a forward pass still running in the worker until it ends).
  *
  * A batch that fails or takes longer than `timeoutMs` (its run, not its wait for the idle lane)
  * is dropped and counted; after `maxFailures` failing batches in a row the challenger itself is
