@@ -26,7 +26,7 @@ import {
 const WINDOW = 3;
 const BARS = 400;
 const ROUNDS = 3;
-const t = suite('e2e: SIGKILL recovery (transformer + loader)', { timeoutMs: 120_000 });
+const t = suite('e2e: SIGKILL recovery (transformer + loader)', { timeoutMs: 300_000 });
 
 t('killing the transformer and the loader mid-replay loses and duplicates nothing', async () => {
   const series = [sharedBars('AAPL', BARS, 2000), sharedBars('GOOG', BARS, 2500)];

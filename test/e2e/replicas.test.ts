@@ -99,9 +99,14 @@ t('outputs equal one instance; every WebSocket client sees every prediction; Pre
         }
         const predictions = db.collection(COLLECTIONS.predictions);
         await waitFor('the first stored predictions', async () => (await predictions.countDocuments()) > 0, 300_000, 250);
-        for (const s of ['transformer', 'loader', 'predictor']) stack.sup.kill(`${s}-a`);
+        // Kill only instances that have started (under load one can still be starting when the
+        // other's predictions are stored), and count the starts from there.
+        const stages = ['transformer', 'loader', 'predictor'] as const;
+        for (const s of stages) for (const x of ['a', 'b']) await waitFor(`${s}-${x} started`, () => starts(stack, `${s}-${x}`, STARTED[s]!) >= 1, 180_000, 250);
+        const before = Object.fromEntries(stages.map((s) => [s, starts(stack, `${s}-a`, STARTED[s]!)]));
+        for (const s of stages) stack.sup.kill(`${s}-a`);
         await produceRaw(stack.prefix, part2);
-        for (const s of ['transformer', 'loader', 'predictor']) await waitFor(`${s}-a back`, () => starts(stack, `${s}-a`, STARTED[s]!) >= 2, 120_000, 250);
+        for (const s of stages) await waitFor(`${s}-a back`, () => starts(stack, `${s}-a`, STARTED[s]!) > before[s]!, 180_000, 250);
 
         for (const x of ['a', 'b'] as const) {
           const c = await waitFor(`predictor-${x} WebSocket`, () => connectWs(`ws://127.0.0.1:${ports[x].ws}/ws`).catch(() => undefined), 60_000, 500);
@@ -134,8 +139,9 @@ t('outputs equal one instance; every WebSocket client sees every prediction; Pre
         }
 
         // 3. A second restart of the same predictor; then one broadcast group per predictor.
+        const startsBefore = starts(stack, 'predictor-a', STARTED.predictor!);
         stack.sup.kill('predictor-a');
-        await waitFor('predictor-a back again', () => starts(stack, 'predictor-a', STARTED.predictor!) >= 3, 120_000, 250);
+        await waitFor('predictor-a back again', () => starts(stack, 'predictor-a', STARTED.predictor!) > startsBefore, 180_000, 250);
         const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(stack.prefix));
         const broadcast = groups.filter((g) => g.startsWith(`${stack.prefix}predictor-broadcast-`));
         const modelGroups = groups.filter((g) => g.startsWith(`${stack.prefix}predictor-models-`));
