@@ -28,7 +28,8 @@
  * the markers in docs/models.md. Env: SHARED_DATA_DIR (default ../shared/data),
  * MODELS_BENCH=sentiment|price (one part only; default both),
  * SENTIMENT_BENCH_CONFIG (another config file), SENTIMENT_BENCH_DATASETS (comma list of ids),
- * SENTIMENT_BENCH_NO_DOC=1 / MODELS_BENCH_NO_DOC=1 (print only), SENTIMENT_BENCH_NO_LR=1 (skip
+ * SENTIMENT_BENCH_NO_DOC=1 / MODELS_BENCH_NO_DOC=1 (print only), SENTIMENT_BENCH_NO_PREV=1 (no previous-default column),
+ * SENTIMENT_BENCH_NO_LR=1 (skip
  * scikit-learn), PRICE_BENCH_TICKERS (comma list, default all seven), PRICE_BENCH_CONFIG (another
  * price config file).
  */
@@ -136,7 +137,7 @@ const sentimentBench: Bench = async (ctx) => {
   const datasets = await loadDatasets();
   const rows: string[] = [];
   const lrReq: Array<{ id: string; train: { texts: string[]; labels: number[] }; test: { texts: string[]; labels: number[] } }> = [];
-  const results: Array<{ ds: Dataset; n: { train: number; test: number }; ours: Scores; prev: Scores; nb: Scores; majority: Scores; seconds: number; artifactBytes: number }> = [];
+  const results: Array<{ ds: Dataset; n: { train: number; test: number }; ours: Scores; prev: Scores | null; nb: Scores; majority: Scores; seconds: number; artifactBytes: number }> = [];
   const tests = new Map<string, LabelledTexts>();
   let twitterModel: SentimentModel | undefined;
   for (const ds of datasets) {
@@ -155,9 +156,12 @@ const sentimentBench: Bench = async (ctx) => {
     ctx.log(`${ds.id}: ours acc ${ours.accuracy.toFixed(3)} (validation ${trained.metrics?.accuracy.toFixed(3)}, choices ${JSON.stringify(trained.choices)}) in ${trained.trainingSeconds.toFixed(1)} s`);
     if (ds.id === 'twitter') twitterModel = trained.model;
     else trained.model.dispose();
-    const previous = await trainSentiment({ ...PREVIOUS_DEFAULT, ...train, seed: cfg.seed, validationSplit: cfg.data.validationFraction });
-    const prev = score(await modelProbs(previous.model, test.texts), yTest);
-    previous.model.dispose();
+    let prev: Scores | null = null;
+    if (process.env.SENTIMENT_BENCH_NO_PREV !== '1') {
+      const previous = await trainSentiment({ ...PREVIOUS_DEFAULT, ...train, seed: cfg.seed, validationSplit: cfg.data.validationFraction });
+      prev = score(await modelProbs(previous.model, test.texts), yTest);
+      previous.model.dispose();
+    }
     const nb = score(predictNaiveBayes(fitNaiveBayes(train.texts, yTrain, K), test.texts), yTest);
     const counts = SENTIMENT_LABELS.map((_, c) => yTrain.filter((y) => y === c).length);
     const maj = counts.indexOf(Math.max(...counts));
@@ -170,9 +174,10 @@ const sentimentBench: Bench = async (ctx) => {
   for (const r of results) {
     const l = typeof lr === 'string' ? undefined : lr[r.ds.id];
     const lrCell = (s?: number): string => (s === undefined ? 'n/a' : f3(s));
+    const pv = (s?: number): string => (s === undefined ? 'n/a' : f3(s));
     rows.push(
-      `| ${r.ds.name} | ${r.n.train} / ${r.n.test} | **${f3(r.ours.accuracy)}** | ${f3(r.prev.accuracy)} | ${f3(r.nb.accuracy)} | ${lrCell(l?.accuracy)} | ${f3(r.majority.accuracy)} | ` +
-        `**${f3(r.ours.macroF1)}** | ${f3(r.prev.macroF1)} | ${f3(r.nb.macroF1)} | ${lrCell(l?.macroF1)} | ${f3(r.ours.ece)} | ${f3(r.prev.ece)} | ${f3(r.nb.ece)} | ${lrCell(l?.ece)} | ${fmt(r.seconds, 1)} | ${fmt(r.artifactBytes / 2 ** 20, 2)} |`,
+      `| ${r.ds.name} | ${r.n.train} / ${r.n.test} | **${f3(r.ours.accuracy)}** | ${pv(r.prev?.accuracy)} | ${f3(r.nb.accuracy)} | ${lrCell(l?.accuracy)} | ${f3(r.majority.accuracy)} | ` +
+        `**${f3(r.ours.macroF1)}** | ${pv(r.prev?.macroF1)} | ${f3(r.nb.macroF1)} | ${lrCell(l?.macroF1)} | ${f3(r.ours.ece)} | ${pv(r.prev?.ece)} | ${f3(r.nb.ece)} | ${lrCell(l?.ece)} | ${fmt(r.seconds, 1)} | ${fmt(r.artifactBytes / 2 ** 20, 2)} |`,
     );
   }
   const cross: string[] = [];

@@ -9,6 +9,7 @@ import {
   lbfgs,
   linearLogits,
   meanNll,
+  nbLogCountRatios,
   softmaxRows,
   tfidfRows,
   type SparseRows,
@@ -158,6 +159,81 @@ t('an lbfgs bag member serves exactly the linear model it fitted (temperature fo
   again.forEach((p, i) => SENTIMENT_LABELS.forEach((l) => close(p.probs[l], served[i]!.probs[l], 1e-6)));
   restored.dispose();
   result.model.dispose();
+});
+
+t('an nbScale lbfgs bag member serves the NB-scaled linear model it fitted (ratios folded into the table), identical after a round trip', async () => {
+  const texts: string[] = [];
+  const labels: SentimentLabel[] = [];
+  for (const l of SENTIMENT_LABELS) for (const s of TOY[l]) for (let r = 0; r < 3; r++) (texts.push(`${s} ${r}`), labels.push(l));
+  const result = await trainSentiment({
+    texts,
+    labels,
+    members: [{ kind: 'bag', solver: 'lbfgs', l2Grid: [1e-2, 1e-3], calibrate: true, nbScale: true, nbAlpha: 0.5 }],
+    features: { bag: { minFrequency: 1 } },
+    validation: { texts: TOY.positive.map((s) => `${s} x`).concat(TOY.negative.map((s) => `${s} x`)), labels: [...Array(5).fill('positive'), ...Array(5).fill('negative')] },
+    refit: false,
+    seed: 3,
+  });
+  const choice = result.choices[0]!;
+  const { featurizer, idf } = SentimentFeaturizer.fit(texts, result.model.config.features);
+  const rows = tfidfRows(featurizer.encode(texts), idf!);
+  const y = labels.map((l) => SENTIMENT_LABELS.indexOf(l));
+  const scale = nbLogCountRatios(rows, y, idf!.length, 3, 0.5);
+  const fit = fitSoftmaxRegression(rows, y, idf!.length, 3, { l2: choice.l2!, sampleWeights: labels.map(() => 1), scale });
+  const plain = fitSoftmaxRegression(rows, y, idf!.length, 3, { l2: choice.l2!, sampleWeights: labels.map(() => 1) });
+  const probe = ['profit rose', 'stock plunges', 'board meeting'];
+  const probeRows = tfidfRows(featurizer.encode(probe), idf!);
+  const expected = softmaxRows(linearLogits(probeRows, fit.params), 3, choice.temperature);
+  const scaledLogits = linearLogits(probeRows, fit.params);
+  const plainLogits = linearLogits(probeRows, plain.params);
+  const gap = Math.max(...scaledLogits.map((v, q) => Math.abs(v - (plainLogits[q] as number))));
+  assert.ok(gap > 1e-2, `the NB scaling changes the model (max logit gap ${gap})`);
+  const served = await result.model.predict(probe);
+  served.forEach((p, i) => SENTIMENT_LABELS.forEach((l, c) => close(p.probs[l], expected[i * 3 + c] as number, 2e-3, `${probe[i]} ${l}`)));
+  assert.is(served[1]?.label, 'negative');
+  const restored = await SentimentModel.deserialize(await result.model.serialize());
+  const again = await restored.predict(probe);
+  again.forEach((p, i) => SENTIMENT_LABELS.forEach((l) => assert.is(p.probs[l], served[i]!.probs[l], `${probe[i]} ${l} after a round trip`)));
+  assert.is(restored.config.members[0]?.kind === 'bag' && restored.config.members[0].nbScale, true, 'the artifact records nbScale');
+  restored.dispose();
+  result.model.dispose();
+});
+
+t('nbLogCountRatios: one-vs-rest NB log-count ratios of binarised rows, by hand', () => {
+  // Presence: doc0 (class 0) {0, 1}; doc1 (class 1) {1, 2}; doc2 (class 2) {2} (any value > 0 counts once).
+  const rows = csr([
+    [0.3, 0.9, 0],
+    [0, 2, 0.1],
+    [0, 0, 0.5],
+  ]);
+  const r = nbLogCountRatios(rows, [0, 1, 2], 3, 3, 1);
+  // class 0: p = 1 + [1,1,0] = [2,2,1] (sum 5), q = 1 + [0,1,2] = [1,2,3] (sum 6)
+  // class 1: p = [1,2,2] (5), q = [2,2,2] (6); class 2: p = [1,1,2] (4), q = [2,3,2] (7)
+  const expected = [
+    [Math.log(12 / 5), Math.log(3 / 5), Math.log(7 / 8)],
+    [Math.log(6 / 5), Math.log(6 / 5), Math.log(7 / 12)],
+    [Math.log(2 / 5), Math.log(6 / 5), Math.log(7 / 4)],
+  ];
+  expected.forEach((row, j) => row.forEach((v, c) => close(r[j * 3 + c] as number, v, 1e-12, `r[${j}][${c}]`)));
+  // alpha = 2: class 0, feature 0: p = (2 + 1) / (6 + 2) ... q = 2 / (3·2 + 3)
+  close(nbLogCountRatios(rows, [0, 1, 2], 3, 3, 2)[0] as number, Math.log((3 / 8) / (2 / 9)), 1e-12, 'alpha 2');
+});
+
+t('softmax regression with a scale: same model as the features scaled beforehand (class-independent scale)', () => {
+  const rng = mulberry32(9);
+  const dense = Array.from({ length: 50 }, () => Array.from({ length: 5 }, () => (rng() < 0.4 ? 0 : rng())));
+  const y = dense.map((r) => ((r[0] as number) > (r[1] as number) ? 0 : (r[3] as number) > 0.4 ? 1 : 2));
+  const s = [0.5, 2, 1.5, -1, 0.8];
+  const scale = Float64Array.from({ length: 15 }, (_, q) => s[Math.floor(q / 3)] as number);
+  const opts = { l2: 1e-2, maxIterations: 500, tolerance: 1e-12 };
+  const scaled = fitSoftmaxRegression(csr(dense), y, 5, 3, { ...opts, scale });
+  const pre = fitSoftmaxRegression(csr(dense.map((r) => r.map((v, j) => v * (s[j] as number)))), y, 5, 3, opts);
+  // Same penalty on θ, so θ agree, and the returned (scaled) weights reproduce the logits.
+  scaled.raw.weights.forEach((v, q) => close(v, pre.params.weights[q] as number, 1e-4, `θ${q}`));
+  const a = linearLogits(csr(dense), scaled.params);
+  const b = linearLogits(csr(dense.map((r) => r.map((v, j) => v * (s[j] as number)))), pre.params);
+  a.forEach((v, q) => close(v, b[q] as number, 1e-4, `logit ${q}`));
+  close(scaled.objective, pre.objective, 1e-9, 'objective');
 });
 
 t('models bench: FiQA thresholds and the docs section replaced between its markers only', () => {

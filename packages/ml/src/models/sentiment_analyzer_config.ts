@@ -50,6 +50,15 @@ export interface BagMemberConfig {
   maxIterations?: number;
   /** lbfgs: stop when an iteration lowers the objective by less than this fraction (default 1e-6). */
   tolerance?: number;
+  /**
+   * lbfgs: NB-SVM scaling (Wang & Manning 2012, one-vs-rest per class): class c's logit sees each
+   * TF-IDF feature multiplied by its naive-Bayes log-count ratio for c vs the rest, computed on
+   * the training part from binarised document counts (`nbLogCountRatios`). The ratios are folded
+   * into the stored weight table, so serving applies the same transform. Default false.
+   */
+  nbScale?: boolean;
+  /** nbScale: additive smoothing of the document counts (default 1). */
+  nbAlpha?: number;
 }
 
 export type MemberConfig = CnnMemberConfig | BagMemberConfig;
@@ -128,5 +137,10 @@ export function resolveSentimentConfig(overrides: SentimentConfigOverrides = {})
     bad('maxLen shorter than the widest kernel');
   }
   if (config.members.some((m) => m.kind === 'bag') && !config.features.bag) bad('a bag member needs features.bag');
+  for (const m of config.members) {
+    if (m.kind !== 'bag') continue;
+    if (m.nbScale && m.solver !== 'lbfgs') bad('nbScale needs solver "lbfgs"');
+    if (m.nbAlpha !== undefined && !(m.nbAlpha > 0)) bad('nbAlpha must be > 0');
+  }
   return config;
 }

@@ -111,12 +111,20 @@ export interface FitLinearOptions {
   maxIterations?: number;
   /** Stop when the relative decrease of the objective over an iteration is below this. */
   tolerance?: number;
-  /** Warm start (copied). */
+  /** Warm start (copied; in the unscaled parameter space θ when `scale` is given). */
   init?: LinearParams;
+  /**
+   * Fixed per-weight scale (dim × k, e.g. `nbLogCountRatios`): the model's weights are θ ⊙ scale,
+   * the L2 penalty is on θ. `params` of the result are the scaled weights (what logits use);
+   * `raw` holds θ for a warm start.
+   */
+  scale?: Float64Array;
 }
 
 export interface FitLinearResult {
   params: LinearParams;
+  /** θ (equal to `params` without a scale). */
+  raw: LinearParams;
   objective: number;
   iterations: number;
 }
@@ -136,6 +144,8 @@ export function fitSoftmaxRegression(rows: SparseRows, y: readonly number[], dim
     x0.set(options.init.bias, nW);
   }
   const l2 = options.l2;
+  const scale = options.scale;
+  if (scale && scale.length !== nW) throw new RangeError('scale must have dim × k entries');
   const z = new Float64Array(k);
   const f = (theta: Float64Array, grad: Float64Array): number => {
     grad.fill(0);
@@ -147,7 +157,8 @@ export function fitSoftmaxRegression(rows: SparseRows, y: readonly number[], dim
       for (let q = a; q < b; q++) {
         const v = rows.values[q] as number;
         const w = (rows.indices[q] as number) * k;
-        for (let c = 0; c < k; c++) z[c] = (z[c] as number) + v * (theta[w + c] as number);
+        if (scale) for (let c = 0; c < k; c++) z[c] = (z[c] as number) + v * (theta[w + c] as number) * (scale[w + c] as number);
+        else for (let c = 0; c < k; c++) z[c] = (z[c] as number) + v * (theta[w + c] as number);
       }
       let max = -Infinity;
       for (let c = 0; c < k; c++) max = Math.max(max, z[c] as number);
@@ -164,7 +175,8 @@ export function fitSoftmaxRegression(rows: SparseRows, y: readonly number[], dim
       for (let q = a; q < b; q++) {
         const v = rows.values[q] as number;
         const w = (rows.indices[q] as number) * k;
-        for (let c = 0; c < k; c++) grad[w + c] = (grad[w + c] as number) + v * (z[c] as number);
+        if (scale) for (let c = 0; c < k; c++) grad[w + c] = (grad[w + c] as number) + v * (z[c] as number) * (scale[w + c] as number);
+        else for (let c = 0; c < k; c++) grad[w + c] = (grad[w + c] as number) + v * (z[c] as number);
       }
     }
     if (l2 > 0) {
@@ -177,7 +189,49 @@ export function fitSoftmaxRegression(rows: SparseRows, y: readonly number[], dim
     return loss;
   };
   const { x, value, iterations } = lbfgs(f, x0, { maxIterations: options.maxIterations ?? 300, tolerance: options.tolerance ?? 1e-6 });
-  return { params: { dim, k, weights: x.slice(0, nW), bias: x.slice(nW) }, objective: value, iterations };
+  const raw: LinearParams = { dim, k, weights: x.slice(0, nW), bias: x.slice(nW) };
+  const params = scale ? { ...raw, weights: Float64Array.from(raw.weights, (t, j) => t * (scale[j] as number)) } : raw;
+  return { params, raw, objective: value, iterations };
+}
+
+/**
+ * NB-SVM log-count ratios (Wang & Manning 2012), one vector per class, one-vs-rest: with x̂ the
+ * binarised rows (feature present in the document), p_c = α + Σ_{y=c} x̂ and q_c = α + Σ_{y≠c} x̂,
+ * r_c = log((p_c / ‖p_c‖₁) / (q_c / ‖q_c‖₁)). Returned dim × k row-major (entry j·k + c), the
+ * layout of `LinearParams.weights` and of `fitSoftmaxRegression`'s `scale`.
+ */
+export function nbLogCountRatios(rows: SparseRows, y: readonly number[], dim: number, k: number, alpha = 1): Float64Array {
+  if (y.length !== rows.n) throw new RangeError('rows and labels differ in length');
+  const inClass = new Float64Array(dim * k);
+  const total = new Float64Array(dim);
+  for (let i = 0; i < rows.n; i++) {
+    const yi = y[i] as number;
+    for (let q = rows.indptr[i] as number; q < (rows.indptr[i + 1] as number); q++) {
+      if (!((rows.values[q] as number) > 0)) continue;
+      const j = rows.indices[q] as number;
+      inClass[j * k + yi] = (inClass[j * k + yi] as number) + 1;
+      total[j] = (total[j] as number) + 1;
+    }
+  }
+  const pSum = new Float64Array(k);
+  const qSum = new Float64Array(k);
+  for (let j = 0; j < dim; j++) {
+    for (let c = 0; c < k; c++) {
+      const a = inClass[j * k + c] as number;
+      pSum[c] = (pSum[c] as number) + alpha + a;
+      qSum[c] = (qSum[c] as number) + alpha + (total[j] as number) - a;
+    }
+  }
+  const out = new Float64Array(dim * k);
+  for (let j = 0; j < dim; j++) {
+    for (let c = 0; c < k; c++) {
+      const a = inClass[j * k + c] as number;
+      const p = (alpha + a) / (pSum[c] as number);
+      const q = (alpha + (total[j] as number) - a) / (qSum[c] as number);
+      out[j * k + c] = Math.log(p / q);
+    }
+  }
+  return out;
 }
 
 /**

@@ -18,7 +18,7 @@ import {
 } from './sentiment_analyzer_config.ts';
 import type { LabelledTexts } from './sentiment_analyzer_data.ts';
 import { SentimentFeaturizer, type EncodedBatch } from './sentiment_analyzer_features.ts';
-import { fitSoftmaxRegression, fitTemperature, linearLogits, meanNll, softmaxRows, tfidfRows, type LinearParams } from './sentiment_analyzer_linear.ts';
+import { fitSoftmaxRegression, fitTemperature, linearLogits, meanNll, nbLogCountRatios, softmaxRows, tfidfRows, type LinearParams } from './sentiment_analyzer_linear.ts';
 import { classificationReport, expectedCalibrationError, stratifiedSplit, type ClassificationReport } from './sentiment_analyzer_metrics.ts';
 import { SentimentModel } from './sentiment_analyzer_model.ts';
 import { argmaxRows, buildNetwork, inputTensor, predictBatched, type Member, type Network } from './sentiment_analyzer_network.ts';
@@ -217,8 +217,17 @@ async function trainBagExact(
   const k = SENTIMENT_LABELS.length;
   const dim = idf.length;
   const rows = tfidfRows(data.trainX, idf);
+  // NB-SVM ratios from the rows being fitted only (the training part; train + validation on refit).
+  const scale = mc.nbScale ? nbLogCountRatios(rows, data.trainY, dim, k, mc.nbAlpha ?? 1) : undefined;
   const fit = (l2: number, init?: LinearParams) =>
-    fitSoftmaxRegression(rows, data.trainY, dim, k, { l2, sampleWeights: data.sampleWeights, maxIterations: mc.maxIterations ?? 300, tolerance: mc.tolerance ?? 1e-6, ...(init ? { init } : {}) });
+    fitSoftmaxRegression(rows, data.trainY, dim, k, {
+      l2,
+      sampleWeights: data.sampleWeights,
+      maxIterations: mc.maxIterations ?? 300,
+      tolerance: mc.tolerance ?? 1e-6,
+      ...(init ? { init } : {}),
+      ...(scale ? { scale } : {}),
+    });
   let chosen: { params: LinearParams; l2: number; temperature: number; iterations: number };
   if (fixed || !data.valX || !data.valY) {
     const l2 = fixed?.l2 ?? mc.l2;
@@ -236,7 +245,7 @@ async function trainBagExact(
       const t0 = performance.now();
       const l2 = grid[g] as number;
       const r = fit(l2, init);
-      init = r.params;
+      init = r.raw;
       const logits = linearLogits(valRows, r.params);
       const temperature = mc.calibrate ? fitTemperature(logits, valY, k) : 1;
       const probs = softmaxRows(logits, k, temperature);
