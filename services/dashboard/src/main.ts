@@ -31,9 +31,9 @@ const assets = loadAssets(path.resolve(import.meta.dirname, '..', 'public'), {
 });
 const queries = createQueries(svc.mongo!.db);
 const store = new ChartStore();
+const challenger = { queries: createChallengerQueries(svc.mongo!.db), shadow: new ChartStore() };
 // The chart feed's consumer group is named by the stable instance id (INSTANCE_ID, the pod name, or
 // a reclaimed local slot), so restarts reuse one group instead of leaving one behind per start.
-const challenger = { queries: createChallengerQueries(svc.mongo!.db), shadow: new ChartStore() };
 const feed = await startChartFeed({ svc, queries, store, instance: svc.instanceId, shadow: { store: challenger.shadow, eachPrediction: challenger.queries.eachShadowPrediction } });
 shutdown.add('chart-feed', feed.stop);
 const labels = createLabelDesk({ db: svc.mongo!.db, publish: createLabelPublisher(svc.producer, svc.topics, 'dashboard') });
