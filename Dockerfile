@@ -23,7 +23,8 @@ ENV NODE_ENV=production \
     NPM_CONFIG_AUDIT=false
 
 # ---------------------------------------------------------------------------------------------
-# Only what `npm ci` reads: the root manifest, the lockfile and every workspace's package.json.
+# Only what `npm ci` reads: the root manifest, the lockfile, every workspace's package.json and
+# patches/ (applied to node_modules by the postinstall script: see docs/operations.md).
 # A source change leaves /out byte-identical, so the dependency layers below stay cached; a new
 # workspace (services/<new>/package.json) is picked up without editing this file.
 FROM base AS manifests
@@ -31,6 +32,7 @@ WORKDIR /src
 COPY . .
 RUN mkdir -p /out \
  && cp package.json package-lock.json /out/ \
+ && cp -r patches /out/ \
  && find packages services -mindepth 2 -maxdepth 2 -name package.json -exec cp --parents {} /out/ \;
 
 # ---------------------------------------------------------------------------------------------
