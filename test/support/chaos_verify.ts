@@ -70,6 +70,45 @@ export async function readAll(topic: string, count: number, timeoutMs: number): 
   }
 }
 
+/** Every record of a topic up to its high watermarks (read with a throwaway group), for a diagnosis. */
+export async function readToEnd(admin: Admin, topic: string, timeoutMs: number): Promise<Buffer[]> {
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  const next = new Map([...ends.keys()].map((p) => [p, 0n]));
+  const consumer = kafkaClient('chaos-diagnosis').consumer({ groupId: uniqueId('diagnosis-'), maxBytes: 16 * 1024 * 1024 });
+  const out: Buffer[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) out.push(m.value!);
+        next.set(batch.partition, BigInt(batch.lastOffset()) + 1n);
+      },
+    });
+    await waitFor(`${topic} read to its end`, () => [...ends].every(([p, high]) => (next.get(p) ?? 0n) >= high), timeoutMs, 500);
+    return out;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/**
+ * Where the lost keys of a stage went missing: those on the stage's output topic were lost by its
+ * sink (the loader), the others by the stage that produces the topic. Symbols and first/last keys.
+ */
+export async function locateLost(admin: Admin, topic: string, topicKey: 'features' | 'cleanPrices', lost: readonly string[]): Promise<string> {
+  if (lost.length === 0) return '';
+  const onTopic = new Set<string>();
+  for (const value of await readToEnd(admin, topic, 5 * 60_000)) {
+    const r = decode(topicKey, value);
+    if (r.ok) onTopic.add(`${r.envelope.data.symbol}|${r.envelope.data.interval}|${r.envelope.data.ts}`);
+  }
+  const there = lost.filter((k) => onTopic.has(k));
+  const sorted = [...lost].sort();
+  const symbols = [...new Set(lost.map((k) => k.split('|')[0]))];
+  return `    ${lost.length} lost: ${there.length} on ${topic} (not stored by the loader), ${lost.length - there.length} never produced; symbols ${symbols.join(', ')}; first ${sorted[0]}, last ${sorted.at(-1)}`;
+}
+
 /** The pipeline's consumer groups and the topics each reads. */
 export function pipelineGroups(prefix: string): Array<[stage: 'transformer' | 'predictor' | 'loader', topics: string[]]> {
   const topics = resolveTopics(prefix);
@@ -129,7 +168,7 @@ export interface VerifyOptions {
 
 export interface Verdict {
   rawDuplicates: number;
-  rows: Array<{ name: string; stored: number; expected: number; lost: number; duplicated: number }>;
+  rows: Array<{ name: string; stored: number; expected: number; lost: number; duplicated: number; lostKeys: string[] }>;
   barsEqual: boolean;
   featuresEqual: boolean;
   /** Predictions whose value differs from the model applied to the expected window by > 1e-4 (relative). */
@@ -165,9 +204,9 @@ export async function verifyPipeline(o: VerifyOptions): Promise<Verdict> {
   const storedPredictions = await o.db.collection(COLLECTIONS.predictions).find({}).toArray();
   const report = (name: string, storedKeys: string[], expectedKeys: Set<string>) => {
     const seen = new Set(storedKeys);
-    const lost = [...expectedKeys].filter((k) => !seen.has(k)).length;
+    const lostKeys = [...expectedKeys].filter((k) => !seen.has(k));
     const duplicated = storedKeys.length - seen.size + [...seen].filter((k) => !expectedKeys.has(k)).length;
-    return { name, stored: storedKeys.length, expected: expectedKeys.size, lost, duplicated };
+    return { name, stored: storedKeys.length, expected: expectedKeys.size, lost: lostKeys.length, duplicated, lostKeys };
   };
   // Natural keys recomputed from the fields (not the stored _id), so a duplicate under another _id would count.
   const natural = (d: Record<string, unknown>) => `${d.symbol}|${d.interval}|${d.ts}`;
@@ -179,9 +218,15 @@ export async function verifyPipeline(o: VerifyOptions): Promise<Verdict> {
   const barsEqual = sha(storedBars.map((b) => barLine(b as never))) === expected.barSum;
   const featuresEqual = sha(storedFeatures.map((f) => featureLine(f as never))) === expected.featureSum;
   const { off, worst } = predictionsOff(storedPredictions as never, expectedPredictions, o.version);
+  // A loss is located on the topic in front of the loader: produced but not stored, or never produced.
+  const where: Record<string, string> = {};
+  for (const [name, topicKey] of [['bars', 'cleanPrices'], ['features', 'features']] as const) {
+    const row = rows.find((x) => x.name === name)!;
+    if (row.lost > 0) where[name] = await locateLost(o.admin, topics[topicKey], topicKey, row.lostKeys).catch((err: Error) => `    (could not locate the loss: ${err.message})`);
+  }
   const lines = [
     `  events: ${o.replay.rows} raw bars (${o.replay.label}), ${rawDuplicates} duplicated on the raw topic`,
-    ...rows.map((x) => `  ${x.name.padEnd(12)} stored ${x.stored} / expected ${x.expected}: lost = ${x.lost}, duplicated = ${x.duplicated}`),
+    ...rows.flatMap((x) => [`  ${x.name.padEnd(12)} stored ${x.stored} / expected ${x.expected}: lost = ${x.lost}, duplicated = ${x.duplicated}`, ...(where[x.name] ? [where[x.name]!] : [])]),
     `  checksums: bars ${barsEqual ? 'equal' : 'DIFFER'}, features ${featuresEqual ? 'equal' : 'DIFFER'}; predictions off by > 1e-4: ${off} (worst relative error ${worst.toExponential(1)})`,
   ];
   return { rawDuplicates, rows, barsEqual, featuresEqual, off, worst, lines };
