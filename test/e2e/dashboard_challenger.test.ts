@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { MongoClient } from 'mongodb';
 import { encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
-import { reportToDocs, type MonitoringReport, type PairedComparison } from '@stock-mlops/monitor';
+import { emptyReport, reportToDocs, type MonitoringReport, type PairedComparison } from '@stock-mlops/monitor';
 import type { PromotionDecisionDoc } from '../../services/monitor/src/store.ts';
 import { suite } from '../harness/index.ts';
 import { countCanvasPixels, launchBrowser, requireChromium, startDashboard, type TestBrowser } from '../support/browser.ts';
@@ -77,29 +77,15 @@ function comparison(symbol: string, n: number, k: number): PairedComparison {
 }
 
 function report(reportId: string, evaluatedAt: string, challenger: MonitoringReport['challenger'], promotionAction: string, promotionReason: string): MonitoringReport {
-  return {
+  return emptyReport('price', Date.parse(evaluatedAt), {
     reportId,
-    task: 'price',
-    evaluatedAt,
-    evaluatedAtMs: Date.parse(evaluatedAt),
     model: { name: 'price', version: 1 },
     trainedThrough: '2017-02-28T00:00:00.000Z',
     watermark: '2017-08-31T00:00:00.000Z',
-    referenceProblem: '',
-    performance: undefined,
-    symbols: [],
-    otherVersions: [],
-    featureDrift: undefined,
-    predictionDrift: undefined,
-    sentimentDrift: undefined,
-    breaches: [],
-    action: 'none',
-    incidentId: '',
-    pendingPredictions: 0,
     challenger,
     promotionAction,
     promotionReason,
-  };
+  });
 }
 
 function decision(kind: PromotionDecisionDoc['kind'], production: number, challenger: number, decidedAt: string, evidence: Record<string, number>): PromotionDecisionDoc {

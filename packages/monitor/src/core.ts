@@ -21,7 +21,7 @@ import {
 } from './policy.ts';
 import { compareChallenger } from './challenger.ts';
 import { decidePromotion, initialPromotionState, type PromotionDecision, type PromotionState } from './promotion.ts';
-import type { MonitoringReport, Task } from './report.ts';
+import { emptyReport, type MonitoringReport, type Task } from './report.ts';
 import type { MonitorSettings } from './settings.ts';
 
 export interface LiveFeature {
@@ -275,29 +275,14 @@ export class MonitorCore {
     const model = this.serving[task];
     const info = model ? this.models.get(refKey(model)) : undefined;
     const cutoff = info?.trainedThroughMs;
-    const report: MonitoringReport = {
-      reportId: `${task}:${nowMs}`,
-      task,
-      evaluatedAt: new Date(nowMs).toISOString(),
-      evaluatedAtMs: nowMs,
+    const report = emptyReport(task, nowMs, {
       model,
       trainedThrough: cutoff !== undefined ? new Date(cutoff).toISOString() : '',
       watermark: Number.isFinite(this.watermark[task]) ? new Date(this.watermark[task]).toISOString() : '',
       referenceProblem: model && !info ? 'registry information not loaded yet' : (info?.referenceProblem ?? ''),
-      performance: undefined,
-      symbols: [],
-      otherVersions: [],
-      featureDrift: undefined,
-      predictionDrift: undefined,
-      sentimentDrift: undefined,
-      breaches: [],
-      action: 'none',
       incidentId: this.triggers[task].incidentId ?? '',
       pendingPredictions: task === 'price' ? this.joiner.pendingCount() : 0,
-      challenger: undefined,
-      promotionAction: '',
-      promotionReason: '',
-    };
+    });
     if (task === 'price') this.evaluatePrice(report, model, info);
     else if (model) report.sentimentDrift = this.sentimentDrift(model, info);
     if (!model) return { report, decision: undefined };

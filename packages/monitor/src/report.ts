@@ -43,6 +43,34 @@ export interface MonitoringReport {
   promotionReason: string;
 }
 
+/** A report with nothing measured yet: the fields an evaluation fills in start empty. */
+export function emptyReport(task: Task, nowMs: number, fields: Partial<MonitoringReport> = {}): MonitoringReport {
+  return {
+    reportId: `${task}:${nowMs}`,
+    task,
+    evaluatedAt: new Date(nowMs).toISOString(),
+    evaluatedAtMs: nowMs,
+    model: undefined,
+    trainedThrough: '',
+    watermark: '',
+    referenceProblem: '',
+    performance: undefined,
+    symbols: [],
+    otherVersions: [],
+    featureDrift: undefined,
+    predictionDrift: undefined,
+    sentimentDrift: undefined,
+    breaches: [],
+    action: 'none',
+    incidentId: '',
+    pendingPredictions: 0,
+    challenger: undefined,
+    promotionAction: '',
+    promotionReason: '',
+    ...fields,
+  };
+}
+
 export type ReportDoc = { _id: string; reportId: string; row: 'summary' | 'breach' | 'performance' | 'features' | 'challenger'; task: Task; evaluatedAtMs: number } & Record<string, unknown>;
 
 /** Copy an object's scalar fields, dropping non-finite numbers (stored documents never hold NaN). */
