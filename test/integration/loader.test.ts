@@ -1,20 +1,22 @@
 /**
  * Loader on the real database and broker: idempotent upserts on natural keys (insert first,
  * replace only changed content), the latest-state document per symbol under concurrent writers,
- * and the loader process end to end (documents, replays, dead letters, latest state; the
+ * and the loader process end to end (documents, replays, dead letters, latest state, feature
+ * vectors without names resolved by schema hash, an unknown hash dead-lettered; the
  * challenger's shadow predictions in their own collection).
  */
 import * as assert from 'uvu/assert';
 import pino from 'pino';
 import { DLQ_HEADERS, encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { connectMongo, ensureTopics, type MongoHandle } from '@stock-mlops/platform';
-import { COLLECTIONS, Database, LatestStateStore, LruCache } from '@stock-mlops/load';
+import { COLLECTIONS, Database, FeatureSchemaStore, LatestStateStore, LruCache } from '@stock-mlops/load';
 import { suite } from '../harness/index.ts';
 import { collect, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor, withStack } from '../support/stack.ts';
 
 const t = suite('loader (real database and broker)', { timeoutMs: 90_000 });
 const log = pino({ level: 'silent' });
 const ctx: { h?: MongoHandle } = {};
+const SCHEMA = { schemaHash: 'ab'.repeat(32), schemaVersion: '9.9.9', names: ['close', 'one'] };
 
 t.before(async () => {
   ctx.h = await connectMongo(requireInfra().MONGO_URL, uniqueId('ld'), log);
@@ -83,9 +85,12 @@ t('the loader process stores each record once by natural key, survives replays a
     const messages = [
       ...bars.map((b) => encode('cleanPrices', makeEnvelope('cleanPrices', { data: b, source: 'test', idParts: [b.symbol, b.interval, b.ts] }))),
       ...bars.slice(5).map((b) =>
-        encode('features', makeEnvelope('features', { data: { symbol: b.symbol, interval: b.interval, ts: b.ts, close: b.close, schemaVersion: '9.9.9', schemaHash: 'ab'.repeat(32), values: [b.close, 1] }, source: 'test', idParts: [b.ts] })),
+        encode('features', makeEnvelope('features', { data: { symbol: b.symbol, interval: b.interval, ts: b.ts, close: b.close, schemaVersion: '9.9.9', schemaHash: SCHEMA.schemaHash, values: [b.close, 1] }, source: 'test', idParts: [b.ts] })),
       ),
     ];
+    // A vector whose schema hash was never published: dead-lettered with the reason, not stored.
+    const unknownHash = 'cd'.repeat(32);
+    const orphan = encode('features', makeEnvelope('features', { data: { symbol: 'LDR', interval: '1d', ts: '2021-06-01T00:00:00.000Z', close: 1, schemaVersion: '9.9.9', schemaHash: unknownHash, values: [1, 1] }, source: 'test', idParts: ['orphan'] }));
     const producer = kafkaClient('loader-test').producer();
     await producer.connect();
     const mongo = await mongoClient();
@@ -93,6 +98,8 @@ t('the loader process stores each record once by natural key, survives replays a
     try {
       await producer.send({ topic: topics.cleanPrices, messages: messages.slice(0, bars.length) });
       await producer.send({ topic: topics.features, messages: messages.slice(bars.length) });
+      // Feature vectors carry the hash, not the names: their schema is stored once (the transformer does this at startup).
+      await new FeatureSchemaStore(mongo.db(stack.db)).put(SCHEMA);
       stack.sup.start({ name: 'loader', entry: 'services/loader/src/main.ts', env: { HTTP_PORT: '0' } });
       const db = mongo.db(stack.db);
       await waitFor('30 bars and 25 feature vectors', async () => (await db.collection(COLLECTIONS.bars).countDocuments()) === 30 && (await db.collection(COLLECTIONS.features).countDocuments()) === 25, 60_000, 250);
@@ -111,6 +118,17 @@ t('the loader process stores each record once by natural key, survives replays a
       const latest = await db.collection(COLLECTIONS.latest).findOne({ _id: 'LDR' as never });
       assert.is(latest?.barTs, bars[29]!.ts, 'latest bar in the latest-state document');
       assert.equal((latest?.features as { values?: number[] } | undefined)?.values, [bars[29]!.close, 1]);
+      const storedFeature = await db.collection(COLLECTIONS.features).findOne({ _id: `LDR|1d|${bars[7]!.ts}` as never });
+      assert.equal([storedFeature?.schemaHash, storedFeature?.values, 'names' in (storedFeature ?? {})], [SCHEMA.schemaHash, [bars[7]!.close, 1], false], 'stored: the hash and the values');
+      // An unknown schema hash: the record is dead-lettered with its code and reason; the next vector is still stored.
+      const nextTs = '2021-07-01T00:00:00.000Z';
+      const next = encode('features', makeEnvelope('features', { data: { symbol: 'LDR', interval: '1d', ts: nextTs, close: 2, schemaVersion: '9.9.9', schemaHash: SCHEMA.schemaHash, values: [2, 1] }, source: 'test', idParts: [nextTs] }));
+      await producer.send({ topic: topics.features, messages: [orphan, next] });
+      const unknown = await waitFor('the unknown-schema vector dead-lettered', () => dlq.messages.find((d) => d.m.headers?.[DLQ_HEADERS.code]?.toString() === 'E_UNKNOWN_SCHEMA'), 60_000);
+      assert.is(unknown.m.headers?.[DLQ_HEADERS.sourceTopic]?.toString(), topics.features);
+      assert.match(unknown.m.headers?.[DLQ_HEADERS.reason]?.toString() ?? '', unknownHash);
+      await waitFor('the vector after it stored', async () => (await db.collection(COLLECTIONS.features).countDocuments()) === 26 || undefined, 60_000, 250);
+      assert.is(await db.collection(COLLECTIONS.features).countDocuments({ schemaHash: unknownHash }), 0, 'the orphan is not stored');
     } finally {
       await dlq.stop();
       await producer.disconnect();

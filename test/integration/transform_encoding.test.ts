@@ -66,7 +66,7 @@ t('the fast encoder writes the same envelopes as makeEnvelope, for every record 
       const got = decode('features', features[i]!.value);
       assert.ok(got.ok, `features ${i} decode`);
       const want = makeEnvelope('features', {
-        data: { symbol: bar.symbol, interval: '1d', ts: bar.ts, close: bar.close, schemaVersion: PIPELINE_SCHEMA.version, schemaHash: PIPELINE_SCHEMA.hash, names: [...PIPELINE_SCHEMA.names], values: vector },
+        data: { symbol: bar.symbol, interval: '1d', ts: bar.ts, close: bar.close, schemaVersion: PIPELINE_SCHEMA.version, schemaHash: PIPELINE_SCHEMA.hash, values: vector },
         source: 'transformer',
         idParts: [bar.symbol, bar.interval, bar.ts, PIPELINE_SCHEMA.hash],
         eventTime: bar.ts,

@@ -129,7 +129,10 @@ t('facts and news join point in time; late arrivals affect only later bars; Mong
       const got = await waitForExact(mongo.db(stack.db), expected, 60_000);
       assert.is(firstDifference(expected.vectors, got.vectors), undefined, 'feature vectors byte-identical');
       const docs = await mongo.db(stack.db).collection(COLLECTIONS.features).find({}).toArray();
-      assert.ok(docs.every((d) => d.schemaHash === PIPELINE_SCHEMA.hash && (d.names as string[]).length === PIPELINE_SCHEMA.names.length));
+      // Stored vectors carry the hash, not the names: those are stored once, by the transformer.
+      assert.ok(docs.every((d) => d.schemaHash === PIPELINE_SCHEMA.hash && !('names' in d)), 'hash and values, no names');
+      const schema = await mongo.db(stack.db).collection(COLLECTIONS.featureSchemas).findOne({ _id: PIPELINE_SCHEMA.hash as never });
+      assert.equal([schema?.schemaVersion, schema?.names], [PIPELINE_SCHEMA.version, [...PIPELINE_SCHEMA.names]], 'the schema stored once per hash');
       // The joins are really there, and late arrivals did not revise earlier bars.
       const fund = (name: (typeof FUNDAMENTAL_FEATURES)[number]) => PIPELINE_SCHEMA.blocks.fundamentals + FUNDAMENTAL_FEATURES.indexOf(name);
       const newsAt = (name: (typeof NEWS_FEATURES)[number]) => PIPELINE_SCHEMA.blocks.news + NEWS_FEATURES.indexOf(name);

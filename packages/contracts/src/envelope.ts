@@ -7,7 +7,7 @@ import { sentimentTextHash } from './ids.ts';
 /**
  * Every message on every (non dead-letter) topic is an envelope:
  * `{ eventId, type, schemaVersion, eventTime, source, traceId?, data }`, keyed by symbol (labels: by
- * the text hash; see messageKey).
+ * the text hash, feature schemas by their hash; see messageKey).
  */
 export const MESSAGE_DEFS = {
   rawPrices: { type: 'price.bar.raw', schemaVersion: 1, data: S.RawPriceBar },
@@ -17,6 +17,7 @@ export const MESSAGE_DEFS = {
   cleanFinancials: { type: 'financial.fact.clean', schemaVersion: 1, data: S.CleanFinancialFact },
   cleanNews: { type: 'news.article.clean', schemaVersion: 1, data: S.CleanNewsArticle },
   features: { type: 'features.vector', schemaVersion: 1, data: S.FeatureVector },
+  featureSchemas: { type: 'features.schema', schemaVersion: 1, data: S.FeatureSchemaRecord },
   pricePredictions: { type: 'prediction.price', schemaVersion: 1, data: S.PricePrediction },
   sentimentPredictions: { type: 'prediction.sentiment', schemaVersion: 1, data: S.SentimentPrediction },
   pricePredictionsShadow: { type: 'prediction.price.shadow', schemaVersion: 1, data: S.PricePrediction },
@@ -69,9 +70,10 @@ export function cachedEnvelopeSchema(key: DataTopicKey): z.ZodType {
   return s;
 }
 
-/** Kafka message key: messages are keyed by symbol (model events by model name, monitor events by task). */
+/** Kafka message key: messages are keyed by symbol (model events by model name, monitor events by task, feature schemas by hash). */
 export function messageKey<K extends DataTopicKey>(key: K, data: DataOf<K>): string {
   if (key === 'sentimentLabels') return sentimentTextHash((data as S.SentimentLabelRecord).text);
+  if (key === 'featureSchemas') return (data as S.FeatureSchemaRecord).schemaHash;
   const d = data as Record<string, unknown>;
   if (typeof d.symbol === 'string') return d.symbol;
   if (key === 'modelEvents') return (data as S.ModelEvent).model.name;

@@ -84,6 +84,18 @@ export const FeatureVector = z.strictObject({
 });
 export type FeatureVector = z.infer<typeof FeatureVector>;
 
+/**
+ * A feature schema, stored once per hash on the compacted `stock.schemas.v1` topic (key: the
+ * hash) and in MongoDB's `feature_schemas` collection: feature vectors carry only the hash and
+ * the values, consumers resolve the names from here (docs/api.md).
+ */
+export const FeatureSchemaRecord = z.strictObject({
+  schemaHash: FeatureVector.shape.schemaHash,
+  schemaVersion: FeatureVector.shape.schemaVersion,
+  names: z.array(z.string().min(1).max(64)).min(1).max(1024).describe('feature names, in the order of a vector\'s values'),
+});
+export type FeatureSchemaRecord = z.infer<typeof FeatureSchemaRecord>;
+
 export const PricePrediction = z.strictObject({
   symbol: Symbol,
   interval: Interval,

@@ -15,6 +15,8 @@ export const TOPIC_DEFS = {
   cleanFinancials: { name: 'stock.clean.financials.v1', stage: 'transform', partitions: 3, compacted: false },
   cleanNews: { name: 'stock.clean.news.v1', stage: 'transform', partitions: 3, compacted: false },
   features: { name: 'stock.features.v1', stage: 'transform', partitions: 6, compacted: false },
+  /** Feature schemas (names and version) keyed by their hash: feature vectors carry only the hash (compacted). */
+  featureSchemas: { name: 'stock.schemas.v1', stage: 'transform', partitions: 1, compacted: true },
   pricePredictions: { name: 'stock.predictions.price.v1', stage: 'predict', partitions: 6, compacted: false },
   sentimentPredictions: { name: 'stock.predictions.sentiment.v1', stage: 'predict', partitions: 3, compacted: false },
   /** A challenger model's predictions, scored beside production and never served (same event ids). */

@@ -33,6 +33,8 @@ export const COLLECTIONS = {
   latest: 'latest_state',
   /** The predictor's checkpoint of each symbol's newest feature vectors (services/predictor/src/history_checkpoint.ts). */
   predictorHistory: 'predictor_history',
+  /** Feature schemas (names, version) by hash, written by the transformer at startup (feature_schemas.ts). */
+  featureSchemas: 'feature_schemas',
 } as const;
 
 /** Natural key of a bar and of its feature vector: (symbol, interval, bar start time). */

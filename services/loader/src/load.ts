@@ -8,7 +8,7 @@ import type { Db } from 'mongodb';
 import client from 'prom-client';
 import type { DataTopicKey } from '@stock-mlops/contracts';
 import { withDbRetry, type BatchContext, type Consumed, type Logger, type Metrics } from '@stock-mlops/platform';
-import { barKey, COLLECTIONS, Database, factKey, featureKey, LatestStateStore, LruCache, newsKey, predictionKey, sentimentKey } from '@stock-mlops/load';
+import { barKey, COLLECTIONS, Database, factKey, featureKey, FeatureSchemaResolver, FeatureSchemaStore, LatestStateStore, LruCache, newsKey, predictionKey, resolveFeatureBatch, sentimentKey } from '@stock-mlops/load';
 import type { LoaderConfig } from './config.ts';
 import { createLabelLoader } from './load_labels.ts';
 
@@ -57,6 +57,7 @@ export function createLoader({ db, config, log, metrics }: LoaderDeps) {
   // Remembers what this instance wrote, so redeliveries of recent records need no read-back (see Database.upsertMany).
   const database = new Database(db, config.LOADER_WRITE_MEMORY > 0 ? new LruCache<string>(config.LOADER_WRITE_MEMORY, Number.POSITIVE_INFINITY) : undefined);
   const latest = new LatestStateStore(db);
+  const schemas = new FeatureSchemaResolver(new FeatureSchemaStore(db));
   const handleLabels = createLabelLoader({ db, config, log, metrics });
   const written = new client.Counter({
     name: 'stockmlops_loader_documents_total',
@@ -72,9 +73,19 @@ export function createLoader({ db, config, log, metrics }: LoaderDeps) {
     handle: async (all: Consumed<SubscribedKey>[], ctx: BatchContext): Promise<void> => {
       // A batch is one topic-partition: labels have their own checks and merge (load_labels.ts).
       if (all[0]!.topicKey === 'sentimentLabels') return handleLabels(all as Consumed<'sentimentLabels'>[], ctx);
-      const batch = all as Consumed<LoadedKey>[];
-      const { collection, docs } = toDocs(batch);
+      let batch = all as Consumed<LoadedKey>[];
       const retry = { log, isStopping: ctx.isStopping };
+      // Feature vectors carry a schema hash, not names: an unknown hash is dead-lettered, not stored.
+      if (batch[0]!.topicKey === 'features') {
+        const resolved = await resolveFeatureBatch(batch as Consumed<'features'>[], schemas, {
+          data: (m) => m.envelope.data,
+          reject: (m, code, reason) => ctx.deadLetter(m, code, reason),
+          retry: (fn) => withDbRetry(fn, retry),
+        });
+        if (resolved.length === 0) return;
+        batch = resolved.map((r) => r.item);
+      }
+      const { collection, docs } = toDocs(batch);
       const r = await withDbRetry(() => database.upsertMany(collection, docs), retry);
       written.inc({ collection, outcome: 'inserted' }, r.inserted);
       written.inc({ collection, outcome: 'unchanged' }, r.unchanged);

@@ -9,6 +9,7 @@
 import type { Db } from 'mongodb';
 import { encode, makeEnvelope, type ModelRef, type Topics } from '@stock-mlops/contracts';
 import { serialized, withDbRetry, type BatchContext, type BatchingProducer, type Consumed, type Logger, type Metrics } from '@stock-mlops/platform';
+import { FeatureSchemaResolver, FeatureSchemaStore, resolveFeatureBatch } from '@stock-mlops/load';
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { MonitorCore, modelInfoFromRegistry, type ClosedIncident, type MonitoringReport, type ObservedPrediction, type Outcome, type Task } from '@stock-mlops/monitor';
 import { createPromoter } from './promoter.ts';
@@ -37,6 +38,7 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
   const settings = settingsFrom(config);
   const store = new MonitorStore(db);
   const registry = new ModelStore(db);
+  const schemas = new FeatureSchemaResolver(new FeatureSchemaStore(db));
   const monitorMetrics = createMonitorMetrics(metrics);
   const core = new MonitorCore(settings);
   const debug = () => log.isLevelEnabled('debug');
@@ -104,8 +106,8 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
   };
 
   // ------------------------------------------------------------------ records
-  async function handle(batch: Consumed<Key>[], isStopping: () => boolean): Promise<void> {
-    const retry = { log, isStopping };
+  async function handle(batch: Consumed<Key>[], ctx: BatchContext): Promise<void> {
+    const retry = { log, isStopping: ctx.isStopping };
     const key = batch[0]!.topicKey;
     const trace = (m: Consumed<Key>, msg: string, extra: Record<string, unknown>) => {
       if (m.traceId && debug()) log.debug({ traceId: m.traceId, topic: key, ...extra }, msg);
@@ -130,9 +132,16 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
         return;
       }
       case 'features': {
-        const live = (batch as Consumed<'features'>[]).map((m) => {
+        // Vectors carry a schema hash, not names: resolved (feature_schemas) for drift, an unknown one dead-lettered.
+        const resolved = await resolveFeatureBatch(batch as Consumed<'features'>[], schemas, {
+          data: (m) => m.envelope.data,
+          reject: (m, code, reason) => ctx.deadLetter(m, code, reason),
+          retry: (fn) => withDbRetry(fn, retry),
+        });
+        if (resolved.length === 0) return;
+        const live = resolved.map(({ item: m, names }) => {
           trace(m, 'monitored features', { symbol: m.envelope.data.symbol, ts: m.envelope.data.ts });
-          return core.observeFeatures(m.envelope.data);
+          return core.observeFeatures({ ...m.envelope.data, names: names as string[] });
         });
         await withDbRetry(() => store.saveFeatures(live), retry);
         return;
@@ -248,7 +257,7 @@ export function createMonitorLoop({ db, config, log, metrics, producer, topics, 
     restore,
     latestReport,
     /** One consumed batch, applied under the lock shared with evaluations and model refreshes. */
-    handle: (batch: Consumed<Key>[], ctx: BatchContext) => exclusive(() => handle(batch, ctx.isStopping)),
+    handle: (batch: Consumed<Key>[], ctx: BatchContext) => exclusive(() => handle(batch, ctx)),
     startEvaluation,
   };
 }

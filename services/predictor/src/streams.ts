@@ -11,6 +11,7 @@
  *   the challenger.
  */
 import { makeEnvelope, encode, TRACE_HEADER, type ModelEvent } from '@stock-mlops/contracts';
+import { FeatureSchemaResolver, FeatureSchemaStore, resolveFeatureBatch } from '@stock-mlops/load';
 import type { ShadowScorer } from '@stock-mlops/ml/inference/shadow_scorer';
 import { withDbRetry, type Consumed, type ServiceContext } from '@stock-mlops/platform';
 import type { PredictorEnv } from './config.ts';
@@ -52,6 +53,7 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing, 
   }
 
   const ownership = new SymbolOwnership();
+  const schemas = new FeatureSchemaResolver(new FeatureSchemaStore(svc.mongo!.db));
   const startFeatureConsumer = () =>
     startOnce('features-consumer', () =>
       svc.consume({
@@ -66,7 +68,16 @@ export async function startStreams({ svc, core, catalog, checkpoint, onServing, 
             const mine = e.payload.memberAssignment[topics.features] ?? [];
             for (const symbol of ownership.assigned(mine)) core.history.drop(symbol);
           }),
-        handle: async (batch, ctx) => {
+        handle: async (consumed, ctx) => {
+          // Vectors carry a schema hash, not names: one this process does not know is looked up
+          // (feature_schemas); an unknown one is dead-lettered before its values are used.
+          const resolved = await resolveFeatureBatch(consumed, schemas, {
+            data: (m) => m.envelope.data,
+            reject: (m, code, reason) => ctx.deadLetter(m, code, reason),
+            retry: (fn) => withDbRetry(fn, { log, isStopping: ctx.isStopping }),
+          });
+          if (resolved.length === 0) return;
+          const batch = resolved.map((r) => r.item);
           for (const m of batch) ownership.seen(m.envelope.data.symbol, m.partition);
           const vectors = batch.map((m) => m.envelope.data);
           await withDbRetry(() => checkpoint.ensure(vectors), { log, isStopping: ctx.isStopping });

@@ -3,14 +3,18 @@
  * joins of financial facts and news sentiment; raw news and financial facts → their clean topics.
  * The stage (state, batches, rebalances, idle flush) is in stage.ts; see docs/pipeline.md.
  */
+import { FeatureSchemaStore } from '@stock-mlops/load';
 import { startService } from '@stock-mlops/platform';
 import { CopartitionAssigner } from '@stock-mlops/platform/kafka/copartition';
 import { PIPELINE_SCHEMA } from '@stock-mlops/transform';
 import { TransformerEnv } from './config.ts';
+import { publishFeatureSchema } from './feature_schema.ts';
 import { createTransformStage, SUBSCRIBE } from './stage.ts';
 
 const svc = await startService({ name: 'transformer', env: TransformerEnv, mongo: true });
 const { config, log, topics, producer, shutdown, metrics } = svc;
+// The schema is stored (MongoDB, then the compacted schemas topic) before any vector that carries its hash.
+await publishFeatureSchema({ store: new FeatureSchemaStore(svc.mongo!.db), producer, topics, log, isStopping: () => shutdown.isStopping });
 const stage = createTransformStage({ db: svc.mongo!.db, config, log, metrics, producer, topics, isStopping: () => shutdown.isStopping });
 await svc.consume({
   group: 'transformer',

@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import { decode } from '@stock-mlops/contracts';
-import { SymbolPipeline, type Bar, type PipelineOutput } from '@stock-mlops/transform';
+import { PIPELINE_SCHEMA, SymbolPipeline, type Bar, type PipelineOutput } from '@stock-mlops/transform';
 import { outputEncoder } from '../../../services/transformer/src/outputs.ts';
 import { suite } from '../../harness/index.ts';
 
@@ -65,6 +65,21 @@ t('synthetic bars: the clean bar keeps synthetic: true and the feature vector ca
   const c0 = decode('cleanPrices', first.clean[0]!.value);
   assert.ok(c0.ok && c0.envelope.data.synthetic === true, 'checked path (clean)');
   assert.equal(first.features.map((m) => JSON.parse(String(m.value)).data.synthetic), [true, true, true]);
+});
+
+t('feature messages carry the schema hash and the values, no names, on the checked and the fast path', () => {
+  const out = outputs(series(120, 1_000));
+  const encoded = outputEncoder().encode(out, undefined);
+  assert.ok(encoded.features.length > 2, `several vectors (${encoded.features.length})`);
+  encoded.features.forEach((m, i) => {
+    const d = decode('features', m.value);
+    assert.ok(d.ok, d.ok ? '' : d.reason);
+    if (!d.ok) return;
+    assert.not.ok('names' in d.envelope.data, `message ${i}: no names`);
+    assert.is(d.envelope.data.schemaHash, PIPELINE_SCHEMA.hash);
+    assert.is(d.envelope.data.values.length, PIPELINE_SCHEMA.names.length);
+    assert.equal(d.envelope.data.values, out.features[i]!.vector);
+  });
 });
 
 t.run();

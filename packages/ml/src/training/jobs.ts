@@ -12,7 +12,7 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { AppError, type ModelEvent } from '@stock-mlops/contracts';
 import { REPO_ROOT } from '@stock-mlops/platform/config';
-import { allFeatureDocs } from '@stock-mlops/load';
+import { allFeatureDocs, FeatureSchemaStore } from '@stock-mlops/load';
 import type { FeatureRow } from '../datasets/supervised.ts';
 import {
   cleanUpAbandonedRun,
@@ -145,7 +145,9 @@ export async function loadPriceData(ctx: Pick<JobContext, 'db'>, cfg: PriceTrain
     return { rows: d.rows, schemaHash: d.schemaHash, names: d.names, lineage: { source: 'csv', files: d.files, ...d.lineage } };
   }
   const d = featureRows(await allFeatureDocs(ctx.db), opts);
-  return { rows: d.rows, schemaHash: d.schemaHash, names: d.names, lineage: { source: 'mongodb', ...d.lineage } };
+  // Stored vectors carry their schema hash, not the names (docs/api.md): those are stored once per hash.
+  const names = d.names.length > 0 || !d.schemaHash ? d.names : [...((await new FeatureSchemaStore(ctx.db).get(d.schemaHash))?.names ?? [])];
+  return { rows: d.rows, schemaHash: d.schemaHash, names, lineage: { source: 'mongodb', ...d.lineage } };
 }
 
 /** The models a price job trains: one pooled model, or one per symbol. */
