@@ -105,10 +105,10 @@ const CONCURRENCY = Number(process.env.TRANSFORM_CONCURRENCY ?? 3);
 /** BENCH_TRANSFORM_KINDS=transformer,…: run only some processes (exploration; the report needs all three). */
 const KINDS = (process.env.BENCH_TRANSFORM_KINDS?.split(',') ?? ['passthrough', 'passthrough-same-bytes', 'transformer', 'transformer-sequential']) as Kind[];
 
-/** Size of a feature vector message of the published schema (the same-bytes passthrough pads to it). */
+/** Size of a feature vector message of the published schema, hash and values (the same-bytes passthrough pads to it). */
 function featureMessageBytes(): number {
   const values = PIPELINE_SCHEMA.names.map((_, i) => Math.sin(i + 1) / 7);
-  const data = { symbol: 'AAPL', interval: '1d' as const, ts: '2016-01-04T00:00:00.000Z', close: 105.35, schemaVersion: PIPELINE_SCHEMA.version, schemaHash: PIPELINE_SCHEMA.hash, names: [...PIPELINE_SCHEMA.names], values };
+  const data = { symbol: 'AAPL', interval: '1d' as const, ts: '2016-01-04T00:00:00.000Z', close: 105.35, schemaVersion: PIPELINE_SCHEMA.version, schemaHash: PIPELINE_SCHEMA.hash, values };
   return encode('features', makeEnvelope('features', { data, source: 'transformer', idParts: ['x'] })).value.length;
 }
 

@@ -25,7 +25,7 @@ import { serviceSpec } from '../../scripts/lib/supervisor.ts';
 import { suite } from '../harness/index.ts';
 import { collect, freePort, kafkaClient, mongoClient, reportingFailures, startStack, waitFor, type RunningStack } from '../support/stack.ts';
 import { connectWs } from '../support/ws.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, storeSyntheticSchema } from '../support/predictor/fixtures.ts';
 import { clients, statusOf, type Clients } from '../support/predictor/grpc_client.ts';
 import { readTopic, topicCount } from '../support/extractor.ts';
 
@@ -197,6 +197,8 @@ t.before(async () => {
   const mongo = await mongoClient();
   ctx.close.push(() => mongo.close());
   await promote(new ModelStore(mongo.db(stack.db)), 'price', await (await randomPriceModel(7)).serialize());
+  // The streamed vectors carry only the test schema's hash: its names are stored first.
+  await storeSyntheticSchema(mongo.db(stack.db));
   stack.sup.start(
     serviceSpec('predictor', { HTTP_PORT: '0', GRPC_PORT: String(ctx.grpcPort), WS_PORT: String(ctx.wsPort), MODEL_POLL_MS: '2000', PREDICT_HISTORY_WAIT_MS: '0' }),
   );

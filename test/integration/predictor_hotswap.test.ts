@@ -11,7 +11,7 @@ import { encode, makeEnvelope, resolveTopics, type FeatureVector } from '@stock-
 import { ModelStore, type ModelArtifacts } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, storeSyntheticSchema } from '../support/predictor/fixtures.ts';
 import { clients, type Clients } from '../support/predictor/grpc_client.ts';
 
 const t = suite('predictor hot swap under load (real process, Kafka, registry)', { timeoutMs: 150_000 });
@@ -53,6 +53,7 @@ t('a promotion and two broken promotions during a load run: no request fails, th
     // Model events trigger the swaps; registry polling is the fallback (e.g. an event published
     // before the predictor's consumer joined).
     const v1 = await promote(store, 'price', good1);
+    await storeSyntheticSchema(mongo.db(stack.db));
     await waitFor('the predictor to listen (it creates the topics)', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
     await publishEvent(v1);
     const c = clients(grpcPort);

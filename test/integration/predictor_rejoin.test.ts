@@ -13,7 +13,7 @@ import { encode, makeEnvelope, resolveTopics, type FeatureVector, type PricePred
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { collect, freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel } from '../support/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, storeSyntheticSchema } from '../support/predictor/fixtures.ts';
 
 const t = suite('predictor rejoins its consumer groups after being evicted', { timeoutMs: 240_000 });
 const SESSION_TIMEOUT_MS = 6_000;
@@ -45,6 +45,7 @@ t('SIGSTOP past the session timeout, SIGCONT: same pid, recovery warning, no fat
     const send = (vectors: FeatureVector[]) =>
       producer.send({ topic: topics.features, messages: vectors.map((fv) => encode('features', makeEnvelope('features', { data: fv, source: 'test', idParts: [fv.symbol, fv.ts] }))) });
     await promote(new ModelStore(mongo.db(stack.db)), 'price', await (await randomPriceModel(11)).serialize());
+    await storeSyntheticSchema(mongo.db(stack.db));
     await waitFor('the predictor to listen', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
     const out = await collect([topics.pricePredictions], 'rejoin-out');
     defer(() => out.stop());

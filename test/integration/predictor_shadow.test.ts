@@ -15,7 +15,7 @@ import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { setChallenger } from '@stock-mlops/ml/registry/challenger';
 import { suite } from '../harness/index.ts';
 import { collect, freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, registerInput } from '../support/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, registerInput, storeSyntheticSchema } from '../support/predictor/fixtures.ts';
 import { clients, type Clients } from '../support/predictor/grpc_client.ts';
 
 const t = suite('predictor champion/challenger: shadow predictions (real process, Kafka, registry)', { timeoutMs: 170_000 });
@@ -42,6 +42,7 @@ t('the challenger scores the same features on the shadow topic with the producti
       ctx.close.push(() => mongo.close());
       const store = new ModelStore(mongo.db(stack.db));
       const v1 = await promote(store, 'price', await production.serialize());
+      await storeSyntheticSchema(mongo.db(stack.db));
       const v2 = (await store.register(registerInput('price', await challenger.serialize()))).version;
       await setChallenger(store, 'price', v2, 'test: shadow v2');
       const v3 = (await store.register(registerInput('price', await otherSchema.serialize(), 'a-newer-feature-schema'))).version;

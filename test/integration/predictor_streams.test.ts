@@ -10,7 +10,7 @@ import { encode, makeEnvelope, resolveTopics, type CleanNewsArticle, type PriceP
 import { ModelStore } from '@stock-mlops/ml/registry/model_store';
 import { suite } from '../harness/index.ts';
 import { collect, freePort, kafkaClient, mongoClient, waitFor, withStack } from '../support/stack.ts';
-import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, SCHEMA_HASH, sentimentArtifacts } from '../support/predictor/fixtures.ts';
+import { exitWhenDone, featureSeries, LOOKBACK, promote, randomPriceModel, SCHEMA_HASH, sentimentArtifacts, storeSyntheticSchema } from '../support/predictor/fixtures.ts';
 
 const t = suite('predictor streams: features → price predictions, news → sentiment predictions', { timeoutMs: 150_000 });
 
@@ -40,6 +40,7 @@ t('price predictions from streamed features; news waits for a sentiment model, t
     await producer.connect();
     defer(() => producer.disconnect());
     const vPrice = await promote(store, 'price', price);
+    await storeSyntheticSchema(mongo.db(stack.db));
     // The predictor creates the topics at start-up.
     await waitFor('the predictor to listen', () => stack.logs.some((l) => l.includes('predictor listening')), 90_000);
     const out = await collect([topics.pricePredictions, topics.sentimentPredictions], 'streams-out');

@@ -2,7 +2,9 @@
  * Synthetic serving inputs for tests and benchmarks: small price models with non-trivial (seeded
  * random) weights, deterministic feature series, and registry inputs for them.
  */
-import { mulberry32, type FeatureVector } from '@stock-mlops/contracts';
+import type { Db } from 'mongodb';
+import { mulberry32, type FeatureSchemaRecord, type FeatureVector } from '@stock-mlops/contracts';
+import { FeatureSchemaStore } from '@stock-mlops/load';
 import { initTf } from './tf.ts';
 import { ModelStore, type ModelArtifacts, type RegisterInput } from './registry/model_store.ts';
 import { DEFAULT_PRICE_CONFIG, PriceModel } from './models/price_predictor.ts';
@@ -10,6 +12,17 @@ import { DEFAULT_PRICE_CONFIG, PriceModel } from './models/price_predictor.ts';
 export const SCHEMA_HASH = 'feedfacecafebeef0123456789abcdef';
 export const LOOKBACK = 5;
 export const N_FEATURES = 4;
+
+/** The feature schema SCHEMA_HASH stands for: N_FEATURES names (`f0`…). */
+export const SYNTHETIC_SCHEMA: FeatureSchemaRecord = { schemaHash: SCHEMA_HASH, schemaVersion: 'test', names: Array.from({ length: N_FEATURES }, (_, j) => `f${j}`) };
+
+/**
+ * Stores SYNTHETIC_SCHEMA in `feature_schemas`: vectors of `featureSeries` carry only the hash,
+ * so store it before producing them to Kafka (as the transformer stores its own schema).
+ */
+export function storeSyntheticSchema(db: Db): Promise<void> {
+  return new FeatureSchemaStore(db).put(SYNTHETIC_SCHEMA);
+}
 
 /**
  * An MLP price model whose weights are seeded random values in ±scale/2 (an untrained one predicts

@@ -18,7 +18,7 @@ import { initTf } from '@stock-mlops/ml/tf';
 import { startGrpcServer, type GrpcHandle } from '../../../services/predictor/src/grpc_server.ts';
 import { ModelCatalog } from '../../../services/predictor/src/model_loader.ts';
 
-export { featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, registerInput, SCHEMA_HASH } from '@stock-mlops/ml/synthetic';
+export { featureSeries, LOOKBACK, N_FEATURES, promote, randomPriceModel, registerInput, SCHEMA_HASH, storeSyntheticSchema } from '@stock-mlops/ml/synthetic';
 
 let sentimentCache: ModelArtifacts | undefined;
 
