@@ -9,7 +9,9 @@ import * as assert from 'uvu/assert';
 import pino from 'pino';
 import { DLQ_HEADERS, encode, makeEnvelope, resolveTopics } from '@stock-mlops/contracts';
 import { connectMongo, ensureTopics, type MongoHandle } from '@stock-mlops/platform';
-import { COLLECTIONS, Database, FeatureSchemaStore, LatestStateStore, LruCache } from '@stock-mlops/load';
+import { COLLECTIONS, Database, FeatureSchemaResolver, FeatureSchemaStore, LatestStateStore, LruCache, resolveFeatureBatch } from '@stock-mlops/load';
+import { loadPriceTrainConfig } from '@stock-mlops/ml/training/config';
+import { loadPriceData } from '@stock-mlops/ml/training/jobs';
 import { suite } from '../harness/index.ts';
 import { collect, kafkaClient, mongoClient, requireInfra, uniqueId, waitFor, withStack } from '../support/stack.ts';
 
@@ -51,6 +53,24 @@ t('with a write memory, keys this process wrote skip the read-back; changed cont
   // … so the memory is dropped, and our write of the old content is compared and restored.
   assert.equal(await db.upsertMany('mem', [doc(2, 2)]), { inserted: 0, unchanged: 0, replaced: 1 });
   assert.is((await ctx.h!.db.collection('mem').findOne({ _id: 'M|1d|2020-01-02' as never }))?.close, 2);
+});
+
+t('feature schemas: stored once per hash and resolved from MongoDB; training rows from stored vectors without names get their schema\'s names', async () => {
+  const store = new FeatureSchemaStore(ctx.h!.db);
+  await store.put(SCHEMA);
+  await store.put(SCHEMA);
+  assert.is(await ctx.h!.db.collection(COLLECTIONS.featureSchemas).countDocuments(), 1, 'one document per hash');
+  assert.equal(await store.get(SCHEMA.schemaHash), SCHEMA);
+  assert.is(await store.get('ef'.repeat(32)), undefined);
+  const resolver = new FeatureSchemaResolver(store);
+  const fv = (i: number, schemaHash: string) => ({ symbol: 'TRN', interval: '1d' as const, ts: `2020-02-0${i}T00:00:00.000Z`, close: 10 + i, schemaVersion: '9.9.9', schemaHash, values: [10 + i, 1] });
+  const rejected: string[] = [];
+  const kept = await resolveFeatureBatch([fv(1, SCHEMA.schemaHash), fv(2, 'ef'.repeat(32))], resolver, { data: (x) => x, reject: (_x, code) => rejected.push(code) });
+  assert.equal([kept.map((k) => k.names), rejected], [[SCHEMA.names], ['E_UNKNOWN_SCHEMA']]);
+  // The trainer reads the stored vectors (hash and values only) and takes the names from the schema store.
+  await new Database(ctx.h!.db).upsertMany(COLLECTIONS.features, [1, 2, 3].map((i) => ({ _id: `TRN|1d|${i}`, ...fv(i, SCHEMA.schemaHash), eventId: `e${i}` })));
+  const data = await loadPriceData({ db: ctx.h!.db }, loadPriceTrainConfig());
+  assert.equal([data.schemaHash, data.names, data.rows.length], [SCHEMA.schemaHash, SCHEMA.names, 3]);
 });
 
 t('latest state: the newest item per part wins; parts written concurrently for a new symbol all land', async () => {
