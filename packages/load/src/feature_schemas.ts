@@ -58,7 +58,7 @@ export class FeatureSchemaResolver {
   }
 }
 
-export type SchemaCheck = { ok: true; names: readonly string[] } | { ok: false; code: 'E_UNKNOWN_SCHEMA' | 'E_SCHEMA_MISMATCH'; reason: string };
+export type SchemaCheck = { ok: true; names: readonly string[] } | { ok: false; code: 'E_UNKNOWN_SCHEMA' | 'E_SCHEMA_WIDTH'; reason: string };
 
 /**
  * The names of a vector's values: its own names when it carries them (vectors written before
@@ -69,7 +69,7 @@ export function checkFeatureVector(fv: Pick<FeatureVector, 'schemaHash' | 'names
   const schema = resolver.known(fv.schemaHash);
   if (!schema) return { ok: false, code: 'E_UNKNOWN_SCHEMA', reason: `unknown feature schema ${fv.schemaHash}: not in ${COLLECTIONS.featureSchemas} (a producer publishes its schema to stock.schemas.v1 before its vectors)` };
   if (schema.names.length !== fv.values.length) {
-    return { ok: false, code: 'E_SCHEMA_MISMATCH', reason: `feature schema ${fv.schemaHash} has ${schema.names.length} names, the vector ${fv.values.length} values` };
+    return { ok: false, code: 'E_SCHEMA_WIDTH', reason: `feature schema ${fv.schemaHash} has ${schema.names.length} names, the vector ${fv.values.length} values` };
   }
   return { ok: true, names: schema.names };
 }

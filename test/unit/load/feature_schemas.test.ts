@@ -74,12 +74,12 @@ t('a hash published later is resolved on a later batch (unknown hashes are not c
   assert.equal(reject, ['E_UNKNOWN_SCHEMA']);
 });
 
-t('a value count that differs from the schema is E_SCHEMA_MISMATCH; a vector that carries its names needs no lookup', async () => {
+t('a value count that differs from the schema is E_SCHEMA_WIDTH; a vector that carries its names needs no lookup', async () => {
   const source = fakeSource([A]);
   const resolver = new FeatureSchemaResolver(source);
   await resolver.resolve([A.schemaHash]);
   const bad = checkFeatureVector(fv(A.schemaHash, [1, 2]), resolver);
-  assert.ok(!bad.ok && bad.code === 'E_SCHEMA_MISMATCH' && /3 names, the vector 2 values/.test(bad.reason));
+  assert.ok(!bad.ok && bad.code === 'E_SCHEMA_WIDTH' && /3 names, the vector 2 values/.test(bad.reason));
   const before = source.calls.length;
   const kept = await resolveFeatureBatch([fv(UNKNOWN, [1, 2], ['u', 'v'])], resolver, { data: (x) => x, reject: () => assert.unreachable('self-describing vector') });
   assert.equal(kept[0]!.names, ['u', 'v']);
