@@ -124,6 +124,7 @@ export const ProviderEnv = z.object({
   EXTRACT_NEWS_REPLAY_TICKERS: z.string().regex(list(SYMBOL), 'comma-separated symbols, e.g. SPY').default('SPY'),
   EXTRACT_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   EXTRACT_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).default(60_000),
+  EXTRACT_HTTP_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(64 * 1024 * 1024),
   EXTRACT_YAHOO_BASE_URL: opt(httpUrl),
   EXTRACT_ALPHAVANTAGE_BASE_URL: opt(httpUrl),
   EXTRACT_SEC_BASE_URL: opt(httpUrl),
@@ -222,7 +223,7 @@ export function resolveProviderSettings(env: ProviderEnv): ProviderSettings {
     else intervals[t] = ms;
   }
 
-  const http = { timeoutMs: env.EXTRACT_HTTP_TIMEOUT_MS, retry: { maxRetryAfterMs: env.EXTRACT_MAX_RETRY_AFTER_MS } };
+  const http = { timeoutMs: env.EXTRACT_HTTP_TIMEOUT_MS, maxBodyBytes: env.EXTRACT_HTTP_MAX_BODY_BYTES, retry: { maxRetryAfterMs: env.EXTRACT_MAX_RETRY_AFTER_MS } };
   const base = (url: string | undefined) => (url ? { baseUrl: url } : {});
   const av = { rateLimitGroup: 'alphavantage', apiKey: env.ALPHAVANTAGE_API_KEY ?? '', ...base(env.EXTRACT_ALPHAVANTAGE_BASE_URL), http };
   const all: Record<ProviderType, () => ProviderConfig> = {
