@@ -30,10 +30,13 @@ import { fmt, median, type Bench } from './lib.ts';
 
 const LOOKBACK = 20;
 const N_FEATURES = 8;
-const CONCURRENCY = [1, 8, 32] as const;
+// BENCH_SERVING_CONCURRENCY=32 (comma-separated): exploratory runs at fewer concurrencies (32 must be among them).
+const CONCURRENCY = (process.env.BENCH_SERVING_CONCURRENCY ?? '1,8,32').split(',').map(Number);
 const DURATION_MS = Number(process.env.BENCH_SERVING_MS ?? 3_000);
 const IN_PROCESS_MS = 1_000;
 const SYMBOLS = Array.from({ length: 64 }, (_, i) => `S${i}`);
+/** Open-loop runs offer this share of the in-process batch-32 rate (the serving target). */
+const OPEN_LOOP_SHARE = 0.7;
 const LOAD = path.join(import.meta.dirname, '../services/predictor/src/tools/load.ts');
 
 interface Mode {
@@ -42,13 +45,21 @@ interface Mode {
   maxDelayMs: number;
   /** Model in the inference worker (PREDICT_WORKER=1, the default) or in the serving thread. */
   worker: boolean;
+  /** Batches handed to the worker at once (PREDICT_IN_FLIGHT). */
+  inFlight: number;
+  /** The predictor's default configuration (also measured in open loop). */
+  isDefault?: boolean;
 }
-const MODES: Mode[] = [
-  { name: 'no batching (PREDICT_BATCH_MAX=1)', maxBatch: 1, maxDelayMs: 0, worker: true },
-  { name: 'micro-batching (max 64, delay 0 ms)', maxBatch: 64, maxDelayMs: 0, worker: true },
-  { name: 'micro-batching (max 64, delay 2 ms, the default)', maxBatch: 64, maxDelayMs: 2, worker: true },
-  { name: 'micro-batching (max 64, delay 0 ms), model in the serving thread (PREDICT_WORKER=0)', maxBatch: 64, maxDelayMs: 0, worker: false },
+const ALL_MODES: Mode[] = [
+  { name: 'no batching (PREDICT_BATCH_MAX=1)', maxBatch: 1, maxDelayMs: 0, worker: true, inFlight: 1 },
+  { name: 'micro-batching (max 64, delay 0 ms, 1 in flight)', maxBatch: 64, maxDelayMs: 0, worker: true, inFlight: 1 },
+  { name: 'micro-batching (max 64, delay 2 ms, 1 in flight; the previous default)', maxBatch: 64, maxDelayMs: 2, worker: true, inFlight: 1 },
+  { name: 'micro-batching (max 64, delay 0 ms, 2 in flight; the default)', maxBatch: 64, maxDelayMs: 0, worker: true, inFlight: 2, isDefault: true },
+  { name: 'micro-batching (max 64, delay 2 ms, 2 in flight)', maxBatch: 64, maxDelayMs: 2, worker: true, inFlight: 2 },
+  { name: 'micro-batching (max 64, delay 0 ms), model in the serving thread (PREDICT_WORKER=0)', maxBatch: 64, maxDelayMs: 0, worker: false, inFlight: 1 },
 ];
+// BENCH_SERVING_MODES=1,3 (indexes into ALL_MODES, 0 = no batching): exploratory runs of some modes.
+const MODES = process.env.BENCH_SERVING_MODES ? process.env.BENCH_SERVING_MODES.split(',').map((i) => ALL_MODES[Number(i)]!) : ALL_MODES;
 
 interface LoadResult {
   rps: number;
@@ -61,15 +72,26 @@ interface LoadResult {
   serverCpuUsPerRequest: number;
 }
 
-async function runLoad(port: number, concurrency: number): Promise<LoadResult> {
+/** What the load generator adds in open loop (`--rate`). */
+interface OpenLoopResult extends LoadResult {
+  offeredRps: number;
+  skipped: number;
+  outstandingAtEnd: number;
+}
+
+/** One load generator run: closed loop with `concurrency` callers, or open loop at `rate` requests/s. */
+async function runLoad(port: number, concurrency: number, rate?: number): Promise<OpenLoopResult> {
   const cpu0 = process.cpuUsage();
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    ['--import', 'tsx', LOAD, '--port', String(port), '--concurrency', String(concurrency), '--duration-ms', String(DURATION_MS), '--warmup-ms', '1000', '--symbols', SYMBOLS.join(',')],
+    [
+      '--import', 'tsx', LOAD, '--port', String(port), '--concurrency', String(concurrency), '--duration-ms', String(DURATION_MS), '--warmup-ms', '1000',
+      '--symbols', SYMBOLS.join(','), ...(rate === undefined ? [] : ['--rate', String(Math.round(rate))]),
+    ],
     { encoding: 'utf8', timeout: DURATION_MS + 60_000 },
   );
   const cpu = process.cpuUsage(cpu0);
-  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<LoadResult, 'serverCpuUsPerRequest'> & { allRequests: number };
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<OpenLoopResult, 'serverCpuUsPerRequest'> & { allRequests: number };
   return { ...r, serverCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, r.allRequests) };
 }
 
@@ -106,11 +128,15 @@ const bench: Bench = async (ctx) => {
   };
 
   const loadAverage = os.loadavg()[0]!;
+  const openLoop: Array<OpenLoopResult & { base: number }> = [];
   const served = new Map<string, LoadResult & { meanBatch: number; inProcess: number; runs: LoadResult[]; base: number[] }>();
+  // One server per mode, all up at once, so that the modes take turns within every repeat (the
+  // machine is shared: load drifts over minutes, and turns spread the drift over the modes).
+  const servers = [];
   for (const mode of MODES) {
     const registry: Registry = new client.Registry();
     const inference = createPriceInference(
-      { maxBatch: mode.maxBatch, maxDelayMs: mode.maxDelayMs, maxQueue: 4096, pipelined: mode.worker },
+      { maxBatch: mode.maxBatch, maxDelayMs: mode.maxDelayMs, maxQueue: 4096, pipelined: mode.worker, maxInFlight: mode.inFlight },
       registry,
     );
     const core = new PredictorCore(inference.run);
@@ -128,15 +154,19 @@ const bench: Bench = async (ctx) => {
       domain: { maxBatchRequests: 1024, maxTexts: 1, maxStreamBacklog: 100 },
       oip: { maxElements: 1_000_000, maxTexts: 1 },
     });
-    const batchSize = registry.getSingleMetric('stockmlops_predict_batch_size') as Histogram;
-    for (const c of CONCURRENCY) {
-      const runs: LoadResult[] = [];
-      const base: number[] = [];
-      batchSize.reset();
-      for (let r = 0; r < ctx.repeats; r++) {
-        base.push(inProcessRun(c));
-        runs.push(await runLoad(grpc.port, c));
+    servers.push({ mode, inference, grpc, batchSize: registry.getSingleMetric('stockmlops_predict_batch_size') as Histogram });
+  }
+  for (const c of CONCURRENCY) {
+    const acc = servers.map(() => ({ runs: [] as LoadResult[], base: [] as number[] }));
+    for (const s of servers) s.batchSize.reset();
+    for (let r = 0; r < ctx.repeats; r++) {
+      for (const [i, s] of servers.entries()) {
+        acc[i]!.base.push(inProcessRun(c));
+        acc[i]!.runs.push(await runLoad(s.grpc.port, c));
       }
+    }
+    for (const [i, { mode, batchSize }] of servers.entries()) {
+      const { runs, base } = acc[i]!;
       const pick = (k: keyof LoadResult) => median(runs.map((x) => x[k]));
       const res = {
         rps: pick('rps'),
@@ -144,7 +174,7 @@ const bench: Bench = async (ctx) => {
         p99Ms: pick('p99Ms'),
         cpuUsPerRequest: pick('cpuUsPerRequest'),
         serverCpuUsPerRequest: pick('serverCpuUsPerRequest'),
-        errors: runs.reduce((s, x) => s + x.errors, 0),
+        errors: runs.reduce((n, x) => n + x.errors, 0),
         meanBatch: await meanOf(batchSize),
         inProcess: median(base),
         runs,
@@ -156,8 +186,22 @@ const bench: Bench = async (ctx) => {
           `in-process ${fmt(res.inProcess, 0)} windows/s (runs ${base.map((x) => fmt(x, 0)).join(', ')}), CPU/request: client ${fmt(res.cpuUsPerRequest, 0)} µs, server ${fmt(res.serverCpuUsPerRequest, 0)} µs, errors ${res.errors}`,
       );
     }
-    await grpc.close();
-    inference.close();
+  }
+  const defaultServer = servers.find((s) => s.mode.isDefault);
+  if (defaultServer) {
+    // Open loop: requests at a fixed share of the in-process batch-32 rate measured right before.
+    for (let r = 0; r < ctx.repeats; r++) {
+      const base = inProcessRun(32);
+      const res = await runLoad(defaultServer.grpc.port, 32, OPEN_LOOP_SHARE * base);
+      openLoop.push({ ...res, base });
+      ctx.log(
+        `open loop (${defaultServer.mode.name}): offered ${fmt(res.offeredRps, 0)} req/s (${fmt(100 * OPEN_LOOP_SHARE, 0)} % of in-process ${fmt(base, 0)}), served ${fmt(res.rps, 0)} req/s, p50 ${fmt(res.p50Ms, 2)} ms, p99 ${fmt(res.p99Ms, 2)} ms, skipped ${res.skipped}, unanswered at the end ${res.outstandingAtEnd}, errors ${res.errors}`,
+      );
+    }
+  }
+  for (const s of servers) {
+    await s.grpc.close();
+    s.inference.close();
   }
   await worker.close();
 
@@ -185,8 +229,8 @@ const bench: Bench = async (ctx) => {
   const markdown = [
     `Predict over gRPC (loopback, one channel, closed loop, ${DURATION_MS / 1000} s per run after 1 s warm-up, median of ${ctx.repeats} runs), tfjs backend \`${backend}\`.`,
     'Model: LSTM(32) over 20×8 windows (the default price architecture) with random weights; 64 symbols, each request cuts its window from the feature history.',
-    'Server: the predictor\'s core, micro-batching queue and gRPC server in the bench process. Unless the row says otherwise the model runs in the inference worker thread (PREDICT_WORKER=1, the predictor\'s default: the serving thread validates, normalizes and packs each batch into a Float32Array and transfers it; the next batch is handed over before the previous one\'s callers are answered), loaded from the serialized weights of the in-process model.',
-    `In-process = \`model.predictReturns\` on a batch of the same size as the concurrency, in this process\'s main thread, ${IN_PROCESS_MS / 1000} s right before each served run (median of those runs, per row), in windows/s: the ceiling serving could reach with full batches and free requests.`,
+    'Server: the predictor\'s core, micro-batching queue and gRPC server in the bench process. Unless the row says otherwise the model runs in the inference worker thread (PREDICT_WORKER=1, the predictor\'s default: the serving thread validates, normalizes and packs each batch into a Float32Array and transfers it; the next batch is handed over before the previous one\'s callers are answered), loaded from the serialized weights of the in-process model. "2 in flight" (PREDICT_IN_FLIGHT=2): two batches are in the worker at once, and a batch taken while none is in flight takes half of what waits (at least 8 a side), so that the worker runs one batch while the serving thread and the client handle the other; "1 in flight" is the previous behaviour.',
+    `In-process = \`model.predictReturns\` on a batch of the same size as the concurrency, in this process\'s main thread, ${IN_PROCESS_MS / 1000} s right before each served run (median of those runs, per row), in windows/s: the ceiling serving could reach with full batches and free requests. The servers of all rows are up at once and take turns: each repeat runs every row once, in table order.`,
     'Load generator: services/predictor/src/tools/load.ts in its own process, a grpc-js client (retries and channelz off, one request object per symbol) making real Predict calls whose answers are decoded.',
     '',
     '| concurrency | server | req/s | p50 ms | p99 ms | mean batch | in-process windows/s (batch = concurrency) | served / in-process | errors |',
@@ -203,8 +247,24 @@ const bench: Bench = async (ctx) => {
     '| server | req/s | client µs | server µs (model included) | in-process model µs per window | 1 core / (client + server) req/s | 2 cores / (client + server) req/s (of in-process) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...budget,
+    ...openLoopLines(openLoop, MODES.find((m) => m.isDefault)),
   ].join('\n');
   return { title: 'Serving: gRPC Predict with and without micro-batching', markdown };
 };
+
+/** The open-loop table (offered vs served), when the default mode was measured. */
+function openLoopLines(runs: Array<OpenLoopResult & { base: number }>, mode: Mode | undefined): string[] {
+  if (!mode || runs.length === 0) return [];
+  const row = (r: OpenLoopResult & { base: number }, i: number) =>
+    `| ${i + 1} | ${fmt(r.base, 0)} | ${fmt(r.offeredRps, 0)} | ${fmt(r.rps, 0)} | ${fmt((100 * r.rps) / r.offeredRps, 0)} % | ${fmt((100 * r.rps) / r.base, 0)} % | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.skipped} | ${r.outstandingAtEnd} | ${r.errors} |`;
+  return [
+    '',
+    `Open loop (load.ts \`--rate\`, ${mode.name}): requests sent at ${fmt(100 * OPEN_LOOP_SHARE, 0)} % of the in-process batch-32 rate measured right before each run, whatever the answers do; latency counts from when a request was due, served = answers received while measuring. A server that keeps up serves what is offered with bounded latency; one that does not leaves requests unanswered at the end and its latency grows with the run.`,
+    '',
+    '| run | in-process windows/s (batch 32) | offered req/s | served req/s | served / offered | served / in-process | p50 ms | p99 ms | skipped (10,000 unanswered) | unanswered at the end | errors |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...runs.map(row),
+  ];
+}
 
 export default bench;

@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert';
 import { suite } from '../../harness/index.ts';
-import { BatchError, MicroBatcher, type BatcherOptions, type BatchStats, type Scheduler } from '@stock-mlops/ml/inference/batcher';
+import { BatchError, MicroBatcher, MIN_SPLIT, type BatcherOptions, type BatchStats, type Scheduler } from '@stock-mlops/ml/inference/batcher';
 
 /** A manual clock: timers fire only when the test advances time. */
 function fakeScheduler(): Scheduler & { advance: (ms: number) => Promise<void>; pending: () => number } {
@@ -132,6 +132,120 @@ t('pipelined: the next batch is handed over before the completed batch\'s caller
   g.complete();
   await Promise.all(p2);
   assert.equal(calls, [[1], [2, 3]]);
+});
+
+t('maxInFlight 2: a second batch is handed over while the first runs, a third waits; each item is answered once, with its own result', async () => {
+  const log: string[] = [];
+  const g = gatedRun(log);
+  const { b, sched, calls } = setup({ maxBatch: 10, maxDelayMs: 0, maxQueue: 100, pipelined: true, maxInFlight: 2 }, g.run);
+  const answers: number[] = [];
+  const p1 = b.submit(1).then((o) => answers.push(o.value));
+  await sched.advance(0);
+  const p2 = [2, 3].map((x) => b.submit(x).then((o) => answers.push(o.value)));
+  await sched.advance(0);
+  const p3 = b.submit(4).then((o) => answers.push(o.value));
+  await sched.advance(10);
+  assert.equal(log, ['run 1', 'run 2,3'], 'two batches in flight, the third waits for a free slot');
+  g.complete();
+  await p1;
+  await sched.advance(0);
+  assert.equal(log, ['run 1', 'run 2,3', 'run 4'], 'the freed slot takes the waiting batch');
+  g.complete();
+  g.complete();
+  await Promise.all([...p2, p3]);
+  assert.equal(answers, [10, 20, 30, 40], 'answered in batch order, each item once');
+  assert.equal(calls, [[1], [2, 3], [4]]);
+});
+
+t('maxInFlight 2: from idle, what waits is split in two batches so both are in flight; small queues and busy queues are not split', async () => {
+  const log: string[] = [];
+  const g = gatedRun(log);
+  const { b, sched, calls } = setup({ maxBatch: 64, maxDelayMs: 0, maxQueue: 1000, pipelined: true, maxInFlight: 2 }, g.run);
+  const n = 2 * MIN_SPLIT + 1;
+  const items = Array.from({ length: n }, (_, i) => i + 1);
+  const first = b.submitMany(items);
+  await sched.advance(0);
+  assert.equal(calls.map((c) => c.length), [MIN_SPLIT + 1, MIN_SPLIT], 'split in two halves, both handed over');
+  assert.equal(calls.flat(), items, 'in order');
+  // Both slots busy: what arrives now waits, and is not split when a slot frees (one batch is still in flight).
+  const second = b.submitMany(items.map((x) => x + 100));
+  await sched.advance(0);
+  assert.is(calls.length, 2);
+  g.complete();
+  await sched.advance(0);
+  assert.equal(calls.map((c) => c.length), [MIN_SPLIT + 1, MIN_SPLIT, n], 'taken whole while another batch runs');
+  g.complete();
+  g.complete();
+  assert.equal((await first).map((o) => o.value), items.map((x) => x * 10), 'a group split over two batches gets its answers in order');
+  assert.equal((await second).map((o) => o.value), items.map((x) => (x + 100) * 10));
+  // Fewer than 2 × MIN_SPLIT waiting: one batch.
+  const small = b.submitMany(items.slice(0, 2 * MIN_SPLIT - 1));
+  await sched.advance(0);
+  assert.is(calls.at(-1)!.length, 2 * MIN_SPLIT - 1);
+  g.complete();
+  await small;
+  // Without maxInFlight nothing is split.
+  const one = setup({ maxBatch: 64, maxDelayMs: 0, maxQueue: 1000, pipelined: true });
+  await Promise.all([one.b.submitMany(items), one.sched.advance(0)]);
+  assert.equal(one.calls.map((c) => c.length), [n]);
+});
+
+t('maxInFlight 2: one of two alternating groups that comes back alone is not split again (no fragmentation)', async () => {
+  const log: string[] = [];
+  const g = gatedRun(log);
+  const { b, sched, calls } = setup({ maxBatch: 64, maxDelayMs: 0, maxQueue: 1000, pipelined: true, maxInFlight: 2 }, g.run);
+  const group = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const all = b.submitMany(group(0, 32));
+  await sched.advance(0);
+  g.complete();
+  g.complete();
+  await all;
+  assert.equal(calls.map((c) => c.length), [16, 16], 'from idle: split in two');
+  const back = b.submitMany(group(100, 16));
+  await sched.advance(0);
+  g.complete();
+  await back;
+  assert.equal(calls.map((c) => c.length), [16, 16, 16], 'a group of the size last taken runs whole, though nothing is in flight');
+  const both = b.submitMany(group(200, 32));
+  await sched.advance(0);
+  g.complete();
+  g.complete();
+  await both;
+  assert.equal(calls.map((c) => c.length), [16, 16, 16, 16, 16], 'both groups back together: split again');
+});
+
+t('maxInFlight 2: the idle lane still waits until no batch is in flight', async () => {
+  const log: string[] = [];
+  const g = gatedRun(log);
+  const { b, sched } = setup({ maxBatch: 10, maxDelayMs: 0, maxQueue: 100, pipelined: true, maxInFlight: 2 }, g.run);
+  const p1 = b.submit(1);
+  await sched.advance(0);
+  const p2 = b.submit(2);
+  await sched.advance(0);
+  const bg = b.whenIdle(() => log.push('background'));
+  await sched.advance(10);
+  g.complete();
+  await p1;
+  await sched.advance(10);
+  assert.equal(log, ['run 1', 'run 2'], 'one batch still in flight: no background task');
+  g.complete();
+  await p2;
+  await sched.advance(10);
+  await bg;
+  assert.equal(log, ['run 1', 'run 2', 'background']);
+  // While a background task runs, a due batch waits for it even though maxInFlight is 2.
+  let finishTask!: () => void;
+  const task = b.whenIdle(() => new Promise<void>((r) => (finishTask = r)));
+  await sched.advance(10);
+  const p3 = b.submit(3);
+  await sched.advance(10);
+  assert.equal(log, ['run 1', 'run 2', 'background'], 'batch waits for the running task');
+  finishTask();
+  await task;
+  await sched.advance(0);
+  assert.equal(log, ['run 1', 'run 2', 'background', 'run 3']);
+  g.complete();
+  await p3;
 });
 
 t('a full queue refuses new work with E_QUEUE_FULL, and a group is admitted whole or not at all', async () => {
@@ -292,7 +406,7 @@ t('idle lane: close rejects the waiting background tasks and refuses new ones', 
 });
 
 t('invalid options are refused up front', () => {
-  for (const o of [{ maxBatch: 0, maxDelayMs: 1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: -1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 0.5 }]) {
+  for (const o of [{ maxBatch: 0, maxDelayMs: 1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: -1, maxQueue: 1 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 0.5 }, { maxBatch: 1, maxDelayMs: 1, maxQueue: 1, maxInFlight: 0 }]) {
     assert.throws(() => new MicroBatcher<number, number>(o, (x) => x), /invalid batcher options/);
   }
 });

@@ -2,10 +2,12 @@
  * Price inference in the worker thread (PREDICT_WORKER=1): the same numbers as in-thread
  * inference for the same windows (directly and through the core and the micro-batching queue),
  * and hot swaps through the worker: a version that fails to load or to warm up in the worker is
- * never switched in, the previous version keeps serving, and a retired version is freed.
+ * never switched in, the previous version keeps serving, and a retired version is freed. With
+ * two batches in flight every request still gets its own answer, across a hot swap.
  */
 import * as assert from 'uvu/assert';
 import pino from 'pino';
+import client from 'prom-client';
 import type { ModelArtifacts, ModelStore, ModelVersion } from '@stock-mlops/ml/registry/model_store';
 import { runPriceJobs, ServingPriceModel } from '@stock-mlops/ml/inference/predictor';
 import { InferenceWorker } from '@stock-mlops/ml/inference/worker';
@@ -78,6 +80,37 @@ t('through the core and the queue: Predict answers are the same with the model i
     core.swap(new ServingPriceModel({ name: 'price', version: 9 }, await PriceModel.deserialize(tf, artifacts)));
   }
   assert.equal(answers[1], answers[0]);
+});
+
+t('two batches in flight in the worker (PREDICT_IN_FLIGHT=2): every request is answered once with its own window\'s numbers, across a hot swap between the batches', async () => {
+  const { tf } = await initTf();
+  const registry = new client.Registry();
+  const inference = createPriceInference({ maxBatch: 64, maxDelayMs: 0, maxQueue: 1000, pipelined: true, maxInFlight: 2 }, registry);
+  const core = new PredictorCore(inference.run);
+  const a1 = await (await randomPriceModel(41, { arch: 'lstm' })).serialize();
+  const a2 = await (await randomPriceModel(42, { arch: 'lstm' })).serialize();
+  const v1 = await ctx.worker!.loadPrice({ name: 'price', version: 1 }, a1);
+  const v2 = await ctx.worker!.loadPrice({ name: 'price', version: 2 }, a2);
+  const local1 = new ServingPriceModel({ name: 'price', version: 1 }, await PriceModel.deserialize(tf, a1));
+  const local2 = new ServingPriceModel({ name: 'price', version: 2 }, await PriceModel.deserialize(tf, a2));
+  core.swap(v1);
+  const symbols = Array.from({ length: 24 }, (_, i) => `F${i}`);
+  symbols.forEach((s, i) => featureSeries(s, LOOKBACK + 2, i + 50).forEach((fv) => core.remember(fv)));
+  const windows = symbols.map((s) => core.history.windowFor(s, v1.spec)!);
+  // Admitted in one turn: 24 requests under version 1, then a swap, then 24 under version 2.
+  const first = Promise.all(symbols.map((symbol) => core.predict([{ symbol }])));
+  core.swap(v2);
+  const second = Promise.all(symbols.map((symbol) => core.predict([{ symbol }])));
+  const [out1, out2] = await Promise.all([first, second]);
+  assert.equal(out1.map(([p]) => [p!.symbol, p!.model.version, p!.predictedReturn]), symbols.map((s, i) => [s, 1, local1.predictReturns([windows[i]!])[0]]));
+  assert.equal(out2.map(([p]) => [p!.symbol, p!.model.version, p!.predictedReturn]), symbols.map((s, i) => [s, 2, local2.predictReturns([windows[i]!])[0]]));
+  const sizes = (await (registry.getSingleMetric('stockmlops_predict_batch_size') as client.Histogram).get()).values;
+  const count = sizes.find((v) => v.metricName?.endsWith('_count'))?.value;
+  const sum = sizes.find((v) => v.metricName?.endsWith('_sum'))?.value;
+  assert.equal([count, sum], [2, 48], 'the 48 waiting requests went as two batches of 24, both handed to the worker');
+  assert.is(await codeOf(() => v1.predictBatch([windows[0]!])), 'E_MODEL_DISPOSED', 'the swapped-out version was freed once its batch was done');
+  inference.close();
+  core.swap(local1);
 });
 
 /** The registry calls ModelCatalog makes, served from memory (a price model only). */

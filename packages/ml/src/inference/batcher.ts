@@ -5,7 +5,8 @@
  *
  * A batch is run when `maxBatch` items are waiting, or when the oldest item has waited
  * `maxDelayMs` (0 = on the next turn of the event loop, which still batches everything that
- * arrived in the same turn). One batch runs at a time; items arriving meanwhile form the next.
+ * arrived in the same turn). At most `maxInFlight` batches run at a time (default 1); items
+ * arriving meanwhile form the next.
  * The queue holds at most `maxQueue` items: beyond that `submit` rejects with `E_QUEUE_FULL`
  * (callers map it to RESOURCE_EXHAUSTED), unless the caller asks to `wait` for room (the
  * stream path, which should apply back-pressure instead of failing). Items whose deadline passed
@@ -16,8 +17,21 @@
  * completed batch's callers are answered, so the model thread goes straight on while this thread
  * answers. Items arriving while a batch runs still wait and form the next batch.
  *
+ * Batches in flight (`maxInFlight`, for the same kind of `run`): up to that many batches are handed
+ * over before the first is answered. With 2, the model thread works on one batch while this
+ * thread answers the previous one and collects the next requests (and a closed-loop client
+ * sends them), instead of each side waiting for the other. Callers that are answered together
+ * come back together, so a queue that starts from idle would keep running one big batch at a
+ * time; to get two going, a batch taken while nothing is in flight takes half of what waits
+ * and the other half follows at once. Only a queue that holds at least `MIN_SPLIT` items a side,
+ * and half again as many as the batch taken before, is split: one of two alternating groups
+ * that comes back while the other is still out is not split again (that would fragment the load
+ * into ever smaller batches, each paying the model's fixed per-call cost).
+ * `run` must process batches in the order it is given them (the inference worker does); each
+ * item is still answered exactly once, with its own result.
+ *
  * Idle lane (`whenIdle`, for shadow scoring): background tasks run one at a time, and only while
- * the queue is idle: no batch running, none queued, no group waiting for room. Idleness is checked
+ * the queue is idle: no batch in flight, none queued, no group waiting for room. Idleness is checked
  * on a later turn of the event loop than the one that left the queue idle, so a caller that
  * submits again as soon as it has its answer (a closed loop, the stream path under backlog) always
  * goes first and a saturated queue never runs a background task. A task is not preempted: a batch
@@ -47,6 +61,8 @@ export interface BatcherOptions {
   maxQueue: number;
   /** `run` hands work to another thread: see "Pipelined mode" above. Default false. */
   pipelined?: boolean;
+  /** Most batches run at once (≥ 1, default 1): see "Batches in flight" above. */
+  maxInFlight?: number;
 }
 
 export interface SubmitOptions {
@@ -110,10 +126,13 @@ interface Background {
   reject: (err: unknown) => void;
 }
 
+/** Fewest items on each side of a batch split to get two batches in flight (smaller splits cost more model calls than they overlap). */
+export const MIN_SPLIT = 8;
+
 export function validateBatcherOptions(o: BatcherOptions): BatcherOptions {
   const ok = (x: number, min: number) => Number.isInteger(x) && x >= min;
-  if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0)) {
-    throw Object.assign(new Error(`invalid batcher options ${JSON.stringify(o)}: maxBatch/maxQueue ≥ 1, maxDelayMs ≥ 0`), { code: 'E_CONFIG' });
+  if (!ok(o.maxBatch, 1) || !ok(o.maxQueue, 1) || !ok(o.maxInFlight ?? 1, 1) || !(Number.isFinite(o.maxDelayMs) && o.maxDelayMs >= 0)) {
+    throw Object.assign(new Error(`invalid batcher options ${JSON.stringify(o)}: maxBatch/maxQueue/maxInFlight ≥ 1, maxDelayMs ≥ 0`), { code: 'E_CONFIG' });
   }
   return o;
 }
@@ -123,7 +142,11 @@ export class MicroBatcher<I, O> {
   private readonly waiters: Waiter<I, O>[] = [];
   private readonly background: Background[] = [];
   private cancelIdleCheck: (() => void) | undefined;
-  private running = false;
+  /** Size of the batch taken last (the split rule compares the queue with it). */
+  private lastTaken = 0;
+  /** Batches (or the one background task) running now. */
+  private running = 0;
+  private readonly maxInFlight: number;
   private closed = false;
   private cancelTimer: (() => void) | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
@@ -139,6 +162,7 @@ export class MicroBatcher<I, O> {
     private readonly onBatch: (s: BatchStats) => void = () => {},
   ) {
     validateBatcherOptions(options);
+    this.maxInFlight = options.maxInFlight ?? 1;
   }
 
   /** Items waiting to run. */
@@ -211,7 +235,7 @@ export class MicroBatcher<I, O> {
   }
 
   private get idle(): boolean {
-    return !this.running && this.queue.length === 0 && this.waiters.length === 0;
+    return this.running === 0 && this.queue.length === 0 && this.waiters.length === 0;
   }
 
   /** Check for idleness on a later turn (a caller answered in this one may submit again first). */
@@ -228,13 +252,14 @@ export class MicroBatcher<I, O> {
     if (this.closed || !this.idle) return; // checked again when the queue next goes idle
     const b = this.background.shift();
     if (!b) return;
-    this.running = true;
+    // A background task holds every slot: batches that become due meanwhile wait for it.
+    this.running = this.maxInFlight;
     try {
       b.resolve(await b.task());
     } catch (err) {
       b.reject(err);
     } finally {
-      this.running = false;
+      this.running = 0;
     }
     this.pump();
     this.scheduleIdleCheck();
@@ -249,7 +274,7 @@ export class MicroBatcher<I, O> {
 
   /** Decide whether to run a batch now or when the oldest item's delay is up. */
   private pump(): void {
-    if (this.running || this.closed || this.queue.length === 0) return;
+    if (this.running >= this.maxInFlight || this.closed || this.queue.length === 0) return;
     const due = this.dueAt();
     if (this.cancelTimer && due >= this.timerDue) return;
     this.cancelTimer?.();
@@ -268,10 +293,14 @@ export class MicroBatcher<I, O> {
   }
 
   private async flush(): Promise<void> {
-    if (this.running || this.closed) return;
+    if (this.running >= this.maxInFlight || this.closed) return;
     const now = this.scheduler.now();
     const { maxBatch, pipelined } = this.options;
-    const taken = this.queue.splice(0, maxBatch);
+    // From idle with room for two batches: split what waits, so that two batches are in flight.
+    const waiting = this.queue.length;
+    const split = this.maxInFlight > 1 && this.running === 0 && waiting >= 2 * MIN_SPLIT && waiting >= 1.5 * this.lastTaken;
+    const taken = this.queue.splice(0, split ? Math.min(maxBatch, Math.ceil(waiting / 2)) : maxBatch);
+    this.lastTaken = taken.length;
     this.admitWaiters();
     const live: Entry<I, O>[] = [];
     let dropped = 0;
@@ -290,7 +319,9 @@ export class MicroBatcher<I, O> {
       this.scheduleIdleCheck();
       return;
     }
-    this.running = true;
+    this.running++;
+    // A free slot: the next batch may go as soon as it is due, while this one runs.
+    this.pump();
     const started = this.scheduler.now();
     let failed = false;
     let out: O[] | undefined;
@@ -303,7 +334,7 @@ export class MicroBatcher<I, O> {
       error = err;
     }
     const runMs = this.scheduler.now() - started;
-    this.running = false;
+    this.running--;
     this.onBatch({ size: live.length, oldestWaitMs: started - live[0]!.enqueuedAt, runMs, dropped, failed });
     this.admitWaiters();
     // Pipelined: hand the next due batch over before answering this one's callers.
