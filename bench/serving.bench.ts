@@ -52,9 +52,9 @@ interface Mode {
 }
 const ALL_MODES: Mode[] = [
   { name: 'no batching (PREDICT_BATCH_MAX=1)', maxBatch: 1, maxDelayMs: 0, worker: true, inFlight: 1 },
-  { name: 'micro-batching (max 64, delay 0 ms, 1 in flight)', maxBatch: 64, maxDelayMs: 0, worker: true, inFlight: 1 },
+  { name: 'micro-batching (max 64, delay 0 ms, 1 in flight; the default)', maxBatch: 64, maxDelayMs: 0, worker: true, inFlight: 1, isDefault: true },
   { name: 'micro-batching (max 64, delay 2 ms, 1 in flight; the previous default)', maxBatch: 64, maxDelayMs: 2, worker: true, inFlight: 1 },
-  { name: 'micro-batching (max 64, delay 0 ms, 2 in flight; the default)', maxBatch: 64, maxDelayMs: 0, worker: true, inFlight: 2, isDefault: true },
+  { name: 'micro-batching (max 64, delay 0 ms, 2 in flight)', maxBatch: 64, maxDelayMs: 0, worker: true, inFlight: 2 },
   { name: 'micro-batching (max 64, delay 2 ms, 2 in flight)', maxBatch: 64, maxDelayMs: 2, worker: true, inFlight: 2 },
   { name: 'micro-batching (max 64, delay 0 ms), model in the serving thread (PREDICT_WORKER=0)', maxBatch: 64, maxDelayMs: 0, worker: false, inFlight: 1 },
 ];
@@ -229,7 +229,7 @@ const bench: Bench = async (ctx) => {
   const markdown = [
     `Predict over gRPC (loopback, one channel, closed loop, ${DURATION_MS / 1000} s per run after 1 s warm-up, median of ${ctx.repeats} runs), tfjs backend \`${backend}\`.`,
     'Model: LSTM(32) over 20×8 windows (the default price architecture) with random weights; 64 symbols, each request cuts its window from the feature history.',
-    'Server: the predictor\'s core, micro-batching queue and gRPC server in the bench process. Unless the row says otherwise the model runs in the inference worker thread (PREDICT_WORKER=1, the predictor\'s default: the serving thread validates, normalizes and packs each batch into a Float32Array and transfers it; the next batch is handed over before the previous one\'s callers are answered), loaded from the serialized weights of the in-process model. "2 in flight" (PREDICT_IN_FLIGHT=2): two batches are in the worker at once, and a batch taken while none is in flight takes half of what waits (at least 8 a side), so that the worker runs one batch while the serving thread and the client handle the other; "1 in flight" is the previous behaviour.',
+    'Server: the predictor\'s core, micro-batching queue and gRPC server in the bench process. Unless the row says otherwise the model runs in the inference worker thread (PREDICT_WORKER=1, the predictor\'s default: the serving thread validates, normalizes and packs each batch into a Float32Array and transfers it; the next batch is handed over before the previous one\'s callers are answered), loaded from the serialized weights of the in-process model. "2 in flight" (PREDICT_IN_FLIGHT=2): two batches are in the worker at once, and a batch taken while none is in flight takes half of what waits (at least 8 a side), so that the worker runs one batch while the serving thread and the client handle the other; "1 in flight" hands one batch at a time (PREDICT_IN_FLIGHT=1, the default).',
     `In-process = \`model.predictReturns\` on a batch of the same size as the concurrency, in this process\'s main thread, ${IN_PROCESS_MS / 1000} s right before each served run (median of those runs, per row), in windows/s: the ceiling serving could reach with full batches and free requests. The servers of all rows are up at once and take turns: each repeat runs every row once, in table order.`,
     'Load generator: services/predictor/src/tools/load.ts in its own process, a grpc-js client (retries and channelz off, one request object per symbol) making real Predict calls whose answers are decoded.',
     '',

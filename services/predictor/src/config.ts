@@ -18,7 +18,7 @@ export const PredictorEnv = z.object({
   PREDICT_QUEUE_MAX: z.coerce.number().int().positive().default(2048).describe('queued items beyond which requests get RESOURCE_EXHAUSTED'),
   PREDICT_HISTORY_KEEP: z.coerce.number().int().min(1).max(256).default(32).describe('feature vectors per symbol kept in the history checkpoint (at least the served model\'s lookback)'),
   PREDICT_WORKER: envBool.default(true).describe('run price-model inference in a worker thread (1) or in the serving thread (0)'),
-  PREDICT_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(2).describe('micro-batches handed to the inference worker at once (PREDICT_WORKER=1 only; in the serving thread one batch runs at a time)'),
+  PREDICT_IN_FLIGHT: z.coerce.number().int().min(1).max(8).default(1).describe('micro-batches handed to the inference worker at once (PREDICT_WORKER=1 only; in the serving thread one batch runs at a time); 2 did not pay on a shared 2-core machine, see docs/benchmarks.md'),
   PREDICT_BATCH_REQUESTS_MAX: z.coerce.number().int().positive().default(1024).describe('most requests in one PredictBatch'),
   OIP_MAX_ELEMENTS: z.coerce.number().int().positive().default(1_000_000),
   SENTIMENT_MAX_TEXTS: z.coerce.number().int().positive().default(256),

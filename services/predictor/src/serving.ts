@@ -40,8 +40,7 @@ export async function startServing(svc: ServiceContext<PredictorEnv>): Promise<S
       maxDelayMs: config.PREDICT_BATCH_DELAY_MS,
       maxQueue: config.PREDICT_QUEUE_MAX,
       // With the model in the worker, the next batch is handed over before the previous one is
-      // answered, and up to PREDICT_IN_FLIGHT batches are in the worker at once (the worker runs
-      // one while this thread answers the other and gathers the next).
+      // answered, and up to PREDICT_IN_FLIGHT batches (default 1) are in the worker at once.
       pipelined: worker !== undefined,
       maxInFlight: worker ? config.PREDICT_IN_FLIGHT : 1,
     },
